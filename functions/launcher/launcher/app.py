@@ -1,0 +1,32 @@
+"""Launcher Lambda handler: validate the run's input and launch its instance."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from .runs import Execution, start_run
+from .settings import Settings
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics(namespace="LongTask")
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Event: {"input": <execution input>, "execution": {"arn": ..., "name": ...}} (built by the workflow)."""
+    execution = Execution(arn=event["execution"]["arn"], name=event["execution"]["name"])
+    logger.append_keys(run_id=execution.name)
+    launch = start_run(
+        event.get("input"), execution, Settings.from_environment(), boto3.client("ec2"), boto3.client("s3")
+    )
+    logger.info("instance launched", extra={"launch": launch})
+    metrics.add_metric(name="InstancesLaunched", unit=MetricUnit.Count, value=1)
+    return launch

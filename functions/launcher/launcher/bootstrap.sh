@@ -1,0 +1,1 @@
+../../../userdata/bootstrap.sh

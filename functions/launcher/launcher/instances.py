@@ -1,0 +1,140 @@
+"""RunInstances with fallback across instance types and subnets, retry on throttling, fail fast on quotas."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from .errors import LaunchFailed
+
+NEXT_OPTION = frozenset({"InsufficientInstanceCapacity", "Unsupported", "InstanceTypeNotSupported"})
+THROTTLED = frozenset({"RequestLimitExceeded", "Throttling", "ThrottlingException"})
+QUOTA = frozenset({"InstanceLimitExceeded", "VcpuLimitExceeded", "MaxSpotInstanceCountExceeded"})
+THROTTLE_ATTEMPTS = 5
+THROTTLE_BASE_DELAY_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    """Everything RunInstances needs apart from the instance type and the subnet."""
+
+    client_token_seed: str
+    image_id: str
+    user_data: str
+    instance_profile_arn: str
+    security_group_ids: list[str]
+    tags: dict[str, str]
+    associate_public_ip_address: bool = False
+
+
+@dataclass(frozen=True)
+class Launched:
+    instance_id: str
+    instance_type: str
+    subnet_id: str
+    attempts: list[str] = field(default_factory=list)
+
+
+def client_token(seed: str, instance_type: str, subnet_id: str | None) -> str:
+    """An idempotency token per execution and option: a retried launch returns the same instance."""
+    return hashlib.sha256(f"{seed}|{instance_type}|{subnet_id or ''}".encode()).hexdigest()
+
+
+def run_instances_arguments(spec: LaunchSpec, instance_type: str, subnet_id: str | None) -> dict[str, Any]:
+    """The RunInstances request for one option."""
+    tags = [{"Key": key, "Value": value} for key, value in spec.tags.items()]
+    arguments: dict[str, Any] = {
+        "ClientToken": client_token(spec.client_token_seed, instance_type, subnet_id),
+        "ImageId": spec.image_id,
+        "InstanceType": instance_type,
+        "MinCount": 1,
+        "MaxCount": 1,
+        "UserData": spec.user_data,
+        "InstanceInitiatedShutdownBehavior": "terminate",
+        "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled", "HttpPutResponseHopLimit": 1},
+        "TagSpecifications": [
+            {"ResourceType": "instance", "Tags": tags},
+            {"ResourceType": "volume", "Tags": tags},
+        ],
+    }
+    if spec.instance_profile_arn:
+        arguments["IamInstanceProfile"] = {"Arn": spec.instance_profile_arn}
+    interface: dict[str, Any] = {"DeviceIndex": 0, "AssociatePublicIpAddress": spec.associate_public_ip_address}
+    if subnet_id:
+        interface["SubnetId"] = subnet_id
+    if spec.security_group_ids:
+        interface["Groups"] = spec.security_group_ids
+    arguments["NetworkInterfaces"] = [interface]
+    return arguments
+
+
+def launch(
+    ec2: Any,
+    spec: LaunchSpec,
+    instance_types: list[str],
+    subnet_ids: list[str],
+    sleep: Callable[[float], None] = time.sleep,
+) -> Launched:
+    """Launch one instance, trying each instance type in each subnet in order."""
+    attempts: list[str] = []
+    for instance_type, subnet_id in _options(instance_types, subnet_ids):
+        option = f"{instance_type} in {subnet_id or 'the default subnet'}"
+        try:
+            instance = _run_with_backoff(ec2, run_instances_arguments(spec, instance_type, subnet_id), sleep)
+        except ClientError as error:
+            code = error.response["Error"]["Code"]
+            attempts.append(f"{option}: {code}")
+            if code in NEXT_OPTION:
+                continue
+            raise LaunchFailed(_cause(code, error, attempts)) from None
+        return Launched(instance["InstanceId"], instance_type, instance.get("SubnetId", subnet_id or ""), attempts)
+    raise LaunchFailed(f"no capacity for any option; tried {'; '.join(attempts)}")
+
+
+def find_launched(ec2: Any, execution_arn: str) -> Launched | None:
+    """The live instance an earlier attempt of this launch already started, if any."""
+    reservations = ec2.describe_instances(
+        Filters=[
+            {"Name": "tag:longtask:execution-arn", "Values": [execution_arn]},
+            {"Name": "instance-state-name", "Values": ["pending", "running"]},
+        ]
+    )["Reservations"]
+    for reservation in reservations:
+        for instance in reservation["Instances"]:
+            return Launched(instance["InstanceId"], instance["InstanceType"], instance.get("SubnetId", ""))
+    return None
+
+
+def _options(instance_types: list[str], subnet_ids: list[str]) -> Iterator[tuple[str, str | None]]:
+    for instance_type in instance_types:
+        for subnet_id in subnet_ids or [None]:
+            yield instance_type, subnet_id
+
+
+def _run_with_backoff(ec2: Any, arguments: dict[str, Any], sleep: Callable[[float], None]) -> dict:
+    """RunInstances, retried with exponential backoff while EC2 throttles."""
+    attempt = 0
+    while True:
+        try:
+            return ec2.run_instances(**arguments)["Instances"][0]
+        except ClientError as error:
+            attempt += 1
+            if error.response["Error"]["Code"] not in THROTTLED or attempt >= THROTTLE_ATTEMPTS:
+                raise
+            sleep(THROTTLE_BASE_DELAY_SECONDS * 2 ** (attempt - 1))
+
+
+def _cause(code: str, error: ClientError, attempts: list[str]) -> str:
+    message = error.response["Error"].get("Message", "")
+    if code in QUOTA:
+        return f"account quota reached ({code}: {message}); raise the quota or wait; tried {'; '.join(attempts)}"
+    if code in THROTTLED:
+        return f"EC2 kept throttling RunInstances ({code}) after {THROTTLE_ATTEMPTS} attempts; tried " + "; ".join(
+            attempts
+        )
+    return f"RunInstances failed ({code}: {message}); tried {'; '.join(attempts)}"

@@ -1,0 +1,67 @@
+"""The execution input of a run, validated with pydantic."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from aws_lambda_powertools.utilities.parser import parse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import InvalidInput
+
+ONE_YEAR_SECONDS = 365 * 24 * 3600
+RESERVED_TAG_PREFIXES = ("aws:", "longtask:")
+RESERVED_ENV_PREFIX = "LONGTASK_"
+
+InstanceType = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$")]
+SubnetId = Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]
+EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=256)]
+TagKey = Annotated[str, Field(min_length=1, max_length=128)]
+TagValue = Annotated[str, Field(max_length=256)]
+
+
+class RunInput(BaseModel):
+    """What a caller may put in StartExecution's input (camelCase, as AWS names things)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    script: str | None = Field(None, min_length=1)
+    script_s3_uri: str | None = Field(None, alias="scriptS3Uri", pattern=r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/.+")
+    instance_types: list[InstanceType] | None = Field(None, alias="instanceTypes", min_length=1, max_length=20)
+    subnet_ids: list[SubnetId] | None = Field(None, alias="subnetIds", min_length=1, max_length=16)
+    image_id: str | None = Field(None, alias="imageId", pattern=r"^ami-[0-9a-f]{8,17}$")
+    timeout_seconds: int | None = Field(None, alias="timeoutSeconds", ge=1, le=ONE_YEAR_SECONDS)
+    poll_seconds: int | None = Field(None, alias="pollSeconds", ge=1, le=3600)
+    env: dict[EnvName, str] = Field(default_factory=dict)
+    tags: dict[TagKey, TagValue] = Field(default_factory=dict, max_length=40)
+    associate_public_ip_address: bool = Field(False, alias="associatePublicIpAddress")
+
+    @model_validator(mode="after")
+    def _one_script_source(self) -> RunInput:
+        if (self.script is None) == (self.script_s3_uri is None):
+            raise ValueError("give exactly one of 'script' (bash text) or 'scriptS3Uri' (s3://bucket/key)")
+        reserved = [key for key in self.tags if key.lower().startswith(RESERVED_TAG_PREFIXES)]
+        if reserved:
+            raise ValueError(f"tags {reserved} use a reserved prefix ({', '.join(RESERVED_TAG_PREFIXES)})")
+        reserved_env = [name for name in self.env if name.upper().startswith(RESERVED_ENV_PREFIX)]
+        if reserved_env:
+            raise ValueError(f"env names {reserved_env} use the reserved prefix {RESERVED_ENV_PREFIX}")
+        return self
+
+
+def parse_run_input(raw: object) -> RunInput:
+    """Validate the execution input, or raise InvalidInput naming each bad field and what is wrong."""
+    if not isinstance(raw, dict):
+        raise InvalidInput(f"the execution input must be a JSON object, got {type(raw).__name__}")
+    try:
+        return parse(event=raw, model=RunInput)
+    except ValidationError as error:
+        problems = [_describe(problem) for problem in error.errors(include_url=False)]
+        raise InvalidInput("invalid input: " + "; ".join(problems)) from None
+
+
+def _describe(problem: dict) -> str:
+    field = ".".join(str(part) for part in problem["loc"])
+    message = re.sub(r"^Value error, ", "", problem["msg"])
+    return f"{field}: {message}" if field else message

@@ -1,0 +1,107 @@
+"""Start a run: validate, stage the script if it is too big for user data, launch, describe the launch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from .errors import InvalidInput
+from .instances import LaunchSpec, find_launched, launch
+from .run_input import RunInput, parse_run_input
+from .secrets_check import refuse_secrets
+from .settings import Settings
+from .userdata import BootstrapConfig, fits, render
+
+
+@dataclass(frozen=True)
+class Execution:
+    """The Step Functions execution the run belongs to (from the context object)."""
+
+    arn: str
+    name: str
+
+
+def start_run(raw_input: Any, execution: Execution, settings: Settings, ec2: Any, s3: Any) -> dict[str, Any]:
+    """Launch the instance for one run and return the facts the workflow carries on with."""
+    run_input = parse_run_input(raw_input)
+    if run_input.script is not None:
+        refuse_secrets(run_input.script)
+    else:
+        _require_object(s3, run_input.script_s3_uri)
+
+    run_id = execution.name
+    prefix = f"runs/{run_id}"
+    launched_at = datetime.now(UTC).replace(microsecond=0)
+    deadline = launched_at + timedelta(seconds=run_input.timeout_seconds or settings.timeout_seconds)
+    user_data = _user_data(run_input, settings, s3, run_id, prefix, int(deadline.timestamp()))
+    tags = {
+        **run_input.tags,
+        "Name": run_input.tags.get("Name", f"longtask-{run_id}"),
+        "longtask:run-id": run_id,
+        "longtask:execution-arn": execution.arn,
+        "longtask:deadline": _iso(deadline),
+        "longtask:stack": settings.stack_name,
+    }
+    spec = LaunchSpec(
+        client_token_seed=execution.arn,
+        image_id=run_input.image_id or settings.image_id,
+        user_data=user_data,
+        instance_profile_arn=settings.instance_profile_arn,
+        security_group_ids=settings.security_group_ids,
+        tags=tags,
+        associate_public_ip_address=run_input.associate_public_ip_address,
+    )
+    launched = find_launched(ec2, execution.arn) or launch(
+        ec2, spec, run_input.instance_types or settings.instance_types, run_input.subnet_ids or settings.subnet_ids
+    )
+    run_uri = f"s3://{settings.bucket}/{prefix}"
+    return {
+        "runId": run_id,
+        "executionArn": execution.arn,
+        "instanceId": launched.instance_id,
+        "instanceType": launched.instance_type,
+        "subnetId": launched.subnet_id,
+        "launchedAt": _iso(launched_at),
+        "deadline": _iso(deadline),
+        "pollSeconds": run_input.poll_seconds or settings.poll_seconds,
+        "bucket": settings.bucket,
+        "prefix": prefix,
+        "logUri": f"{run_uri}/cloud-init-output.log",
+        "resultUri": f"{run_uri}/result.json",
+        "artifactsUri": f"{run_uri}/artifacts/",
+        "launchAttempts": launched.attempts,
+    }
+
+
+def _user_data(run_input: RunInput, settings: Settings, s3: Any, run_id: str, prefix: str, deadline: int) -> str:
+    """Inline the script when it fits in 16 KB of user data; otherwise stage it in S3 and fetch it."""
+    config = BootstrapConfig(run_id, settings.bucket, prefix, deadline, run_input.env, run_input.script_s3_uri)
+    if run_input.script is not None:
+        user_data = render(config, inline_script=run_input.script)
+        if fits(user_data):
+            return user_data
+        staged_key = f"{prefix}/script.sh"
+        s3.put_object(Bucket=settings.bucket, Key=staged_key, Body=run_input.script.encode())
+        config = BootstrapConfig(
+            run_id, settings.bucket, prefix, deadline, run_input.env, f"s3://{settings.bucket}/{staged_key}"
+        )
+    user_data = render(config, inline_script=None)
+    if not fits(user_data):
+        raise InvalidInput("env: the variables make the user data larger than 16 KB; pass large values through S3")
+    return user_data
+
+
+def _require_object(s3: Any, uri: str | None) -> None:
+    bucket, _, key = (uri or "").removeprefix("s3://").partition("/")
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        code = error.response["Error"]["Code"]
+        raise InvalidInput(f"scriptS3Uri: cannot read {uri} ({code}); check the bucket, the key and access") from None
+
+
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,40 @@
+"""The launcher's configuration, read from the function's environment (set by template.yaml)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+def _list(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Stack-wide defaults and the resources a launch uses."""
+
+    bucket: str
+    stack_name: str
+    instance_profile_arn: str
+    security_group_ids: list[str]
+    instance_types: list[str]
+    subnet_ids: list[str]
+    image_id: str
+    timeout_seconds: int
+    poll_seconds: int
+
+    @classmethod
+    def from_environment(cls) -> Settings:
+        env = os.environ
+        return cls(
+            bucket=env["ARTIFACT_BUCKET"],
+            stack_name=env.get("STACK_NAME", "longtask"),
+            instance_profile_arn=env.get("INSTANCE_PROFILE_ARN", ""),
+            security_group_ids=_list(env.get("SECURITY_GROUP_IDS", "")),
+            instance_types=_list(env.get("DEFAULT_INSTANCE_TYPES", "t3a.nano,t3.nano")),
+            subnet_ids=_list(env.get("DEFAULT_SUBNET_IDS", "")),
+            image_id=env["DEFAULT_IMAGE_ID"],
+            timeout_seconds=int(env.get("DEFAULT_TIMEOUT_SECONDS", "7200")),
+            poll_seconds=int(env.get("DEFAULT_POLL_SECONDS", "30")),
+        )

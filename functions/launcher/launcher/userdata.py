@@ -1,0 +1,60 @@
+"""Render the user data: userdata/bootstrap.sh wrapping the user's script, within EC2's 16 KB limit."""
+
+from __future__ import annotations
+
+import secrets
+import shlex
+from dataclasses import dataclass
+from pathlib import Path
+
+USER_DATA_LIMIT_BYTES = 16 * 1024
+BOOTSTRAP = Path(__file__).with_name("bootstrap.sh")
+CONFIG_MARKER = "# @@LONGTASK_CONFIG@@"
+SCRIPT_MARKER = "# @@LONGTASK_SCRIPT@@"
+
+
+@dataclass(frozen=True)
+class BootstrapConfig:
+    """What the bootstrap needs to know about its run."""
+
+    run_id: str
+    bucket: str
+    prefix: str
+    deadline_epoch: int
+    env: dict[str, str]
+    script_uri: str | None = None
+
+    @property
+    def artifacts_uri(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}/artifacts/"
+
+
+def render(config: BootstrapConfig, inline_script: str | None) -> str:
+    """The user data for a run: the bootstrap with its config and, if given, the script inline."""
+    template = BOOTSTRAP.read_text()
+    exports = {
+        "LONGTASK_RUN_ID": config.run_id,
+        "LONGTASK_BUCKET": config.bucket,
+        "LONGTASK_PREFIX": config.prefix,
+        "LONGTASK_DEADLINE": str(config.deadline_epoch),
+        "LONGTASK_ARTIFACTS_URI": config.artifacts_uri,
+        **({"LONGTASK_SCRIPT_URI": config.script_uri} if config.script_uri else {}),
+        **config.env,
+    }
+    config_lines = "\n".join(f"export {name}={shlex.quote(value)}" for name, value in exports.items())
+    user_data = template.replace(CONFIG_MARKER, config_lines, 1)
+    if inline_script is not None:
+        user_data = user_data.replace(SCRIPT_MARKER, _inline_writer(inline_script), 1)
+    return user_data
+
+
+def _inline_writer(script: str) -> str:
+    """A write_script() that writes the script from a quoted here-document (no expansion inside)."""
+    delimiter = f"LONGTASK_SCRIPT_{secrets.token_hex(8)}"
+    body = script if script.endswith("\n") else script + "\n"
+    return f"write_script() {{\n  cat >\"$1\" <<'{delimiter}'\n{body}{delimiter}\n}}"
+
+
+def fits(user_data: str) -> bool:
+    """Whether the user data is within EC2's limit (16 KB before base64 encoding)."""
+    return len(user_data.encode()) <= USER_DATA_LIMIT_BYTES

@@ -1,0 +1,28 @@
+"""Outcome Lambda handler: the final run record of an ended run."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from .collect import collect
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics(namespace="LongTask")
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """Event: {"runId": ..., "run": <the workflow's state>}; returns {"record", "item", "error"}."""
+    logger.append_keys(run_id=event["runId"])
+    outcome = collect(event["runId"], event["run"], boto3.client("s3"), boto3.client("ec2"))
+    logger.info("run finished", extra={"status": outcome["record"]["status"]})
+    metrics.add_metric(name=f"Runs{outcome['record']['status'].title().replace('_', '')}", unit=MetricUnit.Count, value=1)
+    return outcome

@@ -1,0 +1,39 @@
+"""Read what the bootstrap uploaded: result.json and the tail of the console log."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+LOG_TAIL_BYTES = 4096
+MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
+
+
+def read_result(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
+    """The run's result.json, or None when the instance never wrote one."""
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as error:
+        if error.response["Error"]["Code"] in MISSING:
+            return None
+        raise
+    try:
+        result = json.loads(body)
+    except ValueError:
+        return None
+    return result if isinstance(result, dict) and isinstance(result.get("exitCode"), int) else None
+
+
+def read_log_tail(s3: Any, bucket: str, key: str) -> str:
+    """The last few KB of the console log ("" when there is none)."""
+    try:
+        response = s3.get_object(Bucket=bucket, Key=key, Range=f"bytes=-{LOG_TAIL_BYTES}")
+    except ClientError as error:
+        if error.response["Error"]["Code"] in MISSING or error.response["Error"]["Code"] == "InvalidRange":
+            return ""
+        raise
+    tail = response["Body"].read()[-LOG_TAIL_BYTES:].decode("utf-8", errors="replace")
+    truncated = "/" in response.get("ContentRange", "") and not response["ContentRange"].startswith("bytes 0-")
+    return tail.split("\n", 1)[-1] if truncated and "\n" in tail else tail

@@ -1,0 +1,128 @@
+#!/bin/bash
+# longtask bootstrap: runs the user's script on a throwaway instance, always reports the outcome to S3,
+# then powers the instance off (InstanceInitiatedShutdownBehavior=terminate turns that into a terminate).
+#
+# Set by the launcher where the marker below stands (functions/launcher/launcher/userdata.py):
+#   LONGTASK_RUN_ID, LONGTASK_BUCKET, LONGTASK_PREFIX (runs/<run id>), LONGTASK_DEADLINE (epoch seconds),
+#   LONGTASK_ARTIFACTS_URI, LONGTASK_SCRIPT_URI (only when the script is fetched from S3), the user's env.
+# Facts of the machine, with the defaults of an Amazon Linux 2023 instance:
+#   LONGTASK_CONSOLE_LOG (/var/log/cloud-init-output.log), LONGTASK_WORK_DIR (/var/lib/longtask),
+#   LONGTASK_LOG_INTERVAL (30, seconds between live log uploads), LONGTASK_BACKSTOP_GRACE_MINUTES (5).
+# @@LONGTASK_CONFIG@@
+set -uo pipefail
+
+console_log=${LONGTASK_CONSOLE_LOG:-/var/log/cloud-init-output.log}
+work_dir=${LONGTASK_WORK_DIR:-/var/lib/longtask}
+log_interval=${LONGTASK_LOG_INTERVAL:-30}
+grace_minutes=${LONGTASK_BACKSTOP_GRACE_MINUTES:-5}
+run_uri="s3://${LONGTASK_BUCKET}/${LONGTASK_PREFIX}"
+real_shutdown=$(command -v shutdown || echo /sbin/shutdown)
+started_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+exit_code=""
+reason=""
+script_pid=""
+uploader_pid=""
+
+# Fetch the user's script into $1. Replaced by an inline copy when the script fits in the user data.
+write_script() {
+  aws s3 cp --quiet "$LONGTASK_SCRIPT_URI" "$1"
+}
+# @@LONGTASK_SCRIPT@@
+
+upload() {
+  timeout 120 aws s3 cp --quiet "$1" "$run_uri/$2" || echo "longtask: could not upload $2" >&2
+}
+
+# An in-instance backstop: the instance powers off a little after the deadline even if the workflow is gone.
+schedule_backstop() {
+  local seconds_left=$((LONGTASK_DEADLINE - $(date +%s)))
+  ((seconds_left < 0)) && seconds_left=0
+  "$real_shutdown" -h "+$(((seconds_left + 59) / 60 + grace_minutes))" >/dev/null 2>&1 ||
+    echo "longtask: could not schedule the backstop shutdown" >&2
+}
+
+# The script's own `shutdown now` ends the script; the bootstrap reports before the instance goes down.
+install_shutdown_wrapper() {
+  mkdir -p "$work_dir/bin"
+  cat >"$work_dir/bin/shutdown" <<WRAPPER
+#!/bin/bash
+# Installed by the longtask bootstrap. A delayed shutdown or a cancel goes to the real command;
+# an immediate one ends the script so that the bootstrap reports the outcome before powering off.
+for arg in "\$@"; do
+  case "\$arg" in
+    -c | +[1-9]* | [0-9]*:[0-9]*) exec $(printf %q "$real_shutdown") "\$@" ;;
+  esac
+done
+: >$(printf %q "$work_dir/shutdown-requested")
+kill -TERM "\$(cat $(printf %q "$work_dir/script.pid"))" 2>/dev/null
+exit 0
+WRAPPER
+  chmod +x "$work_dir/bin/shutdown"
+  ln -sf shutdown "$work_dir/bin/poweroff"
+}
+
+start_log_uploader() {
+  (while sleep "$log_interval"; do upload "$console_log" cloud-init-output.log; done) &
+  uploader_pid=$!
+}
+
+json_string() {
+  local text=${1//\\/\\\\}
+  text=${text//\"/\\\"}
+  printf '"%s"' "${text//$'\n'/\\n}"
+}
+
+# The one exit path: write result.json, upload the log and the result, power off. Runs once.
+report() {
+  trap '' TERM INT HUP
+  trap - EXIT
+  local code=${exit_code:-1} signal=null shutdown_requested=false
+  [[ -n $uploader_pid ]] && kill "$uploader_pid" 2>/dev/null
+  [[ -n $script_pid ]] && kill -TERM "$script_pid" 2>/dev/null
+  if [[ -e "$work_dir/shutdown-requested" ]]; then
+    shutdown_requested=true
+    code=0
+    reason="the script called shutdown"
+  elif ((code > 128 && code < 160)); then
+    signal=$(json_string "SIG$(kill -l $((code - 128)))")
+  fi
+  echo "longtask: run ${LONGTASK_RUN_ID} finished with exit code ${code}${reason:+ (${reason})}"
+  cat >"$work_dir/result.json" <<RESULT
+{"runId": $(json_string "$LONGTASK_RUN_ID"), "exitCode": ${code}, "signal": ${signal}, "shutdownRequested": ${shutdown_requested}, "reason": $(json_string "$reason"), "startedAt": "${started_at}", "finishedAt": "$(date -u +%Y-%m-%dT%H:%M:%SZ)"}
+RESULT
+  upload "$console_log" cloud-init-output.log
+  upload "$work_dir/result.json" result.json
+  "$real_shutdown" -h now
+}
+
+on_signal() {
+  exit_code=$1
+  reason="the bootstrap received SIG$(kill -l $(($1 - 128)))"
+  exit "$1"
+}
+
+main() {
+  mkdir -p "$work_dir"
+  trap report EXIT
+  trap 'on_signal 143' TERM
+  trap 'on_signal 130' INT
+  trap 'on_signal 129' HUP
+  echo "longtask: run ${LONGTASK_RUN_ID} starting at ${started_at}"
+  schedule_backstop
+  install_shutdown_wrapper
+  write_script "$work_dir/script.sh" || {
+    exit_code=$?
+    reason="could not fetch the script from ${LONGTASK_SCRIPT_URI:-its source}"
+    exit "$exit_code"
+  }
+  start_log_uploader
+  PATH="$work_dir/bin:$PATH" bash "$work_dir/script.sh" </dev/null &
+  script_pid=$!
+  echo "$script_pid" >"$work_dir/script.pid"
+  wait "$script_pid"
+  exit_code=$?
+  script_pid=""
+  exit "$exit_code"
+}
+
+main
