@@ -1,0 +1,157 @@
+"""Package template.yaml (function code with its dependencies, the ASL files) and deploy it as a stack.
+
+What `sam build` + `sam package` + `sam deploy` do, against LocalStack: each function's CodeUri
+folder is copied with the dependencies of its requirements.txt into a zip, uploaded with the
+state machine definitions to a deployment bucket, and the template (the SAM transform included)
+is created or updated as a CloudFormation stack. Nothing is redeployed when nothing changed.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import shutil
+import subprocess
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from ..template_file import load_template
+from .localstack import EngineError, uv_command
+from .paths import EnginePaths, app_dir
+
+DEPLOYMENT_BUCKET = "longtask-local-deployment"
+TERMINAL_OK = {"CREATE_COMPLETE", "UPDATE_COMPLETE"}
+STACK_TIMEOUT_SECONDS = 300
+
+
+def source_digest(root: Path) -> str:
+    """A digest of everything a deployment is made of."""
+    digest = hashlib.sha256()
+    files = [root / "template.yaml"]
+    for folder in ("functions", "statemachine", "userdata"):
+        files += sorted(p for p in (root / folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    for file in files:
+        digest.update(str(file.relative_to(root)).encode())
+        digest.update(file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def build_function(source: Path, paths: EnginePaths) -> Path:
+    """A zip of the function's folder plus its requirements installed for this Python."""
+    requirements = source / "requirements.txt"
+    deps_key = hashlib.sha256(requirements.read_bytes() if requirements.exists() else b"").hexdigest()[:16]
+    deps = paths.build / "dependencies" / deps_key
+    if requirements.exists() and not deps.exists():
+        staging = deps.with_suffix(".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        completed = subprocess.run(
+            [*uv_command(), "pip", "install", "--quiet", "--target", str(staging), "-r", str(requirements),
+             "--python-version", "3.11"],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        if completed.returncode != 0:
+            raise EngineError(f"installing {requirements} failed:\n{completed.stderr.strip()}")
+        staging.rename(deps)
+    archive = paths.build / f"{source.name}.zip"
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for folder in [deps, source] if deps.exists() else [source]:
+            for file in sorted(folder.rglob("*")):
+                if file.is_file() and "__pycache__" not in file.parts:
+                    zf.write(file.resolve(), file.relative_to(folder).as_posix())
+    return archive
+
+
+def package(template: dict[str, Any], root: Path, paths: EnginePaths, s3: Any) -> dict[str, Any]:
+    """The template with local CodeUri/DefinitionUri folders replaced by uploaded S3 objects."""
+    packaged = copy.deepcopy(template)
+    _ensure_bucket(s3)
+    for resource in packaged["Resources"].values():
+        properties = resource.get("Properties", {})
+        if resource["Type"] == "AWS::Serverless::Function" and isinstance(properties.get("CodeUri"), str):
+            properties["CodeUri"] = _upload(s3, build_function(root / properties["CodeUri"], paths))
+        if resource["Type"] == "AWS::Serverless::StateMachine" and isinstance(properties.get("DefinitionUri"), str):
+            properties["DefinitionUri"] = _upload(s3, root / properties["DefinitionUri"])
+    return packaged
+
+
+def deploy(
+    cloudformation: Any, s3: Any, stack_name: str, parameters: dict[str, str], paths: EnginePaths
+) -> bool:
+    """Create or update the stack from template.yaml; return whether anything was deployed."""
+    root = app_dir()
+    digest = source_digest(root) + hashlib.sha256(json.dumps(parameters, sort_keys=True).encode()).hexdigest()[:8]
+    marker = paths.state / f"deployed-{stack_name}"
+    current = _stack_status(cloudformation, stack_name)
+    if current in TERMINAL_OK and marker.exists() and marker.read_text() == digest:
+        return False
+    if current is not None and current not in TERMINAL_OK and current != "UPDATE_ROLLBACK_COMPLETE":
+        cloudformation.delete_stack(StackName=stack_name)
+        _wait(cloudformation, stack_name, {"DELETE_COMPLETE", None})
+        current = None
+    body = json.dumps(package(load_template(root / "template.yaml"), root, paths, s3))
+    arguments = {
+        "StackName": stack_name,
+        "TemplateBody": body,
+        "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+        "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
+    }
+    if current is None:
+        cloudformation.create_stack(**arguments)
+    else:
+        try:
+            cloudformation.update_stack(**arguments)
+        except ClientError as error:
+            if "No updates are to be performed" not in str(error):
+                raise
+    status = _wait(cloudformation, stack_name, TERMINAL_OK | {"ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"})
+    if status not in TERMINAL_OK:
+        raise EngineError(f"deploying stack {stack_name} ended {status}: {_failure_reasons(cloudformation, stack_name)}")
+    marker.write_text(digest)
+    return True
+
+
+def _ensure_bucket(s3: Any) -> None:
+    try:
+        s3.head_bucket(Bucket=DEPLOYMENT_BUCKET)
+    except ClientError:
+        s3.create_bucket(Bucket=DEPLOYMENT_BUCKET)
+
+
+def _upload(s3: Any, file: Path) -> str:
+    body = file.read_bytes()
+    key = f"{file.stem}-{hashlib.sha256(body).hexdigest()[:16]}{file.suffix}"
+    s3.put_object(Bucket=DEPLOYMENT_BUCKET, Key=key, Body=body)
+    return f"s3://{DEPLOYMENT_BUCKET}/{key}"
+
+
+def _stack_status(cloudformation: Any, stack_name: str) -> str | None:
+    try:
+        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+    except ClientError:
+        return None
+    status = stacks[0]["StackStatus"] if stacks else None
+    return None if status == "DELETE_COMPLETE" else status
+
+
+def _wait(cloudformation: Any, stack_name: str, done: set) -> str | None:
+    deadline = time.monotonic() + STACK_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        status = _stack_status(cloudformation, stack_name)
+        if status in done:
+            return status
+        time.sleep(0.5)
+    raise EngineError(f"stack {stack_name} did not settle within {STACK_TIMEOUT_SECONDS}s")
+
+
+def _failure_reasons(cloudformation: Any, stack_name: str) -> str:
+    events = cloudformation.describe_stack_events(StackName=stack_name)["StackEvents"]
+    reasons = [
+        f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}" for e in events if "FAILED" in e["ResourceStatus"]
+    ]
+    return "; ".join(reasons[:5]) or "no reason given"

@@ -1,0 +1,54 @@
+"""The local engine as one thing: LocalStack plus the instance agent, brought up and down together."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from dataclasses import dataclass
+
+from . import localstack
+from .paths import EnginePaths
+from .processes import read_pid, spawn, stop
+
+AGENT_STOP_GRACE_SECONDS = 20
+
+
+@dataclass(frozen=True)
+class EngineStatus:
+    localstack_pid: int | None
+    agent_pid: int | None
+    healthy: bool
+    endpoint_url: str
+
+    @property
+    def up(self) -> bool:
+        return self.healthy and self.localstack_pid is not None and self.agent_pid is not None
+
+
+def status(paths: EnginePaths) -> EngineStatus:
+    return EngineStatus(
+        localstack_pid=read_pid(paths.pid_file("localstack")),
+        agent_pid=read_pid(paths.pid_file("agent")),
+        healthy=localstack.is_healthy(),
+        endpoint_url=localstack.endpoint_url(),
+    )
+
+
+def up(paths: EnginePaths) -> bool:
+    """Start LocalStack and the instance agent unless they run; return whether anything was started."""
+    started = localstack.start(paths)
+    if started:
+        shutil.rmtree(paths.instances, ignore_errors=True)  # a fresh LocalStack knows no instances
+    if read_pid(paths.pid_file("agent")) is None:
+        env = {**os.environ, "AWS_ENDPOINT_URL": localstack.endpoint_url(), "LONGTASK_HOME": str(paths.home)}
+        spawn([sys.executable, "-m", "longtask.local.instance_agent"], paths.pid_file("agent"),
+              paths.logs / "agent.log", env, paths.state)  # fmt: skip
+        started = True
+    return started
+
+
+def down(paths: EnginePaths) -> bool:
+    """Stop the agent (which powers off its instances) and LocalStack; return whether anything ran."""
+    agent = stop(paths.pid_file("agent"), AGENT_STOP_GRACE_SECONDS)
+    return localstack.stop_localstack(paths) or agent

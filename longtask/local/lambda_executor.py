@@ -1,0 +1,103 @@
+"""A LocalStack Lambda runtime executor that runs handlers as local processes (no Docker).
+
+Loaded inside LocalStack (its own virtual environment) through the entry point
+`localstack.lambda.runtime_executor: longtask`, selected with LAMBDA_RUNTIME_EXECUTOR=longtask.
+Each execution environment is one `python -m longtask.local.lambda_runtime` process that speaks
+the protocol LocalStack's runtime-init speaks inside a container.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from localstack import config
+from localstack.services.lambda_.invocation.executor_endpoint import ExecutorEndpoint
+from localstack.services.lambda_.invocation.lambda_models import FunctionVersion, InvocationResult
+from localstack.services.lambda_.invocation.plugins import RuntimeExecutorPlugin
+from localstack.services.lambda_.invocation.runtime_executor import RuntimeExecutor
+from localstack.utils.net import get_free_tcp_port
+
+from .processes import stop_group
+
+HOST = "127.0.0.1"
+
+
+class LocalProcessExecutor(RuntimeExecutor):
+    """One Lambda execution environment as a local subprocess."""
+
+    def __init__(self, id: str, function_version: FunctionVersion) -> None:
+        super().__init__(id=id, function_version=function_version)
+        self.port = get_free_tcp_port()
+        self.executor_endpoint = ExecutorEndpoint(id, container_address=HOST, container_port=self.port)
+        self.process: subprocess.Popen | None = None
+        self.log_path = Path(tempfile.gettempdir()) / "longtask-lambda" / f"{id}.log"
+
+    def start(self, env_vars: dict[str, str]) -> None:
+        self.executor_endpoint.start()
+        code = Path(self.function_version.config.code.get_unzipped_code_location())
+        env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "LANG": "C.UTF-8",
+            **{name: str(value) for name, value in env_vars.items()},
+            "LAMBDA_TASK_ROOT": str(code),
+            "PYTHONPATH": str(code),
+            "PYTHONUNBUFFERED": "1",
+            "LONGTASK_RUNTIME_PORT": str(self.port),
+        }
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "longtask.local.lambda_runtime"],
+                cwd=code, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+        self.executor_endpoint.wait_for_startup()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop_group(self.process.pid, grace=2)
+            self.process.wait()
+        self.executor_endpoint.shutdown()
+
+    def get_address(self) -> str:
+        return HOST
+
+    def get_endpoint_from_executor(self) -> str:
+        return HOST
+
+    def get_runtime_endpoint(self) -> str:
+        port = config.GATEWAY_LISTEN[0].port
+        return f"http://{HOST}:{port}{self.executor_endpoint.get_endpoint_prefix()}"
+
+    def invoke(self, payload: dict[str, str]) -> InvocationResult:
+        return self.executor_endpoint.invoke(payload)
+
+    def get_logs(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except OSError:
+            return ""
+
+    @classmethod
+    def prepare_version(cls, function_version: FunctionVersion) -> None:
+        if function_version.config.code:
+            function_version.config.code.prepare_for_execution()
+
+    @classmethod
+    def cleanup_version(cls, function_version: FunctionVersion) -> None:
+        """Nothing to clean: LocalStack removes the unzipped code itself."""
+
+    @classmethod
+    def validate_environment(cls) -> bool:
+        return True
+
+
+class LocalProcessExecutorPlugin(RuntimeExecutorPlugin):
+    name = "longtask"
+
+    def load(self, *args, **kwargs) -> type[RuntimeExecutor]:
+        return LocalProcessExecutor

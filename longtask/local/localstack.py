@@ -1,0 +1,112 @@
+"""LocalStack in host mode (no Docker), pinned, in its own virtual environment made on first use."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+from .paths import EnginePaths, app_dir
+from .processes import poll_condition, read_pid, spawn, stop
+
+# 4.9.2 is the newest core that runs on Python 3.11; its dependencies must be resolved as of its release.
+LOCALSTACK_REQUIREMENTS = ["localstack-core[runtime]==4.9.2", "awscli"]
+LOCALSTACK_EXCLUDE_NEWER = "2025-10-07"
+SERVICES = "cloudformation,dynamodb,ec2,events,iam,lambda,logs,s3,ssm,stepfunctions,sts"
+STARTUP_TIMEOUT_SECONDS = 90
+STOP_GRACE_SECONDS = 10
+
+
+class EngineError(RuntimeError):
+    """The local engine could not be set up or started; the message says what to do."""
+
+
+def port() -> int:
+    return int(os.environ.get("LONGTASK_LOCAL_PORT", "4566"))
+
+
+def endpoint_url() -> str:
+    return f"http://127.0.0.1:{port()}"
+
+
+def uv_command() -> list[str]:
+    """uv, installed with this package (it makes LocalStack's environment in seconds)."""
+    from uv import find_uv_bin
+
+    return [find_uv_bin()]
+
+
+def ensure_environment(paths: EnginePaths) -> Path:
+    """Create LocalStack's virtual environment once (with our Lambda executor plug-in); return its python."""
+    venv = paths.localstack_venv
+    python = venv / "bin" / "python"
+    entry_points = (app_dir() / "pyproject.toml").read_text()
+    wanted = json.dumps({"requirements": LOCALSTACK_REQUIREMENTS, "plugin": str(app_dir()), "project": entry_points})
+    marker = venv / ".longtask-environment"
+    if python.exists() and marker.exists() and marker.read_text() == wanted:
+        return python
+    uv = uv_command()
+    env = {**os.environ, "VIRTUAL_ENV": str(venv)}
+    steps = [
+        [*uv, "venv", "--quiet", "--allow-existing", "--python", sys.executable, str(venv)],
+        [*uv, "pip", "install", "--quiet", "--exclude-newer", LOCALSTACK_EXCLUDE_NEWER, *LOCALSTACK_REQUIREMENTS],
+        # our package without its dependencies: LocalStack finds the executor plug-in through its entry point
+        [*uv, "pip", "install", "--quiet", "--no-deps", "--editable", str(app_dir())],
+    ]
+    for step in steps:
+        completed = subprocess.run(step, env=env, capture_output=True, text=True)
+        if completed.returncode != 0:
+            raise EngineError(f"setting up LocalStack failed: {' '.join(step)}\n{completed.stderr.strip()}")
+    marker.write_text(wanted)
+    return python
+
+
+def is_healthy() -> bool:
+    try:
+        with urllib.request.urlopen(f"{endpoint_url()}/_localstack/health", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def start(paths: EnginePaths) -> bool:
+    """Start LocalStack unless it runs already; return whether it was started now."""
+    if read_pid(paths.pid_file("localstack")) and is_healthy():
+        return False
+    if is_healthy():
+        raise EngineError(
+            f"something else answers on 127.0.0.1:{port()}; stop it or set LONGTASK_LOCAL_PORT to a free port"
+        )
+    python = ensure_environment(paths)
+    paths.localstack_data.mkdir(parents=True, exist_ok=True)
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", str(paths.state)),
+        "LANG": "C.UTF-8",
+        "OVERRIDE_IN_DOCKER": "0",  # the sandbox has /.dockerenv; LocalStack must not think it is in a container
+        "FILESYSTEM_ROOT": str(paths.localstack_data),
+        "GATEWAY_LISTEN": f"127.0.0.1:{port()}",
+        "GATEWAY_SERVER": "hypercorn",  # the only gateway that really binds to 127.0.0.1 only
+        "SERVICES": SERVICES,
+        "LAMBDA_RUNTIME_EXECUTOR": "longtask",  # Lambda handlers as local processes (lambda_executor.py)
+        "PROVIDER_OVERRIDE_DYNAMODB": "longtask",  # DynamoDB from moto (dynamodb_provider.py)
+        "LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT": "60",
+        "DNS_ADDRESS": "0",
+        "SKIP_SSL_CERT_DOWNLOAD": "1",
+        "DISABLE_EVENTS": "1",
+        "LOCALSTACK_TELEMETRY_DISABLED": "1",
+        "EC2_VM_MANAGER": "mock",
+    }
+    spawn([str(python), "-m", "localstack.runtime.main"], paths.pid_file("localstack"),
+          paths.logs / "localstack.log", env, paths.state)  # fmt: skip
+    if not poll_condition(is_healthy, STARTUP_TIMEOUT_SECONDS, 0.3):
+        stop(paths.pid_file("localstack"), STOP_GRACE_SECONDS)
+        raise EngineError(f"LocalStack did not become healthy; see {paths.logs / 'localstack.log'}")
+    return True
+
+
+def stop_localstack(paths: EnginePaths) -> bool:
+    return stop(paths.pid_file("localstack"), STOP_GRACE_SECONDS)

@@ -1,0 +1,54 @@
+"""Where the local engine keeps its environment and state (all under the project, ignored by git)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class EnginePaths:
+    """The directories of one local engine."""
+
+    home: Path
+
+    @classmethod
+    def default(cls) -> EnginePaths:
+        """LONGTASK_HOME, else the folder holding the virtual environment that runs us (the checkout)."""
+        home = os.environ.get("LONGTASK_HOME") or Path(sys.prefix).resolve().parent
+        return cls(Path(home).resolve())
+
+    @property
+    def localstack_venv(self) -> Path:
+        return self.home / ".venv-localstack"
+
+    @property
+    def state(self) -> Path:
+        return self.home / ".longtask"
+
+    @property
+    def localstack_data(self) -> Path:
+        return self.state / "localstack"
+
+    @property
+    def instances(self) -> Path:
+        return self.state / "instances"
+
+    @property
+    def build(self) -> Path:
+        return self.state / "build"
+
+    @property
+    def logs(self) -> Path:
+        return self.state / "logs"
+
+    def pid_file(self, name: str) -> Path:
+        return self.state / f"{name}.pid"
+
+
+def app_dir() -> Path:
+    """The application (template.yaml, functions/, statemachine/, userdata/): this checkout, else the cwd."""
+    checkout = Path(__file__).resolve().parents[2]
+    return checkout if (checkout / "template.yaml").is_file() else Path.cwd()

@@ -1,0 +1,78 @@
+"""Start and stop the engine's background processes, each in its own process group, tracked by pid file."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+
+def poll_condition(condition: Callable[[], bool], timeout: float, interval: float = 0.2) -> bool:
+    """Wait until condition() is true or timeout seconds pass; return whether it became true."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if condition():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval)
+
+
+def read_pid(pid_file: Path) -> int | None:
+    """The pid recorded in pid_file if that process is still alive."""
+    try:
+        pid = int(pid_file.read_text())
+    except (OSError, ValueError):
+        return None
+    return pid if is_alive(pid) else None
+
+
+def is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    with contextlib.suppress(ChildProcessError):
+        reaped, _ = os.waitpid(pid, os.WNOHANG)
+        if reaped == pid:
+            return False
+    return True
+
+
+def spawn(command: list[str], pid_file: Path, log_file: Path, env: dict[str, str], cwd: Path) -> int:
+    """Start a detached background process (own session), record its pid, send its output to log_file."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    with log_file.open("ab") as log:
+        process = subprocess.Popen(
+            command, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    pid_file.write_text(str(process.pid))
+    return process.pid
+
+
+def stop_group(pid: int, grace: float) -> None:
+    """SIGTERM a process group, then SIGKILL whatever is left after grace seconds."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+    if not poll_condition(lambda: not is_alive(pid), grace):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+        poll_condition(lambda: not is_alive(pid), 5)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)  # stragglers of the group whose leader is gone
+
+
+def stop(pid_file: Path, grace: float) -> bool:
+    """Stop the process recorded in pid_file (and its group); return whether one was running."""
+    pid = read_pid(pid_file)
+    if pid is not None:
+        stop_group(pid, grace)
+    pid_file.unlink(missing_ok=True)
+    return pid is not None
