@@ -1,0 +1,1 @@
+"""The `longtask` command line."""

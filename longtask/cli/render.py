@@ -1,0 +1,37 @@
+"""How a run record looks in a terminal."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+STATUS_STYLES = {"SUCCEEDED": "bold green", "RUNNING": "bold blue", "LAUNCHING": "bold blue"}
+SUMMARY_FIELDS = (
+    "runId", "status", "exitCode", "reason", "instanceId", "instanceType", "subnetId",
+    "launchedAt", "finishedAt", "logUri", "artifactsUri",
+)  # fmt: skip
+
+
+def status_text(status: str) -> str:
+    return f"[{STATUS_STYLES.get(status, 'bold red')}]{status}[/]"
+
+
+def record_table(record: dict[str, Any]) -> Table:
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_column(style="dim")
+    table.add_column(overflow="fold")
+    for name in SUMMARY_FIELDS:
+        value = record.get(name)
+        if value is not None:
+            table.add_row(name, status_text(value) if name == "status" else str(value))
+    return table
+
+
+def show_record(console: Console, record: dict[str, Any], with_log_tail: bool) -> None:
+    if with_log_tail and record.get("logTail"):
+        console.rule("log tail", style="dim")
+        console.out(record["logTail"].rstrip("\n"))
+        console.rule(style="dim")
+    console.print(record_table(record))
