@@ -71,9 +71,8 @@ class LongTaskClient:
         try:
             stack = cloudformation.describe_stacks(StackName=self.target.stack_name)["Stacks"][0]
         except ClientError as error:
-            raise RunNotFound(
-                f"stack {self.target.stack_name} not found ({error.response['Error']['Code']}); deploy it first"
-            ) from None
+            code = error.response["Error"]["Code"]
+            raise RunNotFound(f"stack {self.target.stack_name} not found ({code}); deploy it first") from None
         outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
         return Stack(outputs["StateMachineArn"], outputs["ArtifactBucketName"], outputs["RunsTableName"])
 
@@ -98,7 +97,9 @@ class LongTaskClient:
 
     def item(self, run_id: str) -> dict[str, Any] | None:
         """The run's item in the Runs table, if recorded."""
-        found = self.dynamodb.get_item(TableName=self.stack.table, Key={"runId": {"S": run_id}}, ConsistentRead=True)
+        found = self.dynamodb.get_item(
+            TableName=self.stack.table, Key={"runId": {"S": run_id}}, ConsistentRead=True
+        )
         return _plain(found["Item"]) if "Item" in found else None
 
     def record(self, run_id: str) -> dict[str, Any]:
@@ -112,9 +113,16 @@ class LongTaskClient:
                 return json.loads(execution["cause"])
             except ValueError:
                 pass
-        item = self.item(run_id) or {"runId": run_id, "status": "LAUNCHING" if status == "RUNNING" else status}
+        item = self.item(run_id) or {
+            "runId": run_id,
+            "status": "LAUNCHING" if status == "RUNNING" else status,
+        }
         if status != "RUNNING" and item.get("status") == "RUNNING":
-            item = {**item, "status": status, "reason": execution.get("cause") or f"the execution ended {status}"}
+            item = {
+                **item,
+                "status": status,
+                "reason": execution.get("cause") or f"the execution ended {status}",
+            }
         return item
 
     def is_final(self, run_id: str) -> bool:
@@ -180,7 +188,11 @@ class LongTaskClient:
                 TableName=self.stack.table,
                 Key={"runId": {"S": run_id}},
                 UpdateExpression="SET #status = :status, #reason = :reason, #finishedAt = :finishedAt",
-                ExpressionAttributeNames={"#status": "status", "#reason": "reason", "#finishedAt": "finishedAt"},
+                ExpressionAttributeNames={
+                    "#status": "status",
+                    "#reason": "reason",
+                    "#finishedAt": "finishedAt",
+                },
                 ExpressionAttributeValues={
                     ":status": {"S": "ABORTED"},
                     ":reason": {"S": reason},

@@ -12,29 +12,51 @@ from ..durations import parse_duration
 from .options import Aws, Json, Profile, Region, StackName, UserError, connect, key_values, print_json, stderr
 from .render import show_record
 
+Script = Annotated[str, typer.Argument(help="Bash script to run: a file, '-' for stdin, or an s3:// URI.")]
+Timeout = Annotated[
+    int | None,
+    typer.Option(
+        parser=parse_duration, metavar="DURATION", help="Deadline, e.g. 30m or 2h (default: the stack's)."
+    ),
+]
+Poll = Annotated[
+    int | None,
+    typer.Option(
+        parser=parse_duration, metavar="DURATION", help="Time between instance checks (default: the stack's)."
+    ),
+]
+Env = Annotated[list[str] | None, typer.Option("--env", help="KEY=VALUE exported to the script.")]
+InstanceTypes = Annotated[
+    list[str] | None, typer.Option("--instance-type", help="Instance type, tried in order.")
+]
+Tags = Annotated[list[str] | None, typer.Option("--tag", help="KEY=VALUE tag on the instance.")]
+NoWait = Annotated[bool, typer.Option("--no-wait", help="Print the run id and return at once.")]
+
 
 def run(
-    script: Annotated[str, typer.Argument(help="Bash script to run: a file, '-' for stdin, or an s3:// URI.")],
-    timeout: Annotated[int | None, typer.Option(parser=parse_duration, metavar="DURATION",
-                                                help="Deadline, e.g. 30m or 2h (default: the stack's).")] = None,
-    poll: Annotated[int | None, typer.Option(parser=parse_duration, metavar="DURATION",
-                                             help="Seconds between instance checks (default: the stack's).")] = None,
-    env: Annotated[list[str] | None, typer.Option("--env", help="KEY=VALUE exported to the script.")] = None,
-    instance_type: Annotated[list[str] | None, typer.Option("--instance-type", help="Tried in order.")] = None,
-    tag: Annotated[list[str] | None, typer.Option("--tag", help="KEY=VALUE tag on the instance.")] = None,
+    script: Script,
+    timeout: Timeout = None,
+    poll: Poll = None,
+    env: Env = None,
+    instance_type: InstanceTypes = None,
+    tag: Tags = None,
     json_output: Json = False,
-    no_wait: Annotated[bool, typer.Option("--no-wait", help="Print the run id and return at once.")] = False,
+    no_wait: NoWait = False,
     aws: Aws = False,
     stack: StackName = "longtask",
     region: Region = None,
     profile: Profile = None,
-) -> None:  # fmt: skip
+) -> None:
     """Run SCRIPT on a throwaway instance; exit 0 only if the run SUCCEEDED."""
-    run_input = build_input(script, timeout, poll, key_values(env, "--env"), instance_type, key_values(tag, "--tag"))
+    run_input = build_input(
+        script, timeout, poll, key_values(env, "--env"), instance_type, key_values(tag, "--tag")
+    )
     client = connect(aws, stack, region, profile)
     run_id = client.start(run_input)
     if no_wait:
-        print_json({"runId": run_id, "executionArn": client.execution_arn(run_id)}) if json_output else print(run_id)
+        print_json({"runId": run_id, "executionArn": client.execution_arn(run_id)}) if json_output else print(
+            run_id
+        )
         return
     stderr.print(f"run [bold]{run_id}[/] started")
     record = follow(client, run_id)

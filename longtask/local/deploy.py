@@ -75,7 +75,9 @@ def package(template: dict[str, Any], root: Path, paths: EnginePaths, s3: Any) -
         properties = resource.get("Properties", {})
         if resource["Type"] == "AWS::Serverless::Function" and isinstance(properties.get("CodeUri"), str):
             properties["CodeUri"] = _upload(s3, build_function(root / properties["CodeUri"], paths))
-        if resource["Type"] == "AWS::Serverless::StateMachine" and isinstance(properties.get("DefinitionUri"), str):
+        if resource["Type"] == "AWS::Serverless::StateMachine" and isinstance(
+            properties.get("DefinitionUri"), str
+        ):
             properties["DefinitionUri"] = _upload(s3, root / properties["DefinitionUri"])
     return packaged
 
@@ -85,7 +87,9 @@ def deploy(
 ) -> bool:
     """Create or update the stack from template.yaml; return whether anything was deployed."""
     root = app_dir()
-    digest = source_digest(root) + hashlib.sha256(json.dumps(parameters, sort_keys=True).encode()).hexdigest()[:8]
+    digest = (
+        source_digest(root) + hashlib.sha256(json.dumps(parameters, sort_keys=True).encode()).hexdigest()[:8]
+    )
     marker = paths.state / f"deployed-{stack_name}"
     current = _stack_status(cloudformation, stack_name)
     if current in TERMINAL_OK and marker.exists() and marker.read_text() == digest:
@@ -109,9 +113,13 @@ def deploy(
         except ClientError as error:
             if "No updates are to be performed" not in str(error):
                 raise
-    status = _wait(cloudformation, stack_name, TERMINAL_OK | {"ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"})
+    status = _wait(
+        cloudformation, stack_name, TERMINAL_OK | {"ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"}
+    )
     if status not in TERMINAL_OK:
-        raise EngineError(f"deploying stack {stack_name} ended {status}: {_failure_reasons(cloudformation, stack_name)}")
+        raise EngineError(
+            f"deploying stack {stack_name} ended {status}: {_failure_reasons(cloudformation, stack_name)}"
+        )
     marker.write_text(digest)
     return True
 
@@ -152,6 +160,8 @@ def _wait(cloudformation: Any, stack_name: str, done: set) -> str | None:
 def _failure_reasons(cloudformation: Any, stack_name: str) -> str:
     events = cloudformation.describe_stack_events(StackName=stack_name)["StackEvents"]
     reasons = [
-        f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}" for e in events if "FAILED" in e["ResourceStatus"]
+        f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}"
+        for e in events
+        if "FAILED" in e["ResourceStatus"]
     ]
     return "; ".join(reasons[:5]) or "no reason given"

@@ -24,7 +24,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .paths import EnginePaths
-from .processes import poll_condition, stop_group
+from .processes import stop_group
 
 LOG = logging.getLogger("longtask.agent")
 WATCH_INTERVAL_SECONDS = 0.5
@@ -117,6 +117,7 @@ class InstanceAgent:
         bin_dir = directory / "bin"
         bin_dir.mkdir(parents=True)
         (directory / "var" / "log").mkdir(parents=True)
+        (directory / "tmp").mkdir()
         user_data = self.ec2.describe_instance_attribute(InstanceId=instance_id, Attribute="userData")
         script = base64.b64decode(user_data.get("UserData", {}).get("Value", "") or b"")
         behavior = self.ec2.describe_instance_attribute(
@@ -132,6 +133,7 @@ class InstanceAgent:
             **self.environment,
             "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
             "HOME": str(directory),
+            "TMPDIR": str(directory / "tmp"),
             "LONGTASK_INSTANCE_DIR": str(directory),
             "LONGTASK_CONSOLE_LOG": str(console_log),
             "LONGTASK_WORK_DIR": str(directory / "var" / "lib" / "longtask"),
@@ -181,7 +183,11 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     paths = EnginePaths.default()
     endpoint = os.environ["AWS_ENDPOINT_URL"]
-    credentials = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
+    credentials = {
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
     environment = {"AWS_ENDPOINT_URL": endpoint, "LANG": "C.UTF-8", **credentials}
     ec2 = boto3.client(
         "ec2", endpoint_url=endpoint, region_name="us-east-1",

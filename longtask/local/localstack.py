@@ -44,7 +44,9 @@ def ensure_environment(paths: EnginePaths) -> Path:
     venv = paths.localstack_venv
     python = venv / "bin" / "python"
     entry_points = (app_dir() / "pyproject.toml").read_text()
-    wanted = json.dumps({"requirements": LOCALSTACK_REQUIREMENTS, "plugin": str(app_dir()), "project": entry_points})
+    wanted = json.dumps(
+        {"requirements": LOCALSTACK_REQUIREMENTS, "plugin": str(app_dir()), "project": entry_points}
+    )
     marker = venv / ".longtask-environment"
     if python.exists() and marker.exists() and marker.read_text() == wanted:
         return python
@@ -52,7 +54,15 @@ def ensure_environment(paths: EnginePaths) -> Path:
     env = {**os.environ, "VIRTUAL_ENV": str(venv)}
     steps = [
         [*uv, "venv", "--quiet", "--allow-existing", "--python", sys.executable, str(venv)],
-        [*uv, "pip", "install", "--quiet", "--exclude-newer", LOCALSTACK_EXCLUDE_NEWER, *LOCALSTACK_REQUIREMENTS],
+        [
+            *uv,
+            "pip",
+            "install",
+            "--quiet",
+            "--exclude-newer",
+            LOCALSTACK_EXCLUDE_NEWER,
+            *LOCALSTACK_REQUIREMENTS,
+        ],
         # our package without its dependencies: LocalStack finds the executor plug-in through its entry point
         [*uv, "pip", "install", "--quiet", "--no-deps", "--editable", str(app_dir())],
     ]
@@ -86,7 +96,7 @@ def start(paths: EnginePaths) -> bool:
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": os.environ.get("HOME", str(paths.state)),
         "LANG": "C.UTF-8",
-        "OVERRIDE_IN_DOCKER": "0",  # the sandbox has /.dockerenv; LocalStack must not think it is in a container
+        "OVERRIDE_IN_DOCKER": "0",  # a sandbox may have /.dockerenv: LocalStack must not think it is in one
         "FILESYSTEM_ROOT": str(paths.localstack_data),
         "GATEWAY_LISTEN": f"127.0.0.1:{port()}",
         "GATEWAY_SERVER": "hypercorn",  # the only gateway that really binds to 127.0.0.1 only

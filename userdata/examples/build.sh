@@ -19,5 +19,5 @@ fi
 workdir=$(mktemp -d)
 git clone --depth 1 "$REPO_URL" "$workdir/repo"
 make -C "$workdir/repo"
-aws s3 cp "$workdir/repo/$BINARY" "${LONGTASK_ARTIFACTS_URI}$(basename "$BINARY")"
+aws s3 cp --quiet "$workdir/repo/$BINARY" "${LONGTASK_ARTIFACTS_URI}$(basename "$BINARY")"
 echo "uploaded ${LONGTASK_ARTIFACTS_URI}$(basename "$BINARY")"

@@ -56,7 +56,11 @@ def run_instances_arguments(spec: LaunchSpec, instance_type: str, subnet_id: str
         "MaxCount": 1,
         "UserData": spec.user_data,
         "InstanceInitiatedShutdownBehavior": "terminate",
-        "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled", "HttpPutResponseHopLimit": 1},
+        "MetadataOptions": {
+            "HttpTokens": "required",
+            "HttpEndpoint": "enabled",
+            "HttpPutResponseHopLimit": 1,
+        },
         "TagSpecifications": [
             {"ResourceType": "instance", "Tags": tags},
             {"ResourceType": "volume", "Tags": tags},
@@ -64,7 +68,10 @@ def run_instances_arguments(spec: LaunchSpec, instance_type: str, subnet_id: str
     }
     if spec.instance_profile_arn:
         arguments["IamInstanceProfile"] = {"Arn": spec.instance_profile_arn}
-    interface: dict[str, Any] = {"DeviceIndex": 0, "AssociatePublicIpAddress": spec.associate_public_ip_address}
+    interface: dict[str, Any] = {
+        "DeviceIndex": 0,
+        "AssociatePublicIpAddress": spec.associate_public_ip_address,
+    }
     if subnet_id:
         interface["SubnetId"] = subnet_id
     if spec.security_group_ids:
@@ -92,7 +99,9 @@ def launch(
             if code in NEXT_OPTION:
                 continue
             raise LaunchFailed(_cause(code, error, attempts)) from None
-        return Launched(instance["InstanceId"], instance_type, instance.get("SubnetId", subnet_id or ""), attempts)
+        return Launched(
+            instance["InstanceId"], instance_type, instance.get("SubnetId", subnet_id or ""), attempts
+        )
     raise LaunchFailed(f"no capacity for any option; tried {'; '.join(attempts)}")
 
 
@@ -132,9 +141,12 @@ def _run_with_backoff(ec2: Any, arguments: dict[str, Any], sleep: Callable[[floa
 def _cause(code: str, error: ClientError, attempts: list[str]) -> str:
     message = error.response["Error"].get("Message", "")
     if code in QUOTA:
-        return f"account quota reached ({code}: {message}); raise the quota or wait; tried {'; '.join(attempts)}"
+        return (
+            f"account quota reached ({code}: {message}); raise the quota or wait; tried {'; '.join(attempts)}"
+        )
     if code in THROTTLED:
-        return f"EC2 kept throttling RunInstances ({code}) after {THROTTLE_ATTEMPTS} attempts; tried " + "; ".join(
-            attempts
+        return (
+            f"EC2 kept throttling RunInstances ({code}) after {THROTTLE_ATTEMPTS} attempts; tried "
+            + "; ".join(attempts)
         )
     return f"RunInstances failed ({code}: {message}); tried {'; '.join(attempts)}"

@@ -55,7 +55,10 @@ def start_run(raw_input: Any, execution: Execution, settings: Settings, ec2: Any
         associate_public_ip_address=run_input.associate_public_ip_address,
     )
     launched = find_launched(ec2, execution.arn) or launch(
-        ec2, spec, run_input.instance_types or settings.instance_types, run_input.subnet_ids or settings.subnet_ids
+        ec2,
+        spec,
+        run_input.instance_types or settings.instance_types,
+        run_input.subnet_ids or settings.subnet_ids,
     )
     run_uri = f"s3://{settings.bucket}/{prefix}"
     return {
@@ -76,9 +79,13 @@ def start_run(raw_input: Any, execution: Execution, settings: Settings, ec2: Any
     }
 
 
-def _user_data(run_input: RunInput, settings: Settings, s3: Any, run_id: str, prefix: str, deadline: int) -> str:
+def _user_data(
+    run_input: RunInput, settings: Settings, s3: Any, run_id: str, prefix: str, deadline: int
+) -> str:
     """Inline the script when it fits in 16 KB of user data; otherwise stage it in S3 and fetch it."""
-    config = BootstrapConfig(run_id, settings.bucket, prefix, deadline, run_input.env, run_input.script_s3_uri)
+    config = BootstrapConfig(
+        run_id, settings.bucket, prefix, deadline, run_input.env, run_input.script_s3_uri
+    )
     if run_input.script is not None:
         user_data = render(config, inline_script=run_input.script)
         if fits(user_data):
@@ -90,7 +97,9 @@ def _user_data(run_input: RunInput, settings: Settings, s3: Any, run_id: str, pr
         )
     user_data = render(config, inline_script=None)
     if not fits(user_data):
-        raise InvalidInput("env: the variables make the user data larger than 16 KB; pass large values through S3")
+        raise InvalidInput(
+            "env: the variables make the user data larger than 16 KB; pass large values through S3"
+        )
     return user_data
 
 
@@ -100,7 +109,9 @@ def _require_object(s3: Any, uri: str | None) -> None:
         s3.head_object(Bucket=bucket, Key=key)
     except ClientError as error:
         code = error.response["Error"]["Code"]
-        raise InvalidInput(f"scriptS3Uri: cannot read {uri} ({code}); check the bucket, the key and access") from None
+        raise InvalidInput(
+            f"scriptS3Uri: cannot read {uri} ({code}); check the bucket, the key and access"
+        ) from None
 
 
 def _iso(moment: datetime) -> str:

@@ -24,5 +24,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     logger.append_keys(run_id=event["runId"])
     outcome = collect(event["runId"], event["run"], boto3.client("s3"), boto3.client("ec2"))
     logger.info("run finished", extra={"status": outcome["record"]["status"]})
-    metrics.add_metric(name=f"Runs{outcome['record']['status'].title().replace('_', '')}", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(
+        name=f"Runs{outcome['record']['status'].title().replace('_', '')}", unit=MetricUnit.Count, value=1
+    )
     return outcome

@@ -22,6 +22,9 @@ def ensure_terminated(ec2: Any, instance_id: str) -> tuple[str, str]:
     instance = instances[0]
     if instance["State"]["Name"] not in GONE:
         ec2.terminate_instances(InstanceIds=[instance_id])
-        return "LongTask.Terminated", f"the instance was still {instance['State']['Name']}; the workflow terminated it"
+        return (
+            "LongTask.Terminated",
+            f"the instance was still {instance['State']['Name']}; the workflow terminated it",
+        )
     reason = instance.get("StateReason") or {}
     return reason.get("Code", ""), reason.get("Message", "")
