@@ -97,9 +97,7 @@ class LongTaskClient:
 
     def item(self, run_id: str) -> dict[str, Any] | None:
         """The run's item in the Runs table, if recorded."""
-        found = self.dynamodb.get_item(
-            TableName=self.stack.table, Key={"runId": {"S": run_id}}, ConsistentRead=True
-        )
+        found = self.dynamodb.get_item(TableName=self.stack.table, Key={"runId": {"S": run_id}}, ConsistentRead=True)
         return _plain(found["Item"]) if "Item" in found else None
 
     def record(self, run_id: str) -> dict[str, Any]:

@@ -12,7 +12,5 @@ def parse_duration(text: str) -> int:
     """Seconds in a duration like '90s', '30m', '2h' or '1d'; ValueError names what is wrong."""
     match = _PATTERN.match(text.lower())
     if not match or int(match.group(1)) == 0:
-        raise ValueError(
-            f"'{text}' is not a duration: write a positive whole number with s, m, h or d (e.g. 30m)"
-        )
+        raise ValueError(f"'{text}' is not a duration: write a positive whole number with s, m, h or d (e.g. 30m)")
     return int(match.group(1)) * _UNITS[match.group(2) or "s"]

@@ -8,6 +8,7 @@
 # Facts of the machine, with the defaults of an Amazon Linux 2023 instance:
 #   LONGTASK_CONSOLE_LOG (/var/log/cloud-init-output.log), LONGTASK_WORK_DIR (/var/lib/longtask),
 #   LONGTASK_LOG_INTERVAL (30, seconds between live log uploads), LONGTASK_BACKSTOP_GRACE_MINUTES (5).
+# shellcheck disable=SC2329  # report, on_signal and json_string run from the traps
 # @@LONGTASK_CONFIG@@
 set -uo pipefail
 

@@ -8,9 +8,7 @@ from ..local import engine
 from ..local.paths import EnginePaths
 from .options import Json, print_json, stderr
 
-app = typer.Typer(
-    help="Start, stop and inspect the local engine (LocalStack without Docker + instance agent)."
-)
+app = typer.Typer(help="Start, stop and inspect the local engine (LocalStack without Docker + instance agent).")
 
 
 @app.command()

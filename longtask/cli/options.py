@@ -15,16 +15,10 @@ stdout = Console(highlight=False, soft_wrap=True)
 
 LOCAL_STACK_PARAMETERS = {"DefaultPollSeconds": "1"}  # locally a poll costs nothing: poll every second
 
-Aws = Annotated[
-    bool, typer.Option("--aws", help="Talk to the stack deployed on AWS instead of the local engine.")
-]
-StackName = Annotated[
-    str, typer.Option("--stack", help="Name of the CloudFormation stack.", envvar="LONGTASK_STACK")
-]
+Aws = Annotated[bool, typer.Option("--aws", help="Talk to the stack deployed on AWS instead of the local engine.")]
+StackName = Annotated[str, typer.Option("--stack", help="Name of the CloudFormation stack.", envvar="LONGTASK_STACK")]
 Region = Annotated[str | None, typer.Option("--region", help="AWS region (default: from your AWS config).")]
-Profile = Annotated[
-    str | None, typer.Option("--profile", help="AWS profile (default: from your AWS config).")
-]
+Profile = Annotated[str | None, typer.Option("--profile", help="AWS profile (default: from your AWS config).")]
 Json = Annotated[bool, typer.Option("--json", help="Print only the data, as JSON, on stdout.")]
 
 

@@ -15,9 +15,7 @@ from .render import show_record
 Script = Annotated[str, typer.Argument(help="Bash script to run: a file, '-' for stdin, or an s3:// URI.")]
 Timeout = Annotated[
     int | None,
-    typer.Option(
-        parser=parse_duration, metavar="DURATION", help="Deadline, e.g. 30m or 2h (default: the stack's)."
-    ),
+    typer.Option(parser=parse_duration, metavar="DURATION", help="Deadline, e.g. 30m or 2h (default: the stack's)."),
 ]
 Poll = Annotated[
     int | None,
@@ -26,9 +24,7 @@ Poll = Annotated[
     ),
 ]
 Env = Annotated[list[str] | None, typer.Option("--env", help="KEY=VALUE exported to the script.")]
-InstanceTypes = Annotated[
-    list[str] | None, typer.Option("--instance-type", help="Instance type, tried in order.")
-]
+InstanceTypes = Annotated[list[str] | None, typer.Option("--instance-type", help="Instance type, tried in order.")]
 Tags = Annotated[list[str] | None, typer.Option("--tag", help="KEY=VALUE tag on the instance.")]
 NoWait = Annotated[bool, typer.Option("--no-wait", help="Print the run id and return at once.")]
 
@@ -48,15 +44,11 @@ def run(
     profile: Profile = None,
 ) -> None:
     """Run SCRIPT on a throwaway instance; exit 0 only if the run SUCCEEDED."""
-    run_input = build_input(
-        script, timeout, poll, key_values(env, "--env"), instance_type, key_values(tag, "--tag")
-    )
+    run_input = build_input(script, timeout, poll, key_values(env, "--env"), instance_type, key_values(tag, "--tag"))
     client = connect(aws, stack, region, profile)
     run_id = client.start(run_input)
     if no_wait:
-        print_json({"runId": run_id, "executionArn": client.execution_arn(run_id)}) if json_output else print(
-            run_id
-        )
+        print_json({"runId": run_id, "executionArn": client.execution_arn(run_id)}) if json_output else print(run_id)
         return
     stderr.print(f"run [bold]{run_id}[/] started")
     record = follow(client, run_id)

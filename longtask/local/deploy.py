@@ -75,21 +75,15 @@ def package(template: dict[str, Any], root: Path, paths: EnginePaths, s3: Any) -
         properties = resource.get("Properties", {})
         if resource["Type"] == "AWS::Serverless::Function" and isinstance(properties.get("CodeUri"), str):
             properties["CodeUri"] = _upload(s3, build_function(root / properties["CodeUri"], paths))
-        if resource["Type"] == "AWS::Serverless::StateMachine" and isinstance(
-            properties.get("DefinitionUri"), str
-        ):
+        if resource["Type"] == "AWS::Serverless::StateMachine" and isinstance(properties.get("DefinitionUri"), str):
             properties["DefinitionUri"] = _upload(s3, root / properties["DefinitionUri"])
     return packaged
 
 
-def deploy(
-    cloudformation: Any, s3: Any, stack_name: str, parameters: dict[str, str], paths: EnginePaths
-) -> bool:
+def deploy(cloudformation: Any, s3: Any, stack_name: str, parameters: dict[str, str], paths: EnginePaths) -> bool:
     """Create or update the stack from template.yaml; return whether anything was deployed."""
     root = app_dir()
-    digest = (
-        source_digest(root) + hashlib.sha256(json.dumps(parameters, sort_keys=True).encode()).hexdigest()[:8]
-    )
+    digest = source_digest(root) + hashlib.sha256(json.dumps(parameters, sort_keys=True).encode()).hexdigest()[:8]
     marker = paths.state / f"deployed-{stack_name}"
     current = _stack_status(cloudformation, stack_name)
     if current in TERMINAL_OK and marker.exists() and marker.read_text() == digest:
@@ -113,9 +107,7 @@ def deploy(
         except ClientError as error:
             if "No updates are to be performed" not in str(error):
                 raise
-    status = _wait(
-        cloudformation, stack_name, TERMINAL_OK | {"ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"}
-    )
+    status = _wait(cloudformation, stack_name, TERMINAL_OK | {"ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"})
     if status not in TERMINAL_OK:
         raise EngineError(
             f"deploying stack {stack_name} ended {status}: {_failure_reasons(cloudformation, stack_name)}"

@@ -44,9 +44,7 @@ def ensure_environment(paths: EnginePaths) -> Path:
     venv = paths.localstack_venv
     python = venv / "bin" / "python"
     entry_points = (app_dir() / "pyproject.toml").read_text()
-    wanted = json.dumps(
-        {"requirements": LOCALSTACK_REQUIREMENTS, "plugin": str(app_dir()), "project": entry_points}
-    )
+    wanted = json.dumps({"requirements": LOCALSTACK_REQUIREMENTS, "plugin": str(app_dir()), "project": entry_points})
     marker = venv / ".longtask-environment"
     if python.exists() and marker.exists() and marker.read_text() == wanted:
         return python

@@ -24,7 +24,7 @@ def parse_rfc3339(text: str) -> datetime | None:
 
 @hooks.on_infra_start()
 def accept_rfc3339_timestamps() -> None:
-    from localstack.services.stepfunctions.asl.component.state.state_choice.comparison.operator.implementations import (  # noqa: E501
+    from localstack.services.stepfunctions.asl.component.state.state_choice.comparison.operator.implementations import (
         is_operator,
     )
 

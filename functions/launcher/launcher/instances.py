@@ -99,9 +99,7 @@ def launch(
             if code in NEXT_OPTION:
                 continue
             raise LaunchFailed(_cause(code, error, attempts)) from None
-        return Launched(
-            instance["InstanceId"], instance_type, instance.get("SubnetId", subnet_id or ""), attempts
-        )
+        return Launched(instance["InstanceId"], instance_type, instance.get("SubnetId", subnet_id or ""), attempts)
     raise LaunchFailed(f"no capacity for any option; tried {'; '.join(attempts)}")
 
 
@@ -141,12 +139,9 @@ def _run_with_backoff(ec2: Any, arguments: dict[str, Any], sleep: Callable[[floa
 def _cause(code: str, error: ClientError, attempts: list[str]) -> str:
     message = error.response["Error"].get("Message", "")
     if code in QUOTA:
-        return (
-            f"account quota reached ({code}: {message}); raise the quota or wait; tried {'; '.join(attempts)}"
-        )
+        return f"account quota reached ({code}: {message}); raise the quota or wait; tried {'; '.join(attempts)}"
     if code in THROTTLED:
-        return (
-            f"EC2 kept throttling RunInstances ({code}) after {THROTTLE_ATTEMPTS} attempts; tried "
-            + "; ".join(attempts)
+        return f"EC2 kept throttling RunInstances ({code}) after {THROTTLE_ATTEMPTS} attempts; tried " + "; ".join(
+            attempts
         )
     return f"RunInstances failed ({code}: {message}); tried {'; '.join(attempts)}"

@@ -27,12 +27,8 @@ class RunInput(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
     script: str | None = Field(None, min_length=1)
-    script_s3_uri: str | None = Field(
-        None, alias="scriptS3Uri", pattern=r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/.+"
-    )
-    instance_types: list[InstanceType] | None = Field(
-        None, alias="instanceTypes", min_length=1, max_length=20
-    )
+    script_s3_uri: str | None = Field(None, alias="scriptS3Uri", pattern=r"^s3://[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]/.+")
+    instance_types: list[InstanceType] | None = Field(None, alias="instanceTypes", min_length=1, max_length=20)
     subnet_ids: list[SubnetId] | None = Field(None, alias="subnetIds", min_length=1, max_length=16)
     image_id: str | None = Field(None, alias="imageId", pattern=r"^ami-[0-9a-f]{8,17}$")
     timeout_seconds: int | None = Field(None, alias="timeoutSeconds", ge=1, le=ONE_YEAR_SECONDS)

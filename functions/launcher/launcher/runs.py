@@ -79,13 +79,9 @@ def start_run(raw_input: Any, execution: Execution, settings: Settings, ec2: Any
     }
 
 
-def _user_data(
-    run_input: RunInput, settings: Settings, s3: Any, run_id: str, prefix: str, deadline: int
-) -> str:
+def _user_data(run_input: RunInput, settings: Settings, s3: Any, run_id: str, prefix: str, deadline: int) -> str:
     """Inline the script when it fits in 16 KB of user data; otherwise stage it in S3 and fetch it."""
-    config = BootstrapConfig(
-        run_id, settings.bucket, prefix, deadline, run_input.env, run_input.script_s3_uri
-    )
+    config = BootstrapConfig(run_id, settings.bucket, prefix, deadline, run_input.env, run_input.script_s3_uri)
     if run_input.script is not None:
         user_data = render(config, inline_script=run_input.script)
         if fits(user_data):
@@ -97,9 +93,7 @@ def _user_data(
         )
     user_data = render(config, inline_script=None)
     if not fits(user_data):
-        raise InvalidInput(
-            "env: the variables make the user data larger than 16 KB; pass large values through S3"
-        )
+        raise InvalidInput("env: the variables make the user data larger than 16 KB; pass large values through S3")
     return user_data
 
 
@@ -109,9 +103,7 @@ def _require_object(s3: Any, uri: str | None) -> None:
         s3.head_object(Bucket=bucket, Key=key)
     except ClientError as error:
         code = error.response["Error"]["Code"]
-        raise InvalidInput(
-            f"scriptS3Uri: cannot read {uri} ({code}); check the bucket, the key and access"
-        ) from None
+        raise InvalidInput(f"scriptS3Uri: cannot read {uri} ({code}); check the bucket, the key and access") from None
 
 
 def _iso(moment: datetime) -> str:

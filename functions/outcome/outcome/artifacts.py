@@ -35,7 +35,5 @@ def read_log_tail(s3: Any, bucket: str, key: str) -> str:
             return ""
         raise
     tail = response["Body"].read()[-LOG_TAIL_BYTES:].decode("utf-8", errors="replace")
-    truncated = "/" in response.get("ContentRange", "") and not response["ContentRange"].startswith(
-        "bytes 0-"
-    )
+    truncated = "/" in response.get("ContentRange", "") and not response["ContentRange"].startswith("bytes 0-")
     return tail.split("\n", 1)[-1] if truncated and "\n" in tail else tail

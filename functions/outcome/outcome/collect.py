@@ -32,9 +32,7 @@ def collect(run_id: str, run: dict[str, Any], s3: Any, ec2: Any) -> dict[str, An
         )
     elif result is None:
         status = "NO_RESULT"
-        reason = (
-            f"the instance ended without writing result.json (state reason: {reason_code}: {reason_message})"
-        )
+        reason = f"the instance ended without writing result.json (state reason: {reason_code}: {reason_message})"
     elif result["exitCode"] == 0:
         status, reason = "SUCCEEDED", result.get("reason") or "the script exited with code 0"
     else:
@@ -43,6 +41,4 @@ def collect(run_id: str, run: dict[str, Any], s3: Any, ec2: Any) -> dict[str, An
         reason = result.get("reason") or f"the script exited with code {result['exitCode']}{signal}"
     if "instance" in run and "Error" in run["instance"]:
         reason += f"; the workflow lost sight of the instance ({lambda_error_message(run['instance'])})"
-    return finish(
-        build_record(run_id, status, reason, launch, **{k: v for k, v in facts.items() if v is not None})
-    )
+    return finish(build_record(run_id, status, reason, launch, **{k: v for k, v in facts.items() if v is not None}))

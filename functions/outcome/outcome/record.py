@@ -25,9 +25,7 @@ def now_iso() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def build_record(
-    run_id: str, status: str, reason: str, launch: dict[str, Any] | None = None, **facts: Any
-) -> dict:
+def build_record(run_id: str, status: str, reason: str, launch: dict[str, Any] | None = None, **facts: Any) -> dict:
     """A complete run record; fields that do not apply are null."""
     record: dict[str, Any] = {"runId": run_id, "status": status, "exitCode": None, "reason": reason}
     record.update({name: (launch or {}).get(name) for name in LAUNCH_FIELDS})

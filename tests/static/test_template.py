@@ -1,0 +1,101 @@
+"""template.yaml passes cfn-lint and the SAM transform; the shell scripts pass shellcheck."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+
+ROOT = Path(__file__).resolve().parents[2]
+SHELL_SCRIPTS = sorted(
+    p for p in [*ROOT.glob("userdata/**/*.sh"), *ROOT.glob("demo/*.sh"), *ROOT.glob("tests/**/standins/*")]
+    if p.is_file()
+)  # fmt: skip
+
+
+def tool(name: str) -> str:
+    return str(Path(sys.executable).with_name(name))
+
+
+def test_cfn_lint_passes() -> None:
+    completed = subprocess.run([tool("cfn-lint"), str(ROOT / "template.yaml")], capture_output=True, text=True)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+
+
+class _NoManagedPolicies:
+    def load(self) -> dict:
+        return {}
+
+
+@pytest.fixture
+def transformed(monkeypatch: pytest.MonkeyPatch) -> dict:
+    """The template after the SAM transform, offline (what CloudFormation deploys)."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    template = yaml_parse((ROOT / "template.yaml").read_text())
+    for resource in template["Resources"].values():  # as `sam package` leaves it
+        for local_folder in ("CodeUri", "DefinitionUri"):
+            if local_folder in resource.get("Properties", {}):
+                resource["Properties"][local_folder] = "s3://packaged/artifact.zip"
+    return json.loads(json.dumps(transform(template, {}, _NoManagedPolicies())))
+
+
+def test_sam_transform_succeeds(transformed: dict) -> None:
+    types = {r["Type"] for r in transformed["Resources"].values()}
+    assert {"AWS::StepFunctions::StateMachine", "AWS::Lambda::Function", "AWS::DynamoDB::Table"} <= types
+
+
+def test_no_policy_allows_every_action(transformed: dict) -> None:
+    for name, statement in _statements(transformed):
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        if statement["Effect"] == "Allow":
+            assert "*" not in actions and not any(a.endswith(":*") for a in actions), f"{name}: {actions}"
+
+
+def test_the_instance_role_writes_only_under_runs(transformed: dict) -> None:
+    role = transformed["Resources"]["InstanceRole"]["Properties"]
+    statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    assert statements == [
+        {
+            "Effect": "Allow",
+            "Action": ["s3:PutObject", "s3:GetObject"],
+            "Resource": {"Fn::Sub": "${ArtifactBucket.Arn}/runs/*"},
+        }
+    ]
+
+
+def test_the_launcher_passes_only_the_instance_role(transformed: dict) -> None:
+    passes = [s for n, s in _statements(transformed) if "iam:PassRole" in _actions(s)]
+    assert passes and all(s["Resource"] == {"Fn::GetAtt": ["InstanceRole", "Arn"]} for s in passes)
+
+
+def test_termination_is_limited_to_this_stacks_instances(transformed: dict) -> None:
+    terminations = [s for _, s in _statements(transformed) if "ec2:TerminateInstances" in _actions(s)]
+    assert terminations
+    for statement in terminations:
+        assert statement["Condition"] == {"StringEquals": {"ec2:ResourceTag/longtask:stack": {"Ref": "AWS::StackName"}}}
+
+
+@pytest.mark.parametrize("script", SHELL_SCRIPTS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_shellcheck_passes(script: Path) -> None:
+    completed = subprocess.run([tool("shellcheck"), "--shell=bash", str(script)], capture_output=True, text=True,
+                               env={**os.environ})  # fmt: skip
+    assert completed.returncode == 0, completed.stdout
+
+
+def _statements(template: dict) -> list[tuple[str, dict]]:
+    found = []
+    for name, resource in template["Resources"].items():
+        if resource["Type"] == "AWS::IAM::Role":
+            for policy in resource["Properties"].get("Policies", []):
+                found += [(name, s) for s in policy["PolicyDocument"]["Statement"]]
+    return found
+
+
+def _actions(statement: dict) -> list[str]:
+    return statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]

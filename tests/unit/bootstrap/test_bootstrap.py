@@ -1,0 +1,184 @@
+"""userdata/bootstrap.sh run by bash, with stand-ins for `aws` and `shutdown` on PATH."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from launcher.userdata import BootstrapConfig, render
+
+STANDINS = Path(__file__).with_name("standins")
+BUCKET = "bucket"
+RUN = "runs/run-1"
+
+
+@dataclass
+class Instance:
+    """A finished (or running) bootstrap and what it left behind."""
+
+    root: Path
+    process: subprocess.Popen
+
+    @property
+    def s3(self) -> Path:
+        return self.root / "s3"
+
+    def wait(self) -> Instance:
+        self.process.wait(timeout=60)
+        return self
+
+    @property
+    def result(self) -> dict:
+        return json.loads((self.s3 / BUCKET / RUN / "result.json").read_text())
+
+    @property
+    def uploaded_log(self) -> str:
+        return (self.s3 / BUCKET / RUN / "cloud-init-output.log").read_text()
+
+    @property
+    def shutdowns(self) -> list[str]:
+        return (self.s3 / ".shutdown").read_text().splitlines()
+
+
+def boot(
+    tmp_path: Path,
+    script: str | None,
+    env: dict[str, str] | None = None,
+    script_uri: str | None = None,
+    deadline_in: int = 3600,
+    objects: dict[str, str] | None = None,
+) -> Instance:
+    """Render the user data as the launcher does and run it as cloud-init would (output to the console log).
+
+    objects: what is in S3 before the instance boots, by key in the bucket.
+    """
+    config = BootstrapConfig("run-1", BUCKET, RUN, int(time.time()) + deadline_in, env or {}, script_uri)
+    user_data = tmp_path / "user-data"
+    user_data.write_text(render(config, inline_script=script))
+    (tmp_path / "s3" / BUCKET).mkdir(parents=True)
+    for key, body in (objects or {}).items():
+        (tmp_path / "s3" / BUCKET / key).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "s3" / BUCKET / key).write_text(body)
+    environment = {
+        "PATH": f"{STANDINS}:{os.environ['PATH']}",
+        "FAKE_S3": str(tmp_path / "s3"),
+        "LONGTASK_CONSOLE_LOG": str(tmp_path / "cloud-init-output.log"),
+        "LONGTASK_WORK_DIR": str(tmp_path / "work"),
+        "LONGTASK_LOG_INTERVAL": "1",
+    }
+    with (tmp_path / "cloud-init-output.log").open("w") as console:
+        process = subprocess.Popen(["bash", str(user_data)], env=environment, stdout=console, stderr=subprocess.STDOUT)
+    return Instance(tmp_path, process)
+
+
+def assert_powered_off_once(instance: Instance) -> None:
+    immediate = [call for call in instance.shutdowns if call == "-h now"]
+    assert len(immediate) == 1, instance.shutdowns
+    assert instance.shutdowns[-1] == "-h now"
+
+
+def test_success_reports_exit_zero_and_uploads_the_log(tmp_path: Path) -> None:
+    instance = boot(tmp_path, "echo hello from the script").wait()
+    assert instance.result["exitCode"] == 0
+    assert instance.result["runId"] == "run-1"
+    assert instance.result["signal"] is None
+    assert "hello from the script" in instance.uploaded_log
+    assert_powered_off_once(instance)
+
+
+def test_nonzero_exit_is_reported(tmp_path: Path) -> None:
+    instance = boot(tmp_path, "echo failing\nexit 3").wait()
+    assert instance.result["exitCode"] == 3
+    assert "failing" in instance.uploaded_log
+    assert_powered_off_once(instance)
+
+
+def test_set_e_failure_is_reported(tmp_path: Path) -> None:
+    instance = boot(tmp_path, "set -e\nfalse\necho never").wait()
+    assert instance.result["exitCode"] == 1
+    assert "never" not in instance.uploaded_log
+    assert_powered_off_once(instance)
+
+
+@pytest.mark.parametrize("ending", ["shutdown now\n", "shutdown now", "shutdown -h now\n", "sudo_free=1; poweroff\n"])
+def test_a_script_ending_with_shutdown_still_reports(tmp_path: Path, ending: str) -> None:
+    instance = boot(tmp_path, f"echo built\n{ending}").wait()
+    assert instance.result["exitCode"] == 0
+    assert instance.result["shutdownRequested"] is True
+    assert "built" in instance.uploaded_log
+    assert_powered_off_once(instance)
+
+
+def test_work_after_an_immediate_shutdown_does_not_run(tmp_path: Path) -> None:
+    instance = boot(tmp_path, "echo before\nshutdown now\nsleep 2\necho after").wait()
+    assert "before" in instance.uploaded_log
+    assert "after" not in instance.uploaded_log
+    assert_powered_off_once(instance)
+
+
+def test_a_script_killed_by_a_signal_is_reported(tmp_path: Path) -> None:
+    instance = boot(tmp_path, "echo doomed\nkill -KILL $$").wait()
+    assert instance.result["exitCode"] == 137
+    assert instance.result["signal"] == "SIGKILL"
+    assert_powered_off_once(instance)
+
+
+def test_terminating_the_instance_still_reports(tmp_path: Path) -> None:
+    instance = boot(tmp_path, "echo working\nsleep 60")
+    assert _eventually(lambda: (tmp_path / "work" / "script.pid").exists())
+    instance.process.send_signal(signal.SIGTERM)
+    instance.wait()
+    assert instance.result["exitCode"] == 143
+    assert instance.result["reason"] == "the bootstrap received SIGTERM"
+    assert_powered_off_once(instance)
+
+
+def test_env_and_run_facts_reach_the_script(tmp_path: Path) -> None:
+    script = 'echo "greeting=$GREETING run=$LONGTASK_RUN_ID artifacts=$LONGTASK_ARTIFACTS_URI"'
+    instance = boot(tmp_path, script, env={"GREETING": "hello world"}).wait()
+    assert f"greeting=hello world run=run-1 artifacts=s3://{BUCKET}/{RUN}/artifacts/" in instance.uploaded_log
+
+
+def test_a_staged_script_is_fetched_from_s3(tmp_path: Path) -> None:
+    staged = {f"{RUN}/script.sh": "echo fetched from s3\n"}
+    instance = boot(tmp_path, None, script_uri=f"s3://{BUCKET}/{RUN}/script.sh", objects=staged).wait()
+    assert instance.result["exitCode"] == 0
+    assert "fetched from s3" in instance.uploaded_log
+    assert_powered_off_once(instance)
+
+
+def test_a_script_that_cannot_be_fetched_fails_with_the_reason(tmp_path: Path) -> None:
+    instance = boot(tmp_path, None, script_uri=f"s3://{BUCKET}/{RUN}/missing.sh").wait()
+    assert instance.result["exitCode"] == 1
+    assert instance.result["reason"] == f"could not fetch the script from s3://{BUCKET}/{RUN}/missing.sh"
+    assert_powered_off_once(instance)
+
+
+def test_the_backstop_is_scheduled_a_little_after_the_deadline(tmp_path: Path) -> None:
+    instance = boot(tmp_path, "true", deadline_in=600).wait()
+    assert instance.shutdowns[0] == "-h +15"  # 10 minutes left + 5 minutes of grace
+
+
+def test_the_log_is_uploaded_while_the_script_runs(tmp_path: Path) -> None:
+    instance = boot(tmp_path, "echo first line\nsleep 4\necho done")
+    log = tmp_path / "s3" / BUCKET / RUN / "cloud-init-output.log"
+    assert _eventually(lambda: log.exists() and "first line" in log.read_text(), timeout=3.5)
+    assert instance.process.poll() is None
+    instance.wait()
+    assert "done" in instance.uploaded_log
+
+
+def _eventually(condition: Callable[[], bool], timeout: float = 10) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False

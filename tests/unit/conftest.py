@@ -1,0 +1,45 @@
+"""Unit-test fixtures: moto in place of AWS, and the launcher's environment."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+BUCKET = "longtask-test-artifacts"
+REGION = "us-east-1"
+
+
+@pytest.fixture(autouse=True)
+def aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fake credentials and the launcher's settings; never the network."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "ARTIFACT_BUCKET": BUCKET,
+        "STACK_NAME": "longtask-test",
+        "DEFAULT_IMAGE_ID": "ami-12345678",
+        "DEFAULT_INSTANCE_TYPES": "t3a.nano,t3.nano",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "LongTask",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture
+def aws() -> Iterator[dict[str, Any]]:
+    """moto's EC2 and S3 with the artifact bucket."""
+    with mock_aws():
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket=BUCKET)
+        yield {"ec2": boto3.client("ec2", region_name=REGION), "s3": s3}
+
+
+def instances(ec2: Any) -> list[dict[str, Any]]:
+    return [i for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]]

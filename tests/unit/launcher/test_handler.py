@@ -1,0 +1,38 @@
+"""The launcher handler, as Step Functions invokes it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from launcher.app import lambda_handler
+from launcher.errors import InvalidInput
+
+from ..conftest import instances
+
+
+@dataclass
+class Context:
+    function_name: str = "launcher"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:launcher"
+    aws_request_id: str = "request-1"
+
+
+def event(run_input: Any) -> dict[str, Any]:
+    arn = "arn:aws:states:us-east-1:123456789012:execution:longtask:run-7"
+    return {"input": run_input, "execution": {"arn": arn, "name": "run-7"}}
+
+
+def test_handler_returns_the_launch(aws: dict[str, Any]) -> None:
+    launch = lambda_handler(event({"script": "echo hi"}), Context())
+    assert launch["runId"] == "run-7"
+    assert [i["InstanceId"] for i in instances(aws["ec2"])] == [launch["instanceId"]]
+
+
+def test_handler_error_name_is_what_the_workflow_catches(aws: dict[str, Any]) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        lambda_handler(event({"script": "echo hi", "pollSeconds": 0}), Context())
+    assert type(raised.value).__name__ == "InvalidInput"
+    assert instances(aws["ec2"]) == []

@@ -1,0 +1,133 @@
+"""RunInstances arguments, fallback across options, throttling backoff and quota errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+from launcher.errors import LaunchFailed
+from launcher.instances import LaunchSpec, client_token, launch, run_instances_arguments
+
+SPEC = LaunchSpec(
+    client_token_seed="arn:aws:states:us-east-1:123456789012:execution:sm:run-1",
+    image_id="ami-12345678",
+    user_data="#!/bin/bash\necho hi\n",
+    instance_profile_arn="arn:aws:iam::123456789012:instance-profile/longtask",
+    security_group_ids=["sg-12345678"],
+    tags={"longtask:run-id": "run-1", "team": "builds"},
+)
+
+
+def launched(instance_id: str, subnet_id: str = "subnet-aaaaaaaa") -> dict[str, Any]:
+    return {"Instances": [{"InstanceId": instance_id, "SubnetId": subnet_id}]}
+
+
+@pytest.fixture
+def ec2() -> Any:
+    client = boto3.client("ec2", region_name="us-east-1")
+    with Stubber(client) as stubber:
+        client.stubber = stubber
+        yield client
+        stubber.assert_no_pending_responses()
+
+
+def test_instance_terminates_itself_on_shutdown() -> None:
+    assert run_instances_arguments(SPEC, "t3a.nano", None)["InstanceInitiatedShutdownBehavior"] == "terminate"
+
+
+def test_imdsv2_is_required() -> None:
+    assert run_instances_arguments(SPEC, "t3a.nano", None)["MetadataOptions"]["HttpTokens"] == "required"
+
+
+def test_instance_and_volumes_carry_the_tags() -> None:
+    specs = run_instances_arguments(SPEC, "t3a.nano", None)["TagSpecifications"]
+    assert {s["ResourceType"] for s in specs} == {"instance", "volume"}
+    for spec in specs:
+        assert {"Key": "longtask:run-id", "Value": "run-1"} in spec["Tags"]
+        assert {"Key": "team", "Value": "builds"} in spec["Tags"]
+
+
+def test_no_public_ip_unless_asked() -> None:
+    interface = run_instances_arguments(SPEC, "t3a.nano", "subnet-aaaaaaaa")["NetworkInterfaces"][0]
+    assert interface == {
+        "DeviceIndex": 0,
+        "AssociatePublicIpAddress": False,
+        "SubnetId": "subnet-aaaaaaaa",
+        "Groups": ["sg-12345678"],
+    }
+
+
+def test_instance_profile_is_passed() -> None:
+    assert run_instances_arguments(SPEC, "t3a.nano", None)["IamInstanceProfile"] == {
+        "Arn": "arn:aws:iam::123456789012:instance-profile/longtask"
+    }
+
+
+def test_client_token_is_stable_per_execution_and_option() -> None:
+    token = run_instances_arguments(SPEC, "t3a.nano", None)["ClientToken"]
+    assert token == run_instances_arguments(SPEC, "t3a.nano", None)["ClientToken"]
+    assert len(token) <= 64
+    assert token != client_token(SPEC.client_token_seed, "t3.nano", None)
+    assert token != client_token("arn:aws:states:us-east-1:123456789012:execution:sm:run-2", "t3a.nano", None)
+
+
+def test_capacity_error_moves_to_the_next_type(ec2: Any) -> None:
+    ec2.stubber.add_client_error("run_instances", "InsufficientInstanceCapacity", "no t3a.nano")
+    ec2.stubber.add_response("run_instances", launched("i-0000000000000002"), _any_arguments("t3.nano"))
+    result = launch(ec2, SPEC, ["t3a.nano", "t3.nano"], [], sleep=lambda _: None)
+    assert (result.instance_id, result.instance_type) == ("i-0000000000000002", "t3.nano")
+    assert result.attempts == ["t3a.nano in the default subnet: InsufficientInstanceCapacity"]
+
+
+def test_unsupported_moves_to_the_next_subnet_before_the_next_type(ec2: Any) -> None:
+    ec2.stubber.add_client_error("run_instances", "Unsupported", "not in this zone")
+    ec2.stubber.add_response("run_instances", launched("i-0000000000000003", "subnet-bbbbbbbb"))
+    result = launch(ec2, SPEC, ["t3a.nano", "t3.nano"], ["subnet-aaaaaaaa", "subnet-bbbbbbbb"], sleep=lambda _: None)
+    assert (result.instance_type, result.subnet_id) == ("t3a.nano", "subnet-bbbbbbbb")
+
+
+def test_throttling_is_retried_with_backoff(ec2: Any) -> None:
+    slept: list[float] = []
+    for _ in range(3):
+        ec2.stubber.add_client_error("run_instances", "RequestLimitExceeded", "slow down")
+    ec2.stubber.add_response("run_instances", launched("i-0000000000000004"))
+    result = launch(ec2, SPEC, ["t3a.nano"], [], sleep=slept.append)
+    assert result.instance_id == "i-0000000000000004"
+    assert slept == [1.0, 2.0, 4.0]
+
+
+def test_endless_throttling_fails_the_launch(ec2: Any) -> None:
+    for _ in range(5):
+        ec2.stubber.add_client_error("run_instances", "RequestLimitExceeded", "slow down")
+    with pytest.raises(LaunchFailed, match="kept throttling"):
+        launch(ec2, SPEC, ["t3a.nano", "t3.nano"], [], sleep=lambda _: None)
+
+
+@pytest.mark.parametrize("code", ["InstanceLimitExceeded", "VcpuLimitExceeded"])
+def test_quota_errors_fail_at_once(ec2: Any, code: str) -> None:
+    ec2.stubber.add_client_error("run_instances", code, "quota")
+    with pytest.raises(LaunchFailed, match=f"account quota reached \\({code}"):
+        launch(ec2, SPEC, ["t3a.nano", "t3.nano"], ["subnet-aaaaaaaa", "subnet-bbbbbbbb"], sleep=lambda _: None)
+
+
+def test_exhausted_options_list_everything_tried(ec2: Any) -> None:
+    for _ in range(4):
+        ec2.stubber.add_client_error("run_instances", "InsufficientInstanceCapacity", "none")
+    with pytest.raises(LaunchFailed) as raised:
+        launch(ec2, SPEC, ["t3a.nano", "t3.nano"], ["subnet-aaaaaaaa", "subnet-bbbbbbbb"], sleep=lambda _: None)
+    message = str(raised.value)
+    for option in ("t3a.nano in subnet-aaaaaaaa", "t3a.nano in subnet-bbbbbbbb", "t3.nano in subnet-bbbbbbbb"):
+        assert f"{option}: InsufficientInstanceCapacity" in message
+
+
+def test_other_errors_fail_with_the_code(ec2: Any) -> None:
+    ec2.stubber.add_client_error("run_instances", "InvalidAMIID.NotFound", "no such image")
+    with pytest.raises(LaunchFailed, match=r"RunInstances failed \(InvalidAMIID.NotFound: no such image\)"):
+        launch(ec2, SPEC, ["t3a.nano", "t3.nano"], [], sleep=lambda _: None)
+
+
+def _any_arguments(instance_type: str) -> dict[str, Any]:
+    arguments = run_instances_arguments(SPEC, instance_type, None)
+    return {name: ANY for name in arguments} | {"InstanceType": instance_type}

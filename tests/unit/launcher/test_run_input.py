@@ -1,0 +1,63 @@
+"""Bad input is refused with a message naming the field and what is wrong."""
+
+from __future__ import annotations
+
+import pytest
+from launcher.errors import InvalidInput
+from launcher.run_input import parse_run_input
+
+
+@pytest.mark.parametrize(
+    ("raw", "named"),
+    [
+        ({}, "give exactly one of 'script'"),
+        ({"script": "x", "scriptS3Uri": "s3://bucket/key"}, "give exactly one of 'script'"),
+        ({"script": ""}, "script: String should have at least 1 character"),
+        ({"scriptS3Uri": "https://bucket/key"}, "scriptS3Uri: String should match pattern"),
+        ({"script": "x", "instanceTypes": ["t3 nano"]}, "instanceTypes.0: String should match pattern"),
+        ({"script": "x", "instanceTypes": []}, "instanceTypes: List should have at least 1 item"),
+        ({"script": "x", "subnetIds": ["sub-1"]}, "subnetIds.0: String should match pattern"),
+        ({"script": "x", "imageId": "ubuntu"}, "imageId: String should match pattern"),
+        ({"script": "x", "timeoutSeconds": 0}, "timeoutSeconds: Input should be greater than or equal to 1"),
+        ({"script": "x", "timeoutSeconds": 10**9}, "timeoutSeconds: Input should be less than or equal to 31536000"),
+        ({"script": "x", "timeoutSeconds": "soon"}, "timeoutSeconds: Input should be a valid integer"),
+        ({"script": "x", "pollSeconds": 0}, "pollSeconds: Input should be greater than or equal to 1"),
+        ({"script": "x", "env": {"1BAD": "v"}}, "env.1BAD.[key]: String should match pattern"),
+        ({"script": "x", "env": {"LONGTASK_RUN_ID": "v"}}, "reserved prefix LONGTASK_"),
+        ({"script": "x", "env": {"A": 1}}, "env.A: Input should be a valid string"),
+        ({"script": "x", "tags": {"longtask:run-id": "v"}}, "use a reserved prefix"),
+        ({"script": "x", "tags": {"aws:x": "v"}}, "use a reserved prefix"),
+        ({"script": "x", "shell": "zsh"}, "shell: Extra inputs are not permitted"),
+    ],
+)
+def test_bad_input_is_named(raw: dict, named: str) -> None:
+    with pytest.raises(InvalidInput) as raised:
+        parse_run_input(raw)
+    assert named in str(raised.value)
+
+
+@pytest.mark.parametrize("raw", [None, "echo hi", ["echo hi"], 3])
+def test_input_that_is_not_an_object_is_refused(raw: object) -> None:
+    with pytest.raises(InvalidInput, match="must be a JSON object"):
+        parse_run_input(raw)
+
+
+def test_every_field_is_read_in_camel_case() -> None:
+    parsed = parse_run_input(
+        {
+            "script": "echo hi",
+            "instanceTypes": ["c7i.large", "m7i.large"],
+            "subnetIds": ["subnet-0123456789abcdef0"],
+            "imageId": "ami-0123456789abcdef0",
+            "timeoutSeconds": 3600,
+            "pollSeconds": 60,
+            "env": {"REPO_URL": "https://example.com/repo.git"},
+            "tags": {"team": "builds"},
+            "associatePublicIpAddress": True,
+        }
+    )
+    assert parsed.instance_types == ["c7i.large", "m7i.large"]
+    assert parsed.subnet_ids == ["subnet-0123456789abcdef0"]
+    assert (parsed.timeout_seconds, parsed.poll_seconds) == (3600, 60)
+    assert parsed.env == {"REPO_URL": "https://example.com/repo.git"}
+    assert parsed.associate_public_ip_address is True

@@ -1,0 +1,124 @@
+"""start_run against moto: what is launched, what is staged, and what launches nothing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import pytest
+from launcher.errors import InvalidInput
+from launcher.runs import Execution, start_run
+from launcher.settings import Settings
+
+from ..conftest import BUCKET, instances
+
+EXECUTION = Execution(arn="arn:aws:states:us-east-1:123456789012:execution:longtask:run-1", name="run-1")
+
+
+def start(aws: dict[str, Any], raw: Any, execution: Execution = EXECUTION) -> dict[str, Any]:
+    return start_run(raw, execution, Settings.from_environment(), aws["ec2"], aws["s3"])
+
+
+def user_data_of(ec2: Any, instance_id: str) -> str:
+    import base64
+
+    value = ec2.describe_instance_attribute(InstanceId=instance_id, Attribute="userData")["UserData"]["Value"]
+    return base64.b64decode(value).decode()
+
+
+def test_a_run_launches_one_tagged_instance(aws: dict[str, Any]) -> None:
+    launch = start(aws, {"script": "echo hi", "tags": {"team": "builds"}, "timeoutSeconds": 600})
+    (instance,) = instances(aws["ec2"])
+    tags = {t["Key"]: t["Value"] for t in instance["Tags"]}
+    assert launch["instanceId"] == instance["InstanceId"]
+    assert tags["longtask:run-id"] == "run-1"
+    assert tags["longtask:execution-arn"] == EXECUTION.arn
+    assert tags["longtask:deadline"] == launch["deadline"]
+    assert tags["longtask:stack"] == "longtask-test"
+    assert tags["team"] == "builds"
+    elapsed = datetime.fromisoformat(launch["deadline"]) - datetime.fromisoformat(launch["launchedAt"])
+    assert elapsed.total_seconds() == 600
+    assert launch["logUri"] == f"s3://{BUCKET}/runs/run-1/cloud-init-output.log"
+    assert launch["resultUri"] == f"s3://{BUCKET}/runs/run-1/result.json"
+    assert launch["artifactsUri"] == f"s3://{BUCKET}/runs/run-1/artifacts/"
+
+
+def test_stack_defaults_apply(aws: dict[str, Any]) -> None:
+    launch = start(aws, {"script": "echo hi"})
+    assert launch["instanceType"] == "t3a.nano"
+    assert launch["pollSeconds"] == 30
+    (instance,) = instances(aws["ec2"])
+    assert instance["ImageId"] == "ami-12345678"
+
+
+def test_env_is_exported_in_the_user_data(aws: dict[str, Any]) -> None:
+    launch = start(aws, {"script": "echo $GREETING", "env": {"GREETING": "hello"}})
+    assert "export GREETING=hello" in user_data_of(aws["ec2"], launch["instanceId"])
+
+
+def test_a_script_too_big_for_user_data_is_staged_in_s3(aws: dict[str, Any]) -> None:
+    script = "echo line\n" * 2000  # 20 KB
+    launch = start(aws, {"script": script})
+    staged = aws["s3"].get_object(Bucket=BUCKET, Key="runs/run-1/script.sh")["Body"].read().decode()
+    user_data = user_data_of(aws["ec2"], launch["instanceId"])
+    assert staged == script
+    assert f"export LONGTASK_SCRIPT_URI=s3://{BUCKET}/runs/run-1/script.sh" in user_data
+    assert len(user_data.encode()) <= 16 * 1024
+
+
+def test_a_script_that_fits_is_inlined_and_not_staged(aws: dict[str, Any]) -> None:
+    launch = start(aws, {"script": "echo small"})
+    assert "echo small" in user_data_of(aws["ec2"], launch["instanceId"])
+    assert aws["s3"].list_objects_v2(Bucket=BUCKET, Prefix="runs/run-1/").get("KeyCount", 0) == 0
+
+
+def test_huge_env_is_invalid_input(aws: dict[str, Any]) -> None:
+    with pytest.raises(InvalidInput, match="env: the variables make the user data larger than 16 KB"):
+        start(aws, {"script": "true", "env": {"BIG": "x" * 17000}})
+    assert instances(aws["ec2"]) == []
+
+
+def test_script_s3_uri_must_exist(aws: dict[str, Any]) -> None:
+    with pytest.raises(InvalidInput, match=f"scriptS3Uri: cannot read s3://{BUCKET}/scripts/missing.sh"):
+        start(aws, {"scriptS3Uri": f"s3://{BUCKET}/scripts/missing.sh"})
+    assert instances(aws["ec2"]) == []
+
+
+def test_script_s3_uri_is_fetched_by_the_bootstrap(aws: dict[str, Any]) -> None:
+    aws["s3"].put_object(Bucket=BUCKET, Key="scripts/job.sh", Body=b"echo job")
+    launch = start(aws, {"scriptS3Uri": f"s3://{BUCKET}/scripts/job.sh"})
+    assert f"export LONGTASK_SCRIPT_URI=s3://{BUCKET}/scripts/job.sh" in user_data_of(aws["ec2"], launch["instanceId"])
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE",
+        "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----",
+        "-----BEGIN OPENSSH PRIVATE KEY-----",
+    ],
+)
+def test_a_script_with_a_secret_is_refused(aws: dict[str, Any], secret: str) -> None:
+    with pytest.raises(InvalidInput, match="Secrets Manager or SSM Parameter Store"):
+        start(aws, {"script": f"echo start\n{secret}\n"})
+    assert instances(aws["ec2"]) == []
+
+
+def test_invalid_input_launches_nothing(aws: dict[str, Any]) -> None:
+    with pytest.raises(InvalidInput):
+        start(aws, {"script": "true", "instanceTypes": ["not a type"]})
+    assert instances(aws["ec2"]) == []
+
+
+def test_a_retried_launch_reuses_the_instance_already_started(aws: dict[str, Any]) -> None:
+    first = start(aws, {"script": "echo hi"})
+    second = start(aws, {"script": "echo hi"})
+    assert second["instanceId"] == first["instanceId"]
+    assert len(instances(aws["ec2"])) == 1
+
+
+def test_another_execution_gets_its_own_instance(aws: dict[str, Any]) -> None:
+    start(aws, {"script": "echo hi"})
+    start(aws, {"script": "echo hi"}, Execution(arn=EXECUTION.arn.replace("run-1", "run-2"), name="run-2"))
+    assert len(instances(aws["ec2"])) == 2

@@ -1,0 +1,50 @@
+"""User data rendering: config exports, the inline script, the 16 KB limit."""
+
+from __future__ import annotations
+
+from launcher.userdata import USER_DATA_LIMIT_BYTES, BootstrapConfig, fits, render
+
+CONFIG = BootstrapConfig(
+    run_id="run-1",
+    bucket="bucket",
+    prefix="runs/run-1",
+    deadline_epoch=2_000_000_000,
+    env={"GREETING": "it's $HOME; `rm -rf /`"},
+)
+
+
+def test_config_is_exported_before_the_bootstrap_runs() -> None:
+    user_data = render(CONFIG, inline_script="echo hi")
+    assert user_data.startswith("#!/bin/bash\n")
+    for line in (
+        "export LONGTASK_RUN_ID=run-1",
+        "export LONGTASK_BUCKET=bucket",
+        "export LONGTASK_PREFIX=runs/run-1",
+        "export LONGTASK_DEADLINE=2000000000",
+        "export LONGTASK_ARTIFACTS_URI=s3://bucket/runs/run-1/artifacts/",
+    ):
+        assert line in user_data
+    assert user_data.index("export LONGTASK_RUN_ID") < user_data.index("main\n")
+
+
+def test_env_values_are_quoted_not_expanded() -> None:
+    assert "export GREETING='it'\"'\"'s $HOME; `rm -rf /`'" in render(CONFIG, inline_script="true")
+
+
+def test_inline_script_is_a_quoted_here_document_with_a_final_newline() -> None:
+    user_data = render(CONFIG, inline_script="echo $HOME\nshutdown now")
+    assert "<<'LONGTASK_SCRIPT_" in user_data
+    assert "echo $HOME\nshutdown now\nLONGTASK_SCRIPT_" in user_data
+
+
+def test_script_from_s3_is_fetched_not_inlined() -> None:
+    config = BootstrapConfig(**{**CONFIG.__dict__, "script_uri": "s3://bucket/runs/run-1/script.sh"})
+    user_data = render(config, inline_script=None)
+    assert "export LONGTASK_SCRIPT_URI=s3://bucket/runs/run-1/script.sh" in user_data
+    assert "<<'LONGTASK_SCRIPT_" not in user_data
+
+
+def test_limit_is_16_kb_before_encoding() -> None:
+    assert fits("x" * USER_DATA_LIMIT_BYTES)
+    assert not fits("x" * (USER_DATA_LIMIT_BYTES + 1))
+    assert not fits("é" * (USER_DATA_LIMIT_BYTES // 2 + 1))

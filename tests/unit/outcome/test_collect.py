@@ -1,0 +1,130 @@
+"""The outcome: status, reason, log tail and the Runs item, for each way a run can end."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from outcome.artifacts import LOG_TAIL_BYTES
+from outcome.collect import collect
+from outcome.record import ERROR_NAMES
+
+from ..conftest import BUCKET
+
+
+@pytest.fixture
+def launch(aws: dict[str, Any]) -> dict[str, Any]:
+    """A launched run whose instance has already terminated."""
+    instance_id = aws["ec2"].run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    aws["ec2"].terminate_instances(InstanceIds=[instance_id])
+    return {
+        "runId": "run-1",
+        "executionArn": "arn:aws:states:us-east-1:123456789012:execution:longtask:run-1",
+        "instanceId": instance_id,
+        "instanceType": "t3a.nano",
+        "subnetId": "subnet-aaaaaaaa",
+        "launchedAt": "2026-01-01T00:00:00Z",
+        "deadline": "2026-01-01T02:00:00Z",
+        "bucket": BUCKET,
+        "prefix": "runs/run-1",
+        "logUri": f"s3://{BUCKET}/runs/run-1/cloud-init-output.log",
+        "resultUri": f"s3://{BUCKET}/runs/run-1/result.json",
+        "artifactsUri": f"s3://{BUCKET}/runs/run-1/artifacts/",
+    }
+
+
+def report(aws: dict[str, Any], exit_code: int, log: str = "working\n", **extra: Any) -> None:
+    result = {"runId": "run-1", "exitCode": exit_code, "finishedAt": "2026-01-01T01:00:00Z", **extra}
+    aws["s3"].put_object(Bucket=BUCKET, Key="runs/run-1/result.json", Body=json.dumps(result).encode())
+    aws["s3"].put_object(Bucket=BUCKET, Key="runs/run-1/cloud-init-output.log", Body=log.encode())
+
+
+def outcome_of(aws: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
+    return collect("run-1", run, aws["s3"], aws["ec2"])
+
+
+def test_exit_code_zero_succeeds(aws: dict[str, Any], launch: dict[str, Any]) -> None:
+    report(aws, 0)
+    outcome = outcome_of(aws, {"launch": launch, "instance": {"state": "terminated"}})
+    record = outcome["record"]
+    assert (record["status"], record["exitCode"], outcome["error"]) == ("SUCCEEDED", 0, None)
+    assert record["logTail"] == "working\n"
+    assert record["finishedAt"] == "2026-01-01T01:00:00Z"
+    assert record["instanceId"] == launch["instanceId"]
+
+
+def test_nonzero_exit_fails_as_script_failed(aws: dict[str, Any], launch: dict[str, Any]) -> None:
+    report(aws, 3)
+    outcome = outcome_of(aws, {"launch": launch, "instance": {"state": "terminated"}})
+    assert (outcome["record"]["status"], outcome["record"]["exitCode"]) == ("FAILED", 3)
+    assert outcome["record"]["reason"] == "the script exited with code 3"
+    assert outcome["error"] == "LongTask.ScriptFailed"
+
+
+def test_a_signal_is_named(aws: dict[str, Any], launch: dict[str, Any]) -> None:
+    report(aws, 137, signal="SIGKILL")
+    record = outcome_of(aws, {"launch": launch})["record"]
+    assert record["reason"] == "the script exited with code 137, killed by SIGKILL"
+
+
+def test_no_result_names_the_state_reason(aws: dict[str, Any], launch: dict[str, Any]) -> None:
+    outcome = outcome_of(aws, {"launch": launch, "instance": {"state": "terminated"}})
+    assert outcome["record"]["status"] == "NO_RESULT"
+    assert outcome["error"] == "LongTask.NoResult"
+    assert "without writing result.json (state reason: Client.UserInitiatedShutdown" in outcome["record"]["reason"]
+
+
+def test_the_guard_makes_it_timed_out(aws: dict[str, Any], launch: dict[str, Any]) -> None:
+    report(aws, 143)
+    outcome = outcome_of(aws, {"launch": launch, "guard": {"terminatedAt": "2026-01-01T02:00:01Z"}})
+    assert outcome["record"]["status"] == "TIMED_OUT"
+    assert outcome["error"] == "LongTask.TimedOut"
+    assert "passed its deadline (2026-01-01T02:00:00Z)" in outcome["record"]["reason"]
+
+
+def test_an_instance_still_running_is_terminated(aws: dict[str, Any], launch: dict[str, Any]) -> None:
+    running = aws["ec2"].run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    lost = {"Error": "States.Timeout", "Cause": "DescribeInstances kept failing"}
+    outcome = outcome_of(aws, {"launch": {**launch, "instanceId": running}, "instance": lost})
+    state = aws["ec2"].describe_instances(InstanceIds=[running])["Reservations"][0]["Instances"][0]["State"]["Name"]
+    assert state in ("shutting-down", "terminated")
+    assert "the workflow terminated it" in outcome["record"]["reason"]
+    assert "lost sight of the instance (DescribeInstances kept failing)" in outcome["record"]["reason"]
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [("InvalidInput", "INVALID_INPUT"), ("LaunchFailed", "LAUNCH_FAILED"), ("Lambda.Unknown", "LAUNCH_FAILED")],
+)
+def test_launch_errors_become_their_status(aws: dict[str, Any], error: str, status: str) -> None:
+    cause = json.dumps({"errorMessage": "invalid input: pollSeconds: too small", "errorType": error})
+    outcome = outcome_of(aws, {"error": {"Error": error, "Cause": cause}})
+    record = outcome["record"]
+    assert (record["status"], record["reason"]) == (status, "invalid input: pollSeconds: too small")
+    assert record["instanceId"] is None
+    assert outcome["error"] == ERROR_NAMES[status]
+
+
+def test_a_cause_that_is_not_json_is_kept_as_it_is(aws: dict[str, Any]) -> None:
+    outcome = outcome_of(aws, {"error": {"Error": "States.Timeout", "Cause": "the task timed out"}})
+    assert outcome["record"]["reason"] == "the task timed out"
+
+
+def test_log_tail_keeps_the_last_4_kb_from_a_line_start(aws: dict[str, Any], launch: dict[str, Any]) -> None:
+    log = "".join(f"line {n:05d}\n" for n in range(2000))
+    report(aws, 0, log=log)
+    tail = outcome_of(aws, {"launch": launch})["record"]["logTail"]
+    assert len(tail.encode()) <= LOG_TAIL_BYTES
+    assert tail.endswith("line 01999\n")
+    assert tail.startswith("line ")
+    assert log.endswith(tail)
+
+
+def test_item_is_the_record_in_dynamodb_form(aws: dict[str, Any], launch: dict[str, Any]) -> None:
+    report(aws, 3)
+    outcome = outcome_of(aws, {"launch": launch})
+    assert outcome["item"]["runId"] == {"S": "run-1"}
+    assert outcome["item"]["exitCode"] == {"N": "3"}
+    assert outcome["item"]["status"] == {"S": "FAILED"}
+    assert set(outcome["item"]) == {k for k, v in outcome["record"].items() if v is not None}
