@@ -21,6 +21,7 @@ real_shutdown=$(command -v shutdown || echo /sbin/shutdown)
 started_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 exit_code=""
 reason=""
+interrupted=false
 script_pid=""
 uploader_pid=""
 
@@ -89,7 +90,7 @@ report() {
   fi
   echo "longtask: run ${LONGTASK_RUN_ID} finished with exit code ${code}${reason:+ (${reason})}"
   cat >"$work_dir/result.json" <<RESULT
-{"runId": $(json_string "$LONGTASK_RUN_ID"), "exitCode": ${code}, "signal": ${signal}, "shutdownRequested": ${shutdown_requested}, "reason": $(json_string "$reason"), "startedAt": "${started_at}", "finishedAt": "$(date -u +%Y-%m-%dT%H:%M:%SZ)"}
+{"runId": $(json_string "$LONGTASK_RUN_ID"), "exitCode": ${code}, "signal": ${signal}, "interrupted": ${interrupted}, "shutdownRequested": ${shutdown_requested}, "reason": $(json_string "$reason"), "startedAt": "${started_at}", "finishedAt": "$(date -u +%Y-%m-%dT%H:%M:%SZ)"}
 RESULT
   upload "$console_log" cloud-init-output.log
   upload "$work_dir/result.json" result.json
@@ -98,6 +99,7 @@ RESULT
 
 on_signal() {
   exit_code=$1
+  interrupted=true
   reason="the bootstrap received SIG$(kill -l $(($1 - 128)))"
   exit "$1"
 }

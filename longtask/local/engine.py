@@ -8,6 +8,7 @@ import sys
 from dataclasses import dataclass
 
 from . import localstack
+from .instance_agent import MINUTE_ENV
 from .paths import EnginePaths
 from .processes import read_pid, spawn, stop
 
@@ -35,15 +36,28 @@ def status(paths: EnginePaths) -> EngineStatus:
     )
 
 
-def up(paths: EnginePaths) -> bool:
-    """Start LocalStack and the instance agent unless they run; return whether anything was started."""
+def up(paths: EnginePaths, agent_minute_seconds: int = 60) -> bool:
+    """Start LocalStack and the instance agent unless they run; return whether anything was started.
+
+    agent_minute_seconds: how long a minute of `shutdown -h +N` lasts on local instances (tests compress it);
+    an agent running with another setting is restarted.
+    """
     started = localstack.start(paths)
     if started:
         shutil.rmtree(paths.instances, ignore_errors=True)  # a fresh LocalStack knows no instances
+    setting = paths.state / "agent-minute-seconds"
+    if read_pid(paths.pid_file("agent")) and setting.exists() and setting.read_text() != str(agent_minute_seconds):
+        stop(paths.pid_file("agent"), AGENT_STOP_GRACE_SECONDS)
     if read_pid(paths.pid_file("agent")) is None:
-        env = {**os.environ, "AWS_ENDPOINT_URL": localstack.endpoint_url(), "LONGTASK_HOME": str(paths.home)}
+        env = {
+            **os.environ,
+            "AWS_ENDPOINT_URL": localstack.endpoint_url(),
+            "LONGTASK_HOME": str(paths.home),
+            MINUTE_ENV: str(agent_minute_seconds),
+        }
         spawn([sys.executable, "-m", "longtask.local.instance_agent"], paths.pid_file("agent"),
               paths.logs / "agent.log", env, paths.state)  # fmt: skip
+        setting.write_text(str(agent_minute_seconds))
         started = True
     return started
 

@@ -28,6 +28,7 @@ from .processes import stop_group
 
 LOG = logging.getLogger("longtask.agent")
 WATCH_INTERVAL_SECONDS = 0.5
+MINUTE_ENV = "LONGTASK_AGENT_MINUTE_SECONDS"  # a compressed clock for `shutdown -h +N` (tests of the backstop)
 POWER_OFF_GRACE_SECONDS = 10  # SIGTERM, then SIGKILL: the bootstrap's EXIT trap reports in this time
 LIVE = ("pending", "running")
 GONE = ("shutting-down", "terminated", "stopping", "stopped")
@@ -42,8 +43,13 @@ for arg in "$@"; do
     +[0-9]*) when=$arg ;;
   esac
 done
-echo $(( $(date +%s) + ${when#+} * 60 )) > "$LONGTASK_INSTANCE_DIR/power-off-at"
+echo $(( $(date +%s) + ${when#+} * LONGTASK_MINUTE_SECONDS )) > "$LONGTASK_INSTANCE_DIR/power-off-at"
 """
+
+
+def mark_own_shutdown(request: Any, **kwargs: Any) -> None:
+    """The agent terminates an instance only when it shut itself down: EC2 records that reason."""
+    request.headers["x-longtask-state-reason"] = "Client.InstanceInitiatedShutdown"  # see ec2_provider.py
 
 
 @dataclass
@@ -188,11 +194,13 @@ def main() -> None:
         "AWS_SECRET_ACCESS_KEY": "test",
         "AWS_DEFAULT_REGION": "us-east-1",
     }
-    environment = {"AWS_ENDPOINT_URL": endpoint, "LANG": "C.UTF-8", **credentials}
+    minute = os.environ.get(MINUTE_ENV, "60")
+    environment = {"AWS_ENDPOINT_URL": endpoint, "LANG": "C.UTF-8", "LONGTASK_MINUTE_SECONDS": minute, **credentials}
     ec2 = boto3.client(
         "ec2", endpoint_url=endpoint, region_name="us-east-1",
         aws_access_key_id="test", aws_secret_access_key="test",
     )  # fmt: skip
+    ec2.meta.events.register("before-sign.ec2.TerminateInstances", mark_own_shutdown)
     aws_cli = paths.localstack_venv / "bin" / "aws"
     agent = InstanceAgent(ec2, paths, aws_cli, environment)
 

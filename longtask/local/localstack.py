@@ -9,6 +9,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
+from . import faults
 from .paths import EnginePaths, app_dir
 from .processes import poll_condition, read_pid, spawn, stop
 
@@ -101,6 +102,8 @@ def start(paths: EnginePaths) -> bool:
         "SERVICES": SERVICES,
         "LAMBDA_RUNTIME_EXECUTOR": "longtask",  # Lambda handlers as local processes (lambda_executor.py)
         "PROVIDER_OVERRIDE_DYNAMODB": "longtask",  # DynamoDB from moto (dynamodb_provider.py)
+        "PROVIDER_OVERRIDE_EC2": "longtask",  # ClientToken, state reasons, fault plan (ec2_provider.py)
+        faults.PLAN_ENV: str(paths.faults_file),
         "LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT": "60",
         "DNS_ADDRESS": "0",
         "SKIP_SSL_CERT_DOWNLOAD": "1",

@@ -44,6 +44,10 @@ class EnginePaths:
     def logs(self) -> Path:
         return self.state / "logs"
 
+    @property
+    def faults_file(self) -> Path:
+        return self.state / "faults.json"
+
     def pid_file(self, name: str) -> Path:
         return self.state / f"{name}.pid"
 

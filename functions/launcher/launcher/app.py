@@ -8,6 +8,7 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
 
 from .runs import Execution, start_run
 from .settings import Settings
@@ -15,18 +16,21 @@ from .settings import Settings
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics(namespace="LongTask")
+# botocore retries server errors 3 times; throttling and capacity are the launcher's own (instances.py)
+EC2_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3})
 
 
 @logger.inject_lambda_context(log_event=False)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Event: {"input": <execution input>, "execution": {"arn": ..., "name": ...}} (built by the workflow)."""
+    """Event: {"input": <execution input>, "attempt": n, "execution": {"arn", "name"}} (built by the workflow)."""
     execution = Execution(arn=event["execution"]["arn"], name=event["execution"]["name"])
     logger.append_keys(run_id=execution.name)
-    launch = start_run(
-        event.get("input"), execution, Settings.from_environment(), boto3.client("ec2"), boto3.client("s3")
-    )
+    settings = Settings.from_environment()
+    attempt = int(event.get("attempt") or 0)
+    ec2 = boto3.client("ec2", config=EC2_CONFIG)
+    launch = start_run(event.get("input"), execution, settings, ec2, boto3.client("s3"), attempt)
     logger.info("instance launched", extra={"launch": launch})
     metrics.add_metric(name="InstancesLaunched", unit=MetricUnit.Count, value=1)
     return launch

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,8 +13,11 @@ from botocore.exceptions import ClientError
 from .errors import LaunchFailed
 
 NEXT_OPTION = frozenset({"InsufficientInstanceCapacity", "Unsupported", "InstanceTypeNotSupported"})
+SPOT_UNAVAILABLE = NEXT_OPTION | {"SpotMaxPriceTooLow", "MaxSpotInstanceCountExceeded"}
 THROTTLED = frozenset({"RequestLimitExceeded", "Throttling", "ThrottlingException"})
-QUOTA = frozenset({"InstanceLimitExceeded", "VcpuLimitExceeded", "MaxSpotInstanceCountExceeded"})
+QUOTA = frozenset({"InstanceLimitExceeded", "VcpuLimitExceeded"})
+# Server-side trouble: let the handler fail so the workflow retries it (the ClientToken keeps it to one instance)
+TRANSIENT = frozenset({"InternalError", "InternalFailure", "ServiceUnavailable", "Unavailable", "RequestTimeout"})
 THROTTLE_ATTEMPTS = 5
 THROTTLE_BASE_DELAY_SECONDS = 1.0
 
@@ -33,25 +36,39 @@ class LaunchSpec:
 
 
 @dataclass(frozen=True)
+class Option:
+    """One way to launch: an instance type in a subnet, on Spot or on demand."""
+
+    instance_type: str
+    subnet_id: str | None = None
+    spot: bool = False
+
+    def __str__(self) -> str:
+        market = "spot" if self.spot else "on-demand"
+        return f"{self.instance_type} ({market}) in {self.subnet_id or 'the default subnet'}"
+
+
+@dataclass(frozen=True)
 class Launched:
     instance_id: str
     instance_type: str
     subnet_id: str
+    spot: bool = False
     attempts: list[str] = field(default_factory=list)
 
 
-def client_token(seed: str, instance_type: str, subnet_id: str | None) -> str:
-    """An idempotency token per execution and option: a retried launch returns the same instance."""
-    return hashlib.sha256(f"{seed}|{instance_type}|{subnet_id or ''}".encode()).hexdigest()
+def client_token(seed: str, option: Option) -> str:
+    """An idempotency token per execution attempt and option: a retried launch returns the same instance."""
+    return hashlib.sha256(f"{seed}|{option.instance_type}|{option.subnet_id or ''}|{option.spot}".encode()).hexdigest()
 
 
-def run_instances_arguments(spec: LaunchSpec, instance_type: str, subnet_id: str | None) -> dict[str, Any]:
+def run_instances_arguments(spec: LaunchSpec, option: Option) -> dict[str, Any]:
     """The RunInstances request for one option."""
     tags = [{"Key": key, "Value": value} for key, value in spec.tags.items()]
     arguments: dict[str, Any] = {
-        "ClientToken": client_token(spec.client_token_seed, instance_type, subnet_id),
+        "ClientToken": client_token(spec.client_token_seed, option),
         "ImageId": spec.image_id,
-        "InstanceType": instance_type,
+        "InstanceType": option.instance_type,
         "MinCount": 1,
         "MaxCount": 1,
         "UserData": spec.user_data,
@@ -68,12 +85,14 @@ def run_instances_arguments(spec: LaunchSpec, instance_type: str, subnet_id: str
     }
     if spec.instance_profile_arn:
         arguments["IamInstanceProfile"] = {"Arn": spec.instance_profile_arn}
-    interface: dict[str, Any] = {
-        "DeviceIndex": 0,
-        "AssociatePublicIpAddress": spec.associate_public_ip_address,
-    }
-    if subnet_id:
-        interface["SubnetId"] = subnet_id
+    if option.spot:
+        arguments["InstanceMarketOptions"] = {
+            "MarketType": "spot",
+            "SpotOptions": {"SpotInstanceType": "one-time", "InstanceInterruptionBehavior": "terminate"},
+        }
+    interface: dict[str, Any] = {"DeviceIndex": 0, "AssociatePublicIpAddress": spec.associate_public_ip_address}
+    if option.subnet_id:
+        interface["SubnetId"] = option.subnet_id
     if spec.security_group_ids:
         interface["Groups"] = spec.security_group_ids
     arguments["NetworkInterfaces"] = [interface]
@@ -83,24 +102,36 @@ def run_instances_arguments(spec: LaunchSpec, instance_type: str, subnet_id: str
 def launch(
     ec2: Any,
     spec: LaunchSpec,
-    instance_types: list[str],
-    subnet_ids: list[str],
+    options: list[Option],
     sleep: Callable[[float], None] = time.sleep,
 ) -> Launched:
-    """Launch one instance, trying each instance type in each subnet in order."""
+    """Launch one instance, trying the options in order."""
     attempts: list[str] = []
-    for instance_type, subnet_id in _options(instance_types, subnet_ids):
-        option = f"{instance_type} in {subnet_id or 'the default subnet'}"
+    for option in options:
         try:
-            instance = _run_with_backoff(ec2, run_instances_arguments(spec, instance_type, subnet_id), sleep)
+            instance = _run_with_backoff(ec2, run_instances_arguments(spec, option), sleep)
         except ClientError as error:
             code = error.response["Error"]["Code"]
+            if code in TRANSIENT:
+                raise
             attempts.append(f"{option}: {code}")
-            if code in NEXT_OPTION:
+            if code in (SPOT_UNAVAILABLE if option.spot else NEXT_OPTION):
                 continue
             raise LaunchFailed(_cause(code, error, attempts)) from None
-        return Launched(instance["InstanceId"], instance_type, instance.get("SubnetId", subnet_id or ""), attempts)
+        subnet_id = instance.get("SubnetId", option.subnet_id or "")
+        return Launched(instance["InstanceId"], option.instance_type, subnet_id, option.spot, attempts)
     raise LaunchFailed(f"no capacity for any option; tried {'; '.join(attempts)}")
+
+
+def launch_options(instance_types: list[str], subnet_ids: list[str], spot: bool) -> list[Option]:
+    """Each type in turn: on Spot in each subnet (if asked), then on demand in each subnet."""
+    markets = [True, False] if spot else [False]
+    return [
+        Option(instance_type, subnet_id, market)
+        for instance_type in instance_types
+        for market in markets
+        for subnet_id in subnet_ids or [None]
+    ]
 
 
 def find_launched(ec2: Any, execution_arn: str) -> Launched | None:
@@ -113,14 +144,9 @@ def find_launched(ec2: Any, execution_arn: str) -> Launched | None:
     )["Reservations"]
     for reservation in reservations:
         for instance in reservation["Instances"]:
-            return Launched(instance["InstanceId"], instance["InstanceType"], instance.get("SubnetId", ""))
+            spot = instance.get("InstanceLifecycle") == "spot"
+            return Launched(instance["InstanceId"], instance["InstanceType"], instance.get("SubnetId", ""), spot)
     return None
-
-
-def _options(instance_types: list[str], subnet_ids: list[str]) -> Iterator[tuple[str, str | None]]:
-    for instance_type in instance_types:
-        for subnet_id in subnet_ids or [None]:
-            yield instance_type, subnet_id
 
 
 def _run_with_backoff(ec2: Any, arguments: dict[str, Any], sleep: Callable[[float], None]) -> dict:

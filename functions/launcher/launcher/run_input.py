@@ -33,6 +33,9 @@ class RunInput(BaseModel):
     image_id: str | None = Field(None, alias="imageId", pattern=r"^ami-[0-9a-f]{8,17}$")
     timeout_seconds: int | None = Field(None, alias="timeoutSeconds", ge=1, le=ONE_YEAR_SECONDS)
     poll_seconds: int | None = Field(None, alias="pollSeconds", ge=1, le=3600)
+    max_poll_seconds: int | None = Field(None, alias="maxPollSeconds", ge=1, le=3600)
+    spot: bool = False
+    retries: int = Field(0, ge=0, le=5)
     env: dict[EnvName, str] = Field(default_factory=dict)
     tags: dict[TagKey, TagValue] = Field(default_factory=dict, max_length=40)
     associate_public_ip_address: bool = Field(False, alias="associatePublicIpAddress")
@@ -44,6 +47,8 @@ class RunInput(BaseModel):
         reserved = [key for key in self.tags if key.lower().startswith(RESERVED_TAG_PREFIXES)]
         if reserved:
             raise ValueError(f"tags {reserved} use a reserved prefix ({', '.join(RESERVED_TAG_PREFIXES)})")
+        if self.max_poll_seconds and self.poll_seconds and self.max_poll_seconds < self.poll_seconds:
+            raise ValueError("maxPollSeconds must be at least pollSeconds")
         reserved_env = [name for name in self.env if name.upper().startswith(RESERVED_ENV_PREFIX)]
         if reserved_env:
             raise ValueError(f"env names {reserved_env} use the reserved prefix {RESERVED_ENV_PREFIX}")

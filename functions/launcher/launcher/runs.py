@@ -9,11 +9,12 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from .errors import InvalidInput
-from .instances import LaunchSpec, find_launched, launch
+from .instances import LaunchSpec, find_launched, launch, launch_options
 from .run_input import RunInput, parse_run_input
 from .secrets_check import refuse_secrets
 from .settings import Settings
 from .userdata import BootstrapConfig, fits, render
+from .watch_plan import fewest_max_poll_seconds, iso, watch_windows
 
 
 @dataclass(frozen=True)
@@ -24,8 +25,10 @@ class Execution:
     name: str
 
 
-def start_run(raw_input: Any, execution: Execution, settings: Settings, ec2: Any, s3: Any) -> dict[str, Any]:
-    """Launch the instance for one run and return the facts the workflow carries on with."""
+def start_run(
+    raw_input: Any, execution: Execution, settings: Settings, ec2: Any, s3: Any, attempt: int = 0
+) -> dict[str, Any]:
+    """Launch the instance for one run (attempt > 0: a relaunch) and return what the workflow carries on with."""
     run_input = parse_run_input(raw_input)
     if run_input.script is not None:
         refuse_secrets(run_input.script)
@@ -34,19 +37,27 @@ def start_run(raw_input: Any, execution: Execution, settings: Settings, ec2: Any
 
     run_id = execution.name
     prefix = f"runs/{run_id}"
+    timeout = run_input.timeout_seconds or settings.timeout_seconds
+    poll = run_input.poll_seconds or settings.poll_seconds
+    max_poll = max(run_input.max_poll_seconds or settings.max_poll_seconds, poll)
+    if max_poll < fewest_max_poll_seconds(timeout):
+        raise InvalidInput(
+            f"maxPollSeconds: {max_poll} is too small for timeoutSeconds {timeout}; "
+            f"use at least {fewest_max_poll_seconds(timeout)}"
+        )
     launched_at = datetime.now(UTC).replace(microsecond=0)
-    deadline = launched_at + timedelta(seconds=run_input.timeout_seconds or settings.timeout_seconds)
+    deadline = launched_at + timedelta(seconds=timeout)
     user_data = _user_data(run_input, settings, s3, run_id, prefix, int(deadline.timestamp()))
     tags = {
         **run_input.tags,
         "Name": run_input.tags.get("Name", f"longtask-{run_id}"),
         "longtask:run-id": run_id,
         "longtask:execution-arn": execution.arn,
-        "longtask:deadline": _iso(deadline),
+        "longtask:deadline": iso(deadline),
         "longtask:stack": settings.stack_name,
     }
     spec = LaunchSpec(
-        client_token_seed=execution.arn,
+        client_token_seed=f"{execution.arn}#{attempt}",
         image_id=run_input.image_id or settings.image_id,
         user_data=user_data,
         instance_profile_arn=settings.instance_profile_arn,
@@ -54,12 +65,11 @@ def start_run(raw_input: Any, execution: Execution, settings: Settings, ec2: Any
         tags=tags,
         associate_public_ip_address=run_input.associate_public_ip_address,
     )
-    launched = find_launched(ec2, execution.arn) or launch(
-        ec2,
-        spec,
-        run_input.instance_types or settings.instance_types,
-        run_input.subnet_ids or settings.subnet_ids,
+    options = launch_options(
+        run_input.instance_types or settings.instance_types, run_input.subnet_ids or settings.subnet_ids, run_input.spot
     )
+    launched = find_launched(ec2, execution.arn) or launch(ec2, spec, options)
+    windows = watch_windows(launched_at, deadline, poll, max_poll)
     run_uri = f"s3://{settings.bucket}/{prefix}"
     return {
         "runId": run_id,
@@ -67,9 +77,13 @@ def start_run(raw_input: Any, execution: Execution, settings: Settings, ec2: Any
         "instanceId": launched.instance_id,
         "instanceType": launched.instance_type,
         "subnetId": launched.subnet_id,
-        "launchedAt": _iso(launched_at),
-        "deadline": _iso(deadline),
-        "pollSeconds": run_input.poll_seconds or settings.poll_seconds,
+        "spot": launched.spot,
+        "launchedAt": iso(launched_at),
+        "deadline": iso(deadline),
+        "attempt": attempt,
+        "retries": run_input.retries,
+        "windows": windows,
+        "windowCount": len(windows),
         "bucket": settings.bucket,
         "prefix": prefix,
         "logUri": f"{run_uri}/cloud-init-output.log",
@@ -104,7 +118,3 @@ def _require_object(s3: Any, uri: str | None) -> None:
     except ClientError as error:
         code = error.response["Error"]["Code"]
         raise InvalidInput(f"scriptS3Uri: cannot read {uri} ({code}); check the bucket, the key and access") from None
-
-
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")

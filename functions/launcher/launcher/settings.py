@@ -23,6 +23,7 @@ class Settings:
     image_id: str
     timeout_seconds: int
     poll_seconds: int
+    max_poll_seconds: int
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -37,4 +38,5 @@ class Settings:
             image_id=env["DEFAULT_IMAGE_ID"],
             timeout_seconds=int(env.get("DEFAULT_TIMEOUT_SECONDS", "7200")),
             poll_seconds=int(env.get("DEFAULT_POLL_SECONDS", "30")),
+            max_poll_seconds=int(env.get("DEFAULT_MAX_POLL_SECONDS", "300")),
         )

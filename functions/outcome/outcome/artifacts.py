@@ -37,3 +37,16 @@ def read_log_tail(s3: Any, bucket: str, key: str) -> str:
     tail = response["Body"].read()[-LOG_TAIL_BYTES:].decode("utf-8", errors="replace")
     truncated = "/" in response.get("ContentRange", "") and not response["ContentRange"].startswith("bytes 0-")
     return tail.split("\n", 1)[-1] if truncated and "\n" in tail else tail
+
+
+def keep_attempt_log(s3: Any, bucket: str, prefix: str, attempt: int) -> None:
+    """Copy an interrupted attempt's log aside before a relaunch writes a new one in its place."""
+    try:
+        s3.copy_object(
+            Bucket=bucket,
+            Key=f"{prefix}/attempts/{attempt}/cloud-init-output.log",
+            CopySource={"Bucket": bucket, "Key": f"{prefix}/cloud-init-output.log"},
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] not in MISSING:
+            raise

@@ -16,8 +16,8 @@ ERROR_NAMES = {
     "NO_RESULT": "LongTask.NoResult",
 }
 LAUNCH_FIELDS = (
-    "executionArn", "instanceId", "instanceType", "subnetId", "launchedAt", "deadline",
-    "logUri", "resultUri", "artifactsUri",
+    "executionArn", "instanceId", "instanceType", "subnetId", "spot", "attempt", "launchAttempts",
+    "launchedAt", "deadline", "logUri", "resultUri", "artifactsUri",
 )  # fmt: skip
 
 
@@ -34,11 +34,12 @@ def build_record(run_id: str, status: str, reason: str, launch: dict[str, Any] |
     return record
 
 
-def finish(record: dict[str, Any]) -> dict[str, Any]:
-    """What the workflow needs: the record, its DynamoDB item and the Fail error name (None on success)."""
+def finish(record: dict[str, Any], relaunch: dict[str, int] | None = None) -> dict[str, Any]:
+    """What the workflow needs: the record, its DynamoDB item, the Fail error name (None on success),
+    and whether to launch a fresh instance ({"attempt": n}) instead of finishing."""
     serialize = TypeSerializer().serialize
-    item = {name: serialize(value) for name, value in record.items() if value is not None}
-    return {"record": record, "item": item, "error": ERROR_NAMES.get(record["status"])}
+    item = {name: serialize(value) for name, value in record.items() if value is not None and value != []}
+    return {"record": record, "item": item, "error": ERROR_NAMES.get(record["status"]), "relaunch": relaunch}
 
 
 def lambda_error_message(error: dict[str, Any]) -> str:

@@ -8,7 +8,7 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 from launcher.errors import LaunchFailed
-from launcher.instances import LaunchSpec, client_token, launch, run_instances_arguments
+from launcher.instances import LaunchSpec, Option, client_token, launch, launch_options, run_instances_arguments
 
 SPEC = LaunchSpec(
     client_token_seed="arn:aws:states:us-east-1:123456789012:execution:sm:run-1",
@@ -34,15 +34,15 @@ def ec2() -> Any:
 
 
 def test_instance_terminates_itself_on_shutdown() -> None:
-    assert run_instances_arguments(SPEC, "t3a.nano", None)["InstanceInitiatedShutdownBehavior"] == "terminate"
+    assert run_instances_arguments(SPEC, Option("t3a.nano"))["InstanceInitiatedShutdownBehavior"] == "terminate"
 
 
 def test_imdsv2_is_required() -> None:
-    assert run_instances_arguments(SPEC, "t3a.nano", None)["MetadataOptions"]["HttpTokens"] == "required"
+    assert run_instances_arguments(SPEC, Option("t3a.nano"))["MetadataOptions"]["HttpTokens"] == "required"
 
 
 def test_instance_and_volumes_carry_the_tags() -> None:
-    specs = run_instances_arguments(SPEC, "t3a.nano", None)["TagSpecifications"]
+    specs = run_instances_arguments(SPEC, Option("t3a.nano"))["TagSpecifications"]
     assert {s["ResourceType"] for s in specs} == {"instance", "volume"}
     for spec in specs:
         assert {"Key": "longtask:run-id", "Value": "run-1"} in spec["Tags"]
@@ -50,7 +50,7 @@ def test_instance_and_volumes_carry_the_tags() -> None:
 
 
 def test_no_public_ip_unless_asked() -> None:
-    interface = run_instances_arguments(SPEC, "t3a.nano", "subnet-aaaaaaaa")["NetworkInterfaces"][0]
+    interface = run_instances_arguments(SPEC, Option("t3a.nano", "subnet-aaaaaaaa"))["NetworkInterfaces"][0]
     assert interface == {
         "DeviceIndex": 0,
         "AssociatePublicIpAddress": False,
@@ -60,31 +60,37 @@ def test_no_public_ip_unless_asked() -> None:
 
 
 def test_instance_profile_is_passed() -> None:
-    assert run_instances_arguments(SPEC, "t3a.nano", None)["IamInstanceProfile"] == {
+    assert run_instances_arguments(SPEC, Option("t3a.nano"))["IamInstanceProfile"] == {
         "Arn": "arn:aws:iam::123456789012:instance-profile/longtask"
     }
 
 
 def test_client_token_is_stable_per_execution_and_option() -> None:
-    token = run_instances_arguments(SPEC, "t3a.nano", None)["ClientToken"]
-    assert token == run_instances_arguments(SPEC, "t3a.nano", None)["ClientToken"]
+    token = run_instances_arguments(SPEC, Option("t3a.nano"))["ClientToken"]
+    assert token == run_instances_arguments(SPEC, Option("t3a.nano"))["ClientToken"]
     assert len(token) <= 64
-    assert token != client_token(SPEC.client_token_seed, "t3.nano", None)
-    assert token != client_token("arn:aws:states:us-east-1:123456789012:execution:sm:run-2", "t3a.nano", None)
+    assert token != client_token(SPEC.client_token_seed, Option("t3.nano"))
+    assert token != client_token(SPEC.client_token_seed, Option("t3a.nano", spot=True))
+    assert token != client_token(SPEC.client_token_seed + "-2", Option("t3a.nano"))
 
 
 def test_capacity_error_moves_to_the_next_type(ec2: Any) -> None:
     ec2.stubber.add_client_error("run_instances", "InsufficientInstanceCapacity", "no t3a.nano")
     ec2.stubber.add_response("run_instances", launched("i-0000000000000002"), _any_arguments("t3.nano"))
-    result = launch(ec2, SPEC, ["t3a.nano", "t3.nano"], [], sleep=lambda _: None)
+    result = launch(ec2, SPEC, launch_options(["t3a.nano", "t3.nano"], [], spot=False), sleep=lambda _: None)
     assert (result.instance_id, result.instance_type) == ("i-0000000000000002", "t3.nano")
-    assert result.attempts == ["t3a.nano in the default subnet: InsufficientInstanceCapacity"]
+    assert result.attempts == ["t3a.nano (on-demand) in the default subnet: InsufficientInstanceCapacity"]
 
 
 def test_unsupported_moves_to_the_next_subnet_before_the_next_type(ec2: Any) -> None:
     ec2.stubber.add_client_error("run_instances", "Unsupported", "not in this zone")
     ec2.stubber.add_response("run_instances", launched("i-0000000000000003", "subnet-bbbbbbbb"))
-    result = launch(ec2, SPEC, ["t3a.nano", "t3.nano"], ["subnet-aaaaaaaa", "subnet-bbbbbbbb"], sleep=lambda _: None)
+    result = launch(
+        ec2,
+        SPEC,
+        launch_options(["t3a.nano", "t3.nano"], ["subnet-aaaaaaaa", "subnet-bbbbbbbb"], spot=False),
+        sleep=lambda _: None,
+    )
     assert (result.instance_type, result.subnet_id) == ("t3a.nano", "subnet-bbbbbbbb")
 
 
@@ -93,7 +99,7 @@ def test_throttling_is_retried_with_backoff(ec2: Any) -> None:
     for _ in range(3):
         ec2.stubber.add_client_error("run_instances", "RequestLimitExceeded", "slow down")
     ec2.stubber.add_response("run_instances", launched("i-0000000000000004"))
-    result = launch(ec2, SPEC, ["t3a.nano"], [], sleep=slept.append)
+    result = launch(ec2, SPEC, launch_options(["t3a.nano"], [], spot=False), sleep=slept.append)
     assert result.instance_id == "i-0000000000000004"
     assert slept == [1.0, 2.0, 4.0]
 
@@ -102,32 +108,76 @@ def test_endless_throttling_fails_the_launch(ec2: Any) -> None:
     for _ in range(5):
         ec2.stubber.add_client_error("run_instances", "RequestLimitExceeded", "slow down")
     with pytest.raises(LaunchFailed, match="kept throttling"):
-        launch(ec2, SPEC, ["t3a.nano", "t3.nano"], [], sleep=lambda _: None)
+        launch(ec2, SPEC, launch_options(["t3a.nano", "t3.nano"], [], spot=False), sleep=lambda _: None)
 
 
 @pytest.mark.parametrize("code", ["InstanceLimitExceeded", "VcpuLimitExceeded"])
 def test_quota_errors_fail_at_once(ec2: Any, code: str) -> None:
     ec2.stubber.add_client_error("run_instances", code, "quota")
     with pytest.raises(LaunchFailed, match=f"account quota reached \\({code}"):
-        launch(ec2, SPEC, ["t3a.nano", "t3.nano"], ["subnet-aaaaaaaa", "subnet-bbbbbbbb"], sleep=lambda _: None)
+        launch(
+            ec2,
+            SPEC,
+            launch_options(["t3a.nano", "t3.nano"], ["subnet-aaaaaaaa", "subnet-bbbbbbbb"], spot=False),
+            sleep=lambda _: None,
+        )
 
 
 def test_exhausted_options_list_everything_tried(ec2: Any) -> None:
     for _ in range(4):
         ec2.stubber.add_client_error("run_instances", "InsufficientInstanceCapacity", "none")
     with pytest.raises(LaunchFailed) as raised:
-        launch(ec2, SPEC, ["t3a.nano", "t3.nano"], ["subnet-aaaaaaaa", "subnet-bbbbbbbb"], sleep=lambda _: None)
+        launch(
+            ec2,
+            SPEC,
+            launch_options(["t3a.nano", "t3.nano"], ["subnet-aaaaaaaa", "subnet-bbbbbbbb"], spot=False),
+            sleep=lambda _: None,
+        )
     message = str(raised.value)
-    for option in ("t3a.nano in subnet-aaaaaaaa", "t3a.nano in subnet-bbbbbbbb", "t3.nano in subnet-bbbbbbbb"):
+    for option in ("t3a.nano (on-demand) in subnet-aaaaaaaa", "t3a.nano (on-demand) in subnet-bbbbbbbb",
+                   "t3.nano (on-demand) in subnet-bbbbbbbb"):  # fmt: skip
         assert f"{option}: InsufficientInstanceCapacity" in message
 
 
 def test_other_errors_fail_with_the_code(ec2: Any) -> None:
     ec2.stubber.add_client_error("run_instances", "InvalidAMIID.NotFound", "no such image")
     with pytest.raises(LaunchFailed, match=r"RunInstances failed \(InvalidAMIID.NotFound: no such image\)"):
-        launch(ec2, SPEC, ["t3a.nano", "t3.nano"], [], sleep=lambda _: None)
+        launch(ec2, SPEC, launch_options(["t3a.nano", "t3.nano"], [], spot=False), sleep=lambda _: None)
 
 
 def _any_arguments(instance_type: str) -> dict[str, Any]:
-    arguments = run_instances_arguments(SPEC, instance_type, None)
+    arguments = run_instances_arguments(SPEC, Option(instance_type))
     return {name: ANY for name in arguments} | {"InstanceType": instance_type}
+
+
+def test_spot_is_asked_for_with_one_time_requests() -> None:
+    arguments = run_instances_arguments(SPEC, Option("t3a.nano", spot=True))
+    assert arguments["InstanceMarketOptions"] == {
+        "MarketType": "spot",
+        "SpotOptions": {"SpotInstanceType": "one-time", "InstanceInterruptionBehavior": "terminate"},
+    }
+    assert "InstanceMarketOptions" not in run_instances_arguments(SPEC, Option("t3a.nano"))
+
+
+def test_spot_falls_back_to_on_demand_of_the_same_type_first() -> None:
+    options = launch_options(["t3a.nano", "t3.nano"], ["subnet-aaaaaaaa"], spot=True)
+    assert [(o.instance_type, o.spot) for o in options] == [
+        ("t3a.nano", True), ("t3a.nano", False), ("t3.nano", True), ("t3.nano", False),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("code", ["InsufficientInstanceCapacity", "SpotMaxPriceTooLow", "MaxSpotInstanceCountExceeded"])
+def test_spot_capacity_errors_fall_back_to_on_demand(ec2: Any, code: str) -> None:
+    ec2.stubber.add_client_error("run_instances", code, "no spot")
+    ec2.stubber.add_response("run_instances", launched("i-0000000000000005"))
+    result = launch(ec2, SPEC, launch_options(["t3a.nano"], [], spot=True), sleep=lambda _: None)
+    assert (result.instance_type, result.spot) == ("t3a.nano", False)
+    assert result.attempts == [f"t3a.nano (spot) in the default subnet: {code}"]
+
+
+def test_server_errors_are_left_to_the_workflow_to_retry(ec2: Any) -> None:
+    from botocore.exceptions import ClientError
+
+    ec2.stubber.add_client_error("run_instances", "InternalError", "oops", http_status_code=500)
+    with pytest.raises(ClientError, match="InternalError"):
+        launch(ec2, SPEC, launch_options(["t3a.nano", "t3.nano"], [], spot=False), sleep=lambda _: None)

@@ -28,6 +28,9 @@ from launcher.run_input import parse_run_input
         ({"script": "x", "tags": {"longtask:run-id": "v"}}, "use a reserved prefix"),
         ({"script": "x", "tags": {"aws:x": "v"}}, "use a reserved prefix"),
         ({"script": "x", "shell": "zsh"}, "shell: Extra inputs are not permitted"),
+        ({"script": "x", "retries": 9}, "retries: Input should be less than or equal to 5"),
+        ({"script": "x", "spot": "maybe"}, "spot: Input should be a valid boolean"),
+        ({"script": "x", "pollSeconds": 60, "maxPollSeconds": 30}, "maxPollSeconds must be at least pollSeconds"),
     ],
 )
 def test_bad_input_is_named(raw: dict, named: str) -> None:

@@ -46,7 +46,9 @@ def test_a_run_launches_one_tagged_instance(aws: dict[str, Any]) -> None:
 def test_stack_defaults_apply(aws: dict[str, Any]) -> None:
     launch = start(aws, {"script": "echo hi"})
     assert launch["instanceType"] == "t3a.nano"
-    assert launch["pollSeconds"] == 30
+    assert launch["windows"][0]["seconds"] == 30
+    assert max(w["seconds"] for w in launch["windows"]) == 300
+    assert launch["windowCount"] == len(launch["windows"])
     (instance,) = instances(aws["ec2"])
     assert instance["ImageId"] == "ami-12345678"
 
@@ -122,3 +124,25 @@ def test_another_execution_gets_its_own_instance(aws: dict[str, Any]) -> None:
     start(aws, {"script": "echo hi"})
     start(aws, {"script": "echo hi"}, Execution(arn=EXECUTION.arn.replace("run-1", "run-2"), name="run-2"))
     assert len(instances(aws["ec2"])) == 2
+
+
+def test_a_relaunch_is_a_new_instance_with_its_own_client_token(aws: dict[str, Any]) -> None:
+    first = start(aws, {"script": "echo hi", "retries": 1})
+    aws["ec2"].terminate_instances(InstanceIds=[first["instanceId"]])
+    second = start_run({"script": "echo hi", "retries": 1}, EXECUTION, Settings.from_environment(), aws["ec2"],
+                       aws["s3"], attempt=1)  # fmt: skip
+    assert second["instanceId"] != first["instanceId"]
+    assert (second["attempt"], second["retries"]) == (1, 1)
+
+
+def test_a_poll_ceiling_too_low_for_the_timeout_is_invalid(aws: dict[str, Any]) -> None:
+    raw = {"script": "true", "timeoutSeconds": 365 * 86400, "pollSeconds": 1, "maxPollSeconds": 2}
+    with pytest.raises(
+        InvalidInput, match="maxPollSeconds: 2 is too small for timeoutSeconds 31536000; use at least 17"
+    ):
+        start(aws, raw)
+    assert instances(aws["ec2"]) == []
+
+
+def test_spot_is_recorded(aws: dict[str, Any]) -> None:
+    assert start(aws, {"script": "true", "spot": True})["spot"] is True

@@ -31,6 +31,8 @@ def launch(aws: dict[str, Any]) -> dict[str, Any]:
         "logUri": f"s3://{BUCKET}/runs/run-1/cloud-init-output.log",
         "resultUri": f"s3://{BUCKET}/runs/run-1/result.json",
         "artifactsUri": f"s3://{BUCKET}/runs/run-1/artifacts/",
+        "attempt": 0,
+        "retries": 0,
     }
 
 
@@ -77,7 +79,7 @@ def test_no_result_names_the_state_reason(aws: dict[str, Any], launch: dict[str,
 
 def test_the_guard_makes_it_timed_out(aws: dict[str, Any], launch: dict[str, Any]) -> None:
     report(aws, 143)
-    outcome = outcome_of(aws, {"launch": launch, "guard": {"terminatedAt": "2026-01-01T02:00:01Z"}})
+    outcome = outcome_of(aws, {"launch": launch, "watch": {"index": 1, "guarded": True}})
     assert outcome["record"]["status"] == "TIMED_OUT"
     assert outcome["error"] == "LongTask.TimedOut"
     assert "passed its deadline (2026-01-01T02:00:00Z)" in outcome["record"]["reason"]
@@ -86,7 +88,7 @@ def test_the_guard_makes_it_timed_out(aws: dict[str, Any], launch: dict[str, Any
 def test_an_instance_still_running_is_terminated(aws: dict[str, Any], launch: dict[str, Any]) -> None:
     running = aws["ec2"].run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
     lost = {"Error": "States.Timeout", "Cause": "DescribeInstances kept failing"}
-    outcome = outcome_of(aws, {"launch": {**launch, "instanceId": running}, "instance": lost})
+    outcome = outcome_of(aws, {"launch": {**launch, "instanceId": running}, "watched": lost})
     state = aws["ec2"].describe_instances(InstanceIds=[running])["Reservations"][0]["Instances"][0]["State"]["Name"]
     assert state in ("shutting-down", "terminated")
     assert "the workflow terminated it" in outcome["record"]["reason"]
@@ -128,3 +130,51 @@ def test_item_is_the_record_in_dynamodb_form(aws: dict[str, Any], launch: dict[s
     assert outcome["item"]["exitCode"] == {"N": "3"}
     assert outcome["item"]["status"] == {"S": "FAILED"}
     assert set(outcome["item"]) == {k for k, v in outcome["record"].items() if v is not None}
+
+
+def set_state_reason(aws: dict[str, Any], instance_id: str, code: str) -> None:
+    """What EC2 says about why an instance ended (moto: on the backend object)."""
+    from moto.backends import get_backend
+    from moto.ec2.models.instances import StateReason
+
+    backend = get_backend("ec2")["123456789012"]["us-east-1"]
+    backend.get_instance(instance_id).state_reason = StateReason(f"{code}: reason", code)
+
+
+def test_terminated_from_outside_is_no_result_even_with_a_trapped_exit(aws: dict[str, Any], launch: dict) -> None:
+    report(aws, 143, interrupted=True, reason="the bootstrap received SIGTERM")
+    outcome = outcome_of(aws, {"launch": launch})
+    assert (outcome["record"]["status"], outcome["record"]["exitCode"]) == ("NO_RESULT", 143)
+    assert "terminated from outside (Client.UserInitiatedShutdown" in outcome["record"]["reason"]
+    assert "interrupted (the bootstrap received SIGTERM)" in outcome["record"]["reason"]
+
+
+def test_own_shutdown_interrupting_the_script_is_a_failure(aws: dict[str, Any], launch: dict) -> None:
+    set_state_reason(aws, launch["instanceId"], "Client.InstanceInitiatedShutdown")
+    report(aws, 143, interrupted=True, reason="the bootstrap received SIGTERM")
+    assert outcome_of(aws, {"launch": launch})["record"]["status"] == "FAILED"
+
+
+def test_spot_reclaim_with_retries_left_asks_for_a_relaunch(aws: dict[str, Any], launch: dict) -> None:
+    set_state_reason(aws, launch["instanceId"], "Server.SpotInstanceTermination")
+    aws["s3"].put_object(Bucket=BUCKET, Key="runs/run-1/cloud-init-output.log", Body=b"half done\n")
+    outcome = outcome_of(aws, {"launch": {**launch, "retries": 2}})
+    assert outcome["relaunch"] == {"attempt": 1}
+    assert "Server.SpotInstanceTermination" in outcome["record"]["reason"]
+    kept = aws["s3"].get_object(Bucket=BUCKET, Key="runs/run-1/attempts/0/cloud-init-output.log")
+    assert kept["Body"].read() == b"half done\n"
+
+
+def test_spot_reclaim_without_retries_is_no_result_with_the_reason(aws: dict[str, Any], launch: dict) -> None:
+    set_state_reason(aws, launch["instanceId"], "Server.SpotInstanceTermination")
+    outcome = outcome_of(aws, {"launch": launch})
+    assert outcome["relaunch"] is None
+    assert outcome["record"]["status"] == "NO_RESULT"
+    assert "Server.SpotInstanceTermination" in outcome["record"]["reason"]
+
+
+def test_no_relaunch_after_the_guard(aws: dict[str, Any], launch: dict) -> None:
+    set_state_reason(aws, launch["instanceId"], "Server.InternalError")
+    outcome = outcome_of(aws, {"launch": {**launch, "retries": 2}, "watch": {"index": 2, "guarded": True}})
+    assert outcome["relaunch"] is None
+    assert outcome["record"]["status"] == "TIMED_OUT"

@@ -1,0 +1,1 @@
+"""The reaper Lambda: no instance of this stack outlives its run."""

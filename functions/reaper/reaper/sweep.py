@@ -1,0 +1,86 @@
+"""Terminate this stack's instances whose run is over, and settle Runs items left RUNNING."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+ALIVE = ["pending", "running", "stopping", "stopped"]
+ITEM_STATUS = {"ABORTED": "ABORTED", "FAILED": "ABORTED", "TIMED_OUT": "TIMED_OUT"}
+
+
+def execution_status(stepfunctions: Any, execution_arn: str | None) -> str:
+    """RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, or MISSING."""
+    if not execution_arn:
+        return "MISSING"
+    try:
+        return stepfunctions.describe_execution(executionArn=execution_arn)["status"]
+    except ClientError as error:
+        if error.response["Error"]["Code"] in ("ExecutionDoesNotExist", "InvalidArn"):
+            return "MISSING"
+        raise
+
+
+def sweep(clients: dict[str, Any], table: str, stack_name: str, now: datetime, grace: timedelta) -> list[dict]:
+    """Terminate instances tagged by this stack whose execution is not running or whose deadline is long past."""
+    ec2 = clients["ec2"]
+    reaped = []
+    pages = ec2.get_paginator("describe_instances").paginate(
+        Filters=[
+            {"Name": "tag:longtask:stack", "Values": [stack_name]},
+            {"Name": "instance-state-name", "Values": ALIVE},
+        ]
+    )
+    for instance in (i for page in pages for r in page["Reservations"] for i in r["Instances"]):
+        tags = {tag["Key"]: tag["Value"] for tag in instance.get("Tags", [])}
+        execution = execution_status(clients["stepfunctions"], tags.get("longtask:execution-arn"))
+        deadline = datetime.fromisoformat(tags.get("longtask:deadline", now.isoformat()))
+        if execution != "RUNNING":
+            status, reason = ITEM_STATUS.get(execution, "ABORTED"), f"its execution is {execution}"
+        elif now > deadline + grace:
+            status, reason = "TIMED_OUT", f"its deadline {tags['longtask:deadline']} passed {grace} ago"
+        else:
+            continue
+        ec2.terminate_instances(InstanceIds=[instance["InstanceId"]])
+        reason = f"the reaper terminated {instance['InstanceId']}: {reason}"
+        settled = settle(clients["dynamodb"], table, tags.get("longtask:run-id", ""), status, reason, now)
+        reaped.append({"instanceId": instance["InstanceId"], "runId": tags.get("longtask:run-id"),
+                       "status": status, "settled": settled, "reason": reason})  # fmt: skip
+    return reaped
+
+
+def settle(dynamodb: Any, table: str, run_id: str, status: str, reason: str, now: datetime) -> bool:
+    """Give a Runs item still RUNNING its final status; return whether it was RUNNING."""
+    if not run_id:
+        return False
+    try:
+        dynamodb.update_item(
+            TableName=table,
+            Key={"runId": {"S": run_id}},
+            UpdateExpression="SET #status = :status, #reason = :reason, #finishedAt = :finishedAt",
+            ConditionExpression="#status = :running",
+            ExpressionAttributeNames={"#status": "status", "#reason": "reason", "#finishedAt": "finishedAt"},
+            ExpressionAttributeValues={
+                ":status": {"S": status},
+                ":reason": {"S": reason},
+                ":finishedAt": {"S": now.strftime("%Y-%m-%dT%H:%M:%SZ")},
+                ":running": {"S": "RUNNING"},
+            },
+        )
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def settle_ended_execution(dynamodb: Any, table: str, detail: dict[str, Any], now: datetime) -> bool:
+    """For an "Execution Status Change" event: a run whose execution ended from outside is not RUNNING."""
+    status = ITEM_STATUS.get(detail.get("status", ""))
+    run_id = detail.get("name") or detail.get("executionArn", "").rsplit(":", 1)[-1]
+    if status is None or not run_id:
+        return False
+    reason = f"its execution ended {detail['status']} before the workflow could record the outcome"
+    return settle(dynamodb, table, run_id, status, reason, now)
