@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 READY := $(VENV)/.ready
 
-.PHONY: setup dev demo test unit integration lint bench down clean
+.PHONY: setup dev demo test unit integration faults lint bench down clean
 
 # The project's virtual environment with the package, the CLI and the dev tools (LocalStack's own
 # environment, .venv-localstack, is made by the local engine on first use).
@@ -31,6 +31,10 @@ unit: $(READY)
 
 integration: $(READY)
 	$(BIN)/pytest tests/integration
+
+# The fault matrix alone, ending with its figures: scenarios passed, runs lost, instances leaked.
+faults: $(READY)
+	$(BIN)/pytest tests/integration/test_fault_matrix.py
 
 bench: $(READY)
 	$(BIN)/python -m bench

@@ -24,6 +24,7 @@ reason=""
 interrupted=false
 script_pid=""
 uploader_pid=""
+bootstrap_pid=$BASHPID
 
 # Fetch the user's script into $1. Replaced by an inline copy when the script fits in the user data.
 write_script() {
@@ -64,7 +65,10 @@ WRAPPER
 }
 
 start_log_uploader() {
-  (while sleep "$log_interval"; do upload "$console_log" cloud-init-output.log; done) &
+  (
+    trap - EXIT TERM INT HUP # the uploader never reports: only the bootstrap itself does
+    while sleep "$log_interval"; do upload "$console_log" cloud-init-output.log; done
+  ) &
   uploader_pid=$!
 }
 
@@ -76,6 +80,7 @@ json_string() {
 
 # The one exit path: write result.json, upload the log and the result, power off. Runs once.
 report() {
+  [[ $BASHPID == "$bootstrap_pid" ]] || return 0 # a subshell's exit is not the run's
   trap '' TERM INT HUP
   trap - EXIT
   local code=${exit_code:-1} signal=null shutdown_requested=false

@@ -13,7 +13,8 @@ from ..client import LongTaskClient, Target
 stderr = Console(stderr=True, highlight=False)
 stdout = Console(highlight=False, soft_wrap=True)
 
-LOCAL_STACK_PARAMETERS = {"DefaultPollSeconds": "1"}  # locally a poll costs nothing: poll every second
+# locally a poll costs nothing: poll every second, back off to 5 s at most
+LOCAL_STACK_PARAMETERS = {"DefaultPollSeconds": "1", "DefaultMaxPollSeconds": "5"}
 
 Aws = Annotated[bool, typer.Option("--aws", help="Talk to the stack deployed on AWS instead of the local engine.")]
 StackName = Annotated[str, typer.Option("--stack", help="Name of the CloudFormation stack.", envvar="LONGTASK_STACK")]

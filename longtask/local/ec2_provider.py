@@ -52,8 +52,9 @@ class LocalEc2Provider(Ec2Provider):
             from moto.ec2.models.instances import StateReason
 
             backend = get_moto_backend(context)
-            for instance_id in request["InstanceIds"]:
-                backend.get_instance(instance_id)._state_reason = StateReason(f"{code}: {code}", code)
+            for change in response["TerminatingInstances"]:
+                if change["PreviousState"]["Name"] not in ("shutting-down", "terminated"):  # the first end counts
+                    backend.get_instance(change["InstanceId"])._state_reason = StateReason(f"{code}: {code}", code)
         return response
 
 

@@ -61,6 +61,7 @@ class Machine:
     shutdown_behavior: str
     process: subprocess.Popen
     powered_off: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def power_off_file(self) -> Path:
@@ -72,12 +73,17 @@ class Machine:
         except (OSError, ValueError):
             return False
 
-    def power_off(self) -> None:
-        """End every process of the machine, like an OS shutting down: SIGTERM, grace, SIGKILL."""
-        if not self.powered_off.is_set():
+    def power_off(self) -> bool:
+        """End every process of the machine, like an OS shutting down: SIGTERM, grace, SIGKILL.
+
+        Returns whether this call powered it off (False: it was already off or going off)."""
+        with self.lock:
+            if self.powered_off.is_set():
+                return False
             self.powered_off.set()
-            stop_group(self.process.pid, POWER_OFF_GRACE_SECONDS)
-            self.process.wait()
+        stop_group(self.process.pid, POWER_OFF_GRACE_SECONDS)
+        self.process.wait()
+        return True
 
 
 class InstanceAgent:
@@ -160,8 +166,8 @@ class InstanceAgent:
         while not machine.powered_off.is_set():
             if machine.power_off_due():
                 LOG.info("%s shut itself down: %s", machine.instance_id, machine.shutdown_behavior)
-                machine.power_off()
-                self._apply_shutdown_behavior(machine)
+                if machine.power_off():  # not when the API ended it first
+                    self._apply_shutdown_behavior(machine)
                 return
             time.sleep(0.2)
 

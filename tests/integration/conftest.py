@@ -19,21 +19,27 @@ from longtask.cli.options import LOCAL_STACK_PARAMETERS
 from longtask.client import LongTaskClient, Target
 from longtask.local import engine
 from longtask.local.deploy import deploy
+from longtask.local.faults import write_plan
 from longtask.local.localstack import endpoint_url
 from longtask.local.paths import EnginePaths
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = "longtask-it"
+MINUTE_SECONDS = 1  # the agent's compressed clock: `shutdown -h +N` fires after N seconds
+LEAKS: dict[str, list[str]] = {}  # filled at the end of the session, reported by pytest_terminal_summary
 
 
 @pytest.fixture(scope="session")
 def client() -> Iterator[LongTaskClient]:
     paths = EnginePaths.default()
-    started = engine.up(paths)
+    started = engine.up(paths, agent_minute_seconds=MINUTE_SECONDS)
     try:
         target = Target(stack_name=STACK, endpoint_url=endpoint_url())
         deploy(target.client("cloudformation"), target.client("s3"), STACK, LOCAL_STACK_PARAMETERS, paths)
-        yield LongTaskClient(target)
+        client = LongTaskClient(target)
+        yield client
+        instances, running = leaks(client)
+        LEAKS.update({"instances leaked": instances, "runs lost (still RUNNING)": running})
     finally:
         if started:
             engine.down(paths)
@@ -62,6 +68,23 @@ def longtask(client: LongTaskClient) -> Any:
     return run
 
 
+@pytest.fixture
+def fault_plan(client: LongTaskClient) -> Iterator[Any]:
+    """Set the local engine's EC2 fault plan for one test (cleared afterwards)."""
+    path = EnginePaths.default().faults_file
+
+    def set_rules(*rules: dict[str, Any]) -> None:
+        write_plan(path, list(rules))
+
+    yield set_rules
+    write_plan(path, [])
+
+
+def stack_output(client: LongTaskClient, name: str) -> str:
+    stack = client.target.client("cloudformation").describe_stacks(StackName=STACK)["Stacks"][0]
+    return next(o["OutputValue"] for o in stack["Outputs"] if o["OutputKey"] == name)
+
+
 def instances_of(client: LongTaskClient, run_id: str) -> list[dict[str, Any]]:
     """Every instance launched for the run, with its state."""
     reservations = client.ec2.describe_instances(Filters=[{"Name": "tag:longtask:run-id", "Values": [run_id]}])
@@ -70,3 +93,33 @@ def instances_of(client: LongTaskClient, run_id: str) -> list[dict[str, Any]]:
 
 def live_instances(client: LongTaskClient, run_id: str) -> list[str]:
     return [i["InstanceId"] for i in instances_of(client, run_id) if i["State"]["Name"] in ("pending", "running")]
+
+
+def leaks(client: LongTaskClient) -> tuple[list[str], list[str]]:
+    """(instances of the test stack still alive, runs still RUNNING in its table)."""
+    reservations = client.ec2.describe_instances(
+        Filters=[
+            {"Name": "tag:longtask:stack", "Values": [STACK]},
+            {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]},
+        ]
+    )["Reservations"]
+    instances = [i["InstanceId"] for r in reservations for i in r["Instances"]]
+    running = [run["runId"] for run in client.list_runs(limit=100_000) if run.get("status") == "RUNNING"]
+    return instances, running
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if any(LEAKS.values()):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The figures: scenarios passed, runs lost, instances leaked."""
+    if not LEAKS:
+        return
+    passed = len(terminalreporter.stats.get("passed", []))
+    failed = len(terminalreporter.stats.get("failed", [])) + len(terminalreporter.stats.get("error", []))
+    terminalreporter.section("local engine figures")
+    terminalreporter.write_line(f"scenarios passed: {passed} of {passed + failed}")
+    for name, found in LEAKS.items():
+        terminalreporter.write_line(f"{name}: {len(found)}" + (f" {found}" if found else ""))

@@ -16,8 +16,8 @@ from .settings import Settings
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics(namespace="LongTask")
-# botocore retries server errors 3 times; throttling and capacity are the launcher's own (instances.py)
-EC2_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3})
+# botocore makes 3 attempts on server errors; throttling and capacity are the launcher's own (instances.py)
+EC2_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 3})
 
 
 @logger.inject_lambda_context(log_event=False)

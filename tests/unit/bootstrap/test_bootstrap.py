@@ -74,14 +74,20 @@ def boot(
         "LONGTASK_LOG_INTERVAL": "1",
     }
     with (tmp_path / "cloud-init-output.log").open("w") as console:
-        process = subprocess.Popen(["bash", str(user_data)], env=environment, stdout=console, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            ["bash", str(user_data)], env=environment, stdout=console, stderr=subprocess.STDOUT, start_new_session=True
+        )
     return Instance(tmp_path, process)
 
 
 def assert_powered_off_once(instance: Instance) -> None:
+    """One report, then one immediate power-off (whose SIGTERM to every process must not report again)."""
+    time.sleep(0.6)  # let any process hit by the power-off's SIGTERM finish what it would do
     immediate = [call for call in instance.shutdowns if call == "-h now"]
     assert len(immediate) == 1, instance.shutdowns
     assert instance.shutdowns[-1] == "-h now"
+    console = (instance.root / "cloud-init-output.log").read_text()
+    assert console.count("finished with exit code") == 1, console
 
 
 def test_success_reports_exit_zero_and_uploads_the_log(tmp_path: Path) -> None:

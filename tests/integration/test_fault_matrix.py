@@ -1,0 +1,230 @@
+"""The fault matrix: each way a run can go wrong ends in its named status, with no instance left running
+and the Runs item final. AWS errors LocalStack cannot produce are injected at the local engine's EC2
+boundary (longtask/local/faults.py), where the launcher meets them exactly as it meets AWS's.
+
+`make faults` runs this file and prints the figures (scenarios passed, runs lost, instances leaked).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+
+from longtask.client import LongTaskClient
+from longtask.local.processes import poll_condition
+
+from .conftest import STACK, instances_of, live_instances, stack_output
+
+SLEEPER = "echo started\nsleep 300\n"
+
+
+def assert_final(client: LongTaskClient, run_id: str, status: str) -> dict[str, Any]:
+    """The run ended in `status`: execution over, Runs item final, no instance of it alive."""
+    record = client.wait(run_id)
+    assert record["status"] == status, record
+    assert client.item(run_id)["status"] == status
+    assert poll_condition(lambda: live_instances(client, run_id) == [], timeout=20)
+    return record
+
+
+def wait_until_running(client: LongTaskClient, run_id: str) -> dict[str, Any]:
+    assert poll_condition(lambda: b"started" in client.log_since(run_id, 0), timeout=60)
+    return client.item(run_id)
+
+
+def terminate_as(client: LongTaskClient, instance_id: str, state_reason: str | None = None) -> None:
+    """TerminateInstances; state_reason makes EC2 record why (the local engine's ec2_provider.py)."""
+    ec2 = client.target.client("ec2")
+    if state_reason:
+        ec2.meta.events.register(
+            "before-sign.ec2.TerminateInstances",
+            lambda request, **_: request.headers.__setitem__("x-longtask-state-reason", state_reason),
+        )
+    ec2.terminate_instances(InstanceIds=[instance_id])
+
+
+def test_nonzero_exit(client: LongTaskClient) -> None:
+    record = assert_final(client, client.start({"script": "exit 7"}), "FAILED")
+    assert record["exitCode"] == 7, record
+
+
+def test_hang_past_the_timeout(client: LongTaskClient) -> None:
+    record = assert_final(client, client.start({"script": SLEEPER, "timeoutSeconds": 2}), "TIMED_OUT")
+    assert client.execution(record["runId"])["error"] == "LongTask.TimedOut"
+
+
+def test_instance_terminated_from_outside_mid_run(client: LongTaskClient) -> None:
+    run_id = client.start({"script": SLEEPER})
+    terminate_as(client, wait_until_running(client, run_id)["instanceId"])
+    record = assert_final(client, run_id, "NO_RESULT")
+    # AWS keeps the instance shutting-down while its OS stops, so the trapped result usually arrives
+    # ("terminated from outside ... interrupted"); LocalStack terminates at once ("without writing result.json")
+    assert "Client.UserInitiatedShutdown" in record["reason"]
+
+
+def test_no_result_json_written(client: LongTaskClient) -> None:
+    # the script kills the bootstrap: nothing reports, the instance lives on until its backstop powers it off
+    # (ceil(10 s / 60) + 5 "minutes" on the agent's compressed clock: 6 s)
+    run_id = client.start({"script": "echo started\nkill -KILL $PPID\n", "timeoutSeconds": 10})
+    record = assert_final(client, run_id, "NO_RESULT")
+    assert "without writing result.json (state reason: Client.InstanceInitiatedShutdown" in record["reason"]
+
+
+def test_capacity_error_on_the_first_type_then_success(client: LongTaskClient, fault_plan: Any) -> None:
+    fault_plan({"operation": "RunInstances", "instanceType": "t3a.nano", "code": "InsufficientInstanceCapacity"})
+    run_id = client.start({"script": "echo hi", "instanceTypes": ["t3a.nano", "t3.nano"]})
+    record = assert_final(client, run_id, "SUCCEEDED")
+    assert record["instanceType"] == "t3.nano"
+    assert record["launchAttempts"] == ["t3a.nano (on-demand) in the default subnet: InsufficientInstanceCapacity"]
+
+
+def test_capacity_exhausted_everywhere(client: LongTaskClient, fault_plan: Any) -> None:
+    fault_plan({"operation": "RunInstances", "code": "InsufficientInstanceCapacity"})
+    run_id = client.start({"script": "echo hi", "instanceTypes": ["t3a.nano", "t3.nano"], "spot": True})
+    record = assert_final(client, run_id, "LAUNCH_FAILED")
+    for option in ("t3a.nano (spot)", "t3a.nano (on-demand)", "t3.nano (spot)", "t3.nano (on-demand)"):
+        assert f"{option} in the default subnet: InsufficientInstanceCapacity" in record["reason"]
+    assert instances_of(client, run_id) == []
+
+
+def test_throttling_then_success(client: LongTaskClient, fault_plan: Any) -> None:
+    fault_plan({"operation": "RunInstances", "code": "RequestLimitExceeded", "status": 503, "times": 4})
+    run_id = client.start({"script": "echo hi"})
+    assert_final(client, run_id, "SUCCEEDED")
+    assert len(instances_of(client, run_id)) == 1
+
+
+def test_spot_capacity_falls_back_to_on_demand(client: LongTaskClient, fault_plan: Any) -> None:
+    fault_plan({"operation": "RunInstances", "spot": True, "code": "InsufficientInstanceCapacity"})
+    record = assert_final(client, client.start({"script": "echo hi", "spot": True}), "SUCCEEDED")
+    assert (record["instanceType"], record["spot"]) == ("t3a.nano", False)
+
+
+@pytest.mark.parametrize(
+    ("run_input", "named"),
+    [
+        ({}, "give exactly one of 'script'"),
+        ({"script": "true", "timeoutSeconds": 0}, "timeoutSeconds"),
+        ({"script": "true", "instanceTypes": ["huge"]}, "instanceTypes.0"),
+        ({"script": "true", "env": {"LONGTASK_RUN_ID": "x"}}, "reserved prefix"),
+        ({"script": "export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE\n"}, "AWS access key"),
+    ],
+    ids=["no-script", "zero-timeout", "bad-instance-type", "reserved-env", "embedded-secret"],
+)
+def test_invalid_input(client: LongTaskClient, run_input: dict, named: str) -> None:
+    run_id = client.start(run_input)
+    record = assert_final(client, run_id, "INVALID_INPUT")
+    assert named in record["reason"]
+    assert instances_of(client, run_id) == []
+
+
+def test_execution_stopped_from_outside(client: LongTaskClient) -> None:
+    run_id = client.start({"script": SLEEPER})
+    wait_until_running(client, run_id)
+    client.stepfunctions.stop_execution(executionArn=client.execution_arn(run_id), error="Operator", cause="console")
+    assert poll_condition(lambda: client.execution(run_id)["status"] == "ABORTED", timeout=10)
+    # EventBridge delivers "Execution Status Change" to the reaper; invoking it again (as the schedule does) is safe
+    invoke_reaper(client, {})
+    record = assert_final(client, run_id, "ABORTED")
+    assert "ABORTED" in record["reason"]
+    assert [i["State"]["Name"] for i in instances_of(client, run_id)] == ["terminated"]
+
+
+def test_reaper_leaves_running_runs_alone(client: LongTaskClient) -> None:
+    run_id = client.start({"script": "echo started\nsleep 3\n"})
+    instance_id = wait_until_running(client, run_id)["instanceId"]
+    assert instance_id not in [r["instanceId"] for r in invoke_reaper(client, {})["reaped"]]
+    assert_final(client, run_id, "SUCCEEDED")
+
+
+def test_duplicate_launch_with_the_same_client_token(client: LongTaskClient) -> None:
+    ec2 = client.target.client("ec2")
+    arguments = {"ImageId": "ami-12345678", "MinCount": 1, "MaxCount": 1, "ClientToken": "same-token-1"}
+    first = ec2.run_instances(**arguments)["Instances"][0]["InstanceId"]
+    second = ec2.run_instances(**arguments)["Instances"][0]["InstanceId"]
+    assert first == second
+    ec2.terminate_instances(InstanceIds=[first])
+
+
+def test_launcher_crashing_once(client: LongTaskClient, fault_plan: Any) -> None:
+    # the instance starts but the response is lost 3 times: botocore's 3 attempts fail, the handler crashes,
+    # the workflow retries it, and the ClientToken / the run's tags bring back the same instance
+    fault_plan({"operation": "RunInstances", "when": "after", "code": "InternalError", "status": 500, "times": 3})
+    run_id = client.start({"script": "echo hi"})
+    assert_final(client, run_id, "SUCCEEDED")
+    assert len(instances_of(client, run_id)) == 1
+    history = client.stepfunctions.get_execution_history(executionArn=client.execution_arn(run_id))["events"]
+    assert any(e["type"] == "TaskFailed" and "InternalError" in e["taskFailedEventDetails"]["cause"] for e in history)
+
+
+def test_workflow_gone_while_the_instance_runs_on(client: LongTaskClient, reaper_rules_disabled: None) -> None:
+    # neither workflow nor reaper: the in-instance backstop (deadline + 5 minutes, seconds on the compressed
+    # clock) ends the instance by itself
+    run_id = client.start({"script": SLEEPER, "timeoutSeconds": 30})  # backstop: ceil(30 / 60) + 5 = 6 "minutes"
+    assert poll_condition(lambda: (client.item(run_id) or {}).get("status") == "RUNNING", timeout=30)
+    instance_id = client.item(run_id)["instanceId"]
+    client.stepfunctions.stop_execution(executionArn=client.execution_arn(run_id))
+    assert poll_condition(lambda: live_instances(client, run_id) == [], timeout=30)
+    instance = client.ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+    assert instance["StateReason"]["Code"] == "Client.InstanceInitiatedShutdown"
+
+
+@pytest.fixture
+def reaper_rules_disabled(client: LongTaskClient) -> Iterator[None]:
+    """The stack's EventBridge rules that start the reaper, without their targets for one test."""
+    events = client.target.client("events")
+    names = [rule["Name"] for rule in events.list_rules(NamePrefix=STACK)["Rules"] if "ReaperFunction" in rule["Name"]]
+    targets = {name: events.list_targets_by_rule(Rule=name)["Targets"] for name in names}
+    assert names and all(targets.values())
+    for name, rule_targets in targets.items():
+        events.remove_targets(Rule=name, Ids=[target["Id"] for target in rule_targets])
+    yield
+    for name, rule_targets in targets.items():
+        events.put_targets(Rule=name, Targets=rule_targets)
+
+
+def test_spot_interruption_relaunches_a_fresh_instance(client: LongTaskClient) -> None:
+    script = (
+        'if aws s3 ls "${LONGTASK_ARTIFACTS_URI}first-attempt" >/dev/null; then echo "second attempt"; exit 0; fi\n'
+        'echo first | aws s3 cp - "${LONGTASK_ARTIFACTS_URI}first-attempt"\n' + SLEEPER
+    )
+    run_id = client.start({"script": script, "spot": True, "retries": 1})
+    terminate_as(client, wait_until_running(client, run_id)["instanceId"], "Server.SpotInstanceTermination")
+    record = assert_final(client, run_id, "SUCCEEDED")
+    assert record["attempt"] == 1
+    assert "second attempt" in record["logTail"]
+    assert len(instances_of(client, run_id)) == 2
+    kept = client.s3.get_object(Bucket=client.stack.bucket, Key=f"runs/{run_id}/attempts/0/cloud-init-output.log")
+    assert b"started" in kept["Body"].read()
+
+
+def test_spot_interruption_without_retries_is_reported(client: LongTaskClient) -> None:
+    run_id = client.start({"script": SLEEPER, "spot": True})
+    terminate_as(client, wait_until_running(client, run_id)["instanceId"], "Server.SpotInstanceTermination")
+    record = assert_final(client, run_id, "NO_RESULT")
+    assert "Server.SpotInstanceTermination" in record["reason"]
+
+
+def test_fifty_runs_at_once(client: LongTaskClient) -> None:
+    scripts = {n: f"sleep 1\nexit {n % 2}\n" for n in range(50)}
+    run_ids = {n: client.start({"script": script, "timeoutSeconds": 900}) for n, script in scripts.items()}
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        records = dict(zip(run_ids, pool.map(lambda r: client.wait(r, interval=2), run_ids.values()), strict=True))
+    expected = {n: "SUCCEEDED" if n % 2 == 0 else "FAILED" for n in run_ids}
+    assert {n: r["status"] for n, r in records.items()} == expected
+    for n, run_id in run_ids.items():
+        assert client.item(run_id)["status"] == expected[n]
+        assert live_instances(client, run_id) == []
+
+
+def invoke_reaper(client: LongTaskClient, event: dict[str, Any]) -> dict[str, Any]:
+    response = client.target.client("lambda").invoke(
+        FunctionName=stack_output(client, "ReaperFunctionName"), Payload=json.dumps(event).encode()
+    )
+    payload = json.loads(response["Payload"].read())
+    assert "FunctionError" not in response, payload
+    return payload
