@@ -74,6 +74,19 @@ def test_the_launcher_passes_only_the_instance_role(transformed: dict) -> None:
     assert passes and all(s["Resource"] == {"Fn::GetAtt": ["InstanceRole", "Arn"]} for s in passes)
 
 
+def test_run_instances_needs_the_stack_tag_and_the_stacks_instance_profile(transformed: dict) -> None:
+    runs = [s for _, s in _statements(transformed) if "ec2:RunInstances" in _actions(s)]
+    on_instances = [s for s in runs if "instance/*" in json.dumps(s["Resource"])]
+    on_volumes = [s for s in runs if "volume/*" in json.dumps(s["Resource"])]
+    tag = {"aws:RequestTag/longtask:stack": {"Ref": "AWS::StackName"}}
+    assert [s["Condition"] for s in on_instances] == [
+        {"StringEquals": {**tag, "ec2:InstanceProfile": {"Fn::GetAtt": ["InstanceProfile", "Arn"]}}}
+    ]
+    assert [s["Condition"] for s in on_volumes] == [{"StringEquals": tag}]
+    untagged = [s for s in runs if s not in on_instances + on_volumes]
+    assert all("Condition" not in s and "instance/*" not in json.dumps(s) for s in untagged)
+
+
 def test_termination_is_limited_to_this_stacks_instances(transformed: dict) -> None:
     terminations = [s for _, s in _statements(transformed) if "ec2:TerminateInstances" in _actions(s)]
     assert terminations

@@ -1,0 +1,45 @@
+"""Long runs: polls back off across watcher windows, and each poll costs a fixed, small number of events.
+
+A compressed clock (1 s polls doubling to 4 s) drives many poll turns quickly; the histories of the
+parent and of each child execution are counted as Step Functions bills and limits them.
+"""
+
+from __future__ import annotations
+
+from longtask.client import LongTaskClient
+
+from .conftest import stack_output
+
+EVENTS_PER_POLL = 9  # Wait (2) + Describe Instance (5) + Choice (2)
+CHILD_OVERHEAD = 4  # ExecutionStarted, the ending Pass (2), ExecutionSucceeded
+
+
+def history(client: LongTaskClient, execution_arn: str) -> list[dict]:
+    paginator = client.stepfunctions.get_paginator("get_execution_history")
+    return [event for page in paginator.paginate(executionArn=execution_arn) for event in page["events"]]
+
+
+def test_polls_back_off_and_each_costs_nine_events(client: LongTaskClient) -> None:
+    run_id = client.start({"script": "sleep 16\necho done\n", "pollSeconds": 1, "maxPollSeconds": 4})
+    record = client.wait(run_id)
+    assert record["status"] == "SUCCEEDED"
+
+    watcher = stack_output(client, "WatcherStateMachineArn")
+    children = sorted(
+        (e for e in client.stepfunctions.list_executions(stateMachineArn=watcher)["executions"]
+         if e["name"].startswith(f"{run_id}-a0-w")),
+        key=lambda e: int(e["name"].rsplit("-w", 1)[1]),
+    )  # fmt: skip
+    assert len(children) >= 2  # 10 polls at 1 s, then 2 s, ...
+    intervals = []
+    for child in children:
+        events = history(client, child["executionArn"])
+        polls = sum(1 for e in events if e["type"] == "WaitStateEntered")
+        assert len(events) == EVENTS_PER_POLL * polls + CHILD_OVERHEAD
+        started = next(e for e in events if e["type"] == "ExecutionStarted")
+        intervals.append(started["executionStartedEventDetails"]["input"])
+    assert '"seconds":1' in intervals[0].replace(" ", "") and '"seconds":2' in intervals[1].replace(" ", "")
+
+    parent_events = len(history(client, client.execution_arn(run_id)))
+    per_window = 12  # Watch Instance (6) + What Did The Watch See? (2) + Next Window (2) + Any Window Left? (2)
+    assert parent_events <= 40 + per_window * len(children)
