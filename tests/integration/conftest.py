@@ -25,6 +25,13 @@ from longtask.local.paths import EnginePaths
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = "longtask-it"
+PARAMETERS = {  # the local defaults, plus the optional triggers and the example workflows
+    **LOCAL_STACK_PARAMETERS,
+    "ScriptUploadPrefix": "scripts/",
+    "ScheduleExpression": "rate(1 day)",
+    "ScheduleInput": '{"script": "echo scheduled run"}',
+    "DeployExamples": "true",
+}
 MINUTE_SECONDS = 1  # the agent's compressed clock: `shutdown -h +N` fires after N seconds
 LEAKS: dict[str, list[str]] = {}  # filled at the end of the session, reported by pytest_terminal_summary
 
@@ -35,7 +42,7 @@ def client() -> Iterator[LongTaskClient]:
     started = engine.up(paths, agent_minute_seconds=MINUTE_SECONDS)
     try:
         target = Target(stack_name=STACK, endpoint_url=endpoint_url())
-        deploy(target.client("cloudformation"), target.client("s3"), STACK, LOCAL_STACK_PARAMETERS, paths)
+        deploy(target.client("cloudformation"), target.client("s3"), STACK, PARAMETERS, paths)
         client = LongTaskClient(target)
         yield client
         instances, running = leaks(client)

@@ -1,0 +1,31 @@
+"""Concurrency: N runs of a 2-second script at once, with the engine's and the agent's peak memory."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from longtask.client import LongTaskClient
+
+from .memory import PeakSampler
+
+SCRIPT = {"script": "sleep 2\necho done\n"}
+
+
+def concurrent_runs(client: LongTaskClient, n: int, pids: dict[str, int]) -> dict[str, Any]:
+    with PeakSampler(pids) as sampler:
+        started = time.perf_counter()
+        run_ids = [client.start(SCRIPT) for _ in range(n)]
+        with ThreadPoolExecutor(max_workers=n) as pool:
+            records = list(pool.map(lambda run_id: client.wait(run_id, interval=1), run_ids))
+        wall = time.perf_counter() - started
+    recorded = sum(1 for run_id in run_ids if (client.item(run_id) or {}).get("status") == "SUCCEEDED")
+    return {
+        "runs": n,
+        "wall seconds": wall,
+        "runs per minute": n / wall * 60,
+        "succeeded": sum(1 for r in records if r["status"] == "SUCCEEDED"),
+        "recorded": recorded,
+        **{f"peak MiB {name}": peak for name, peak in sampler.peaks.items()},
+    }
