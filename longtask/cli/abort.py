@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-import typer
-
-from .options import Aws, Json, Profile, Region, StackName, connect, print_json, stdout
-from .render import show_record
+from .options import Aws, Json, Profile, Region, RunId, StackName, connect
+from .render import emit_record
 
 
 def abort(
-    run_id: Annotated[str, typer.Argument(help="The run id (the execution name).")],
+    run_id: RunId,
     json_output: Json = False,
     aws: Aws = False,
     stack: StackName = "longtask",
@@ -19,8 +15,4 @@ def abort(
     profile: Profile = None,
 ) -> None:
     """Stop the execution and terminate the run's instance."""
-    record = connect(aws, stack, region, profile).abort(run_id)
-    if json_output:
-        print_json(record)
-    else:
-        show_record(stdout, record, with_log_tail=False)
+    emit_record(connect(aws, stack, region, profile).abort(run_id), json_output, with_log_tail=False)

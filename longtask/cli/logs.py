@@ -7,11 +7,11 @@ from typing import Annotated
 
 import typer
 
-from .options import Aws, Json, Profile, Region, StackName, connect, stdout
+from .options import Aws, Json, Profile, Region, RunId, StackName, connect, stdout
 
 
 def logs(
-    run_id: Annotated[str, typer.Argument(help="The run id (the execution name).")],
+    run_id: RunId,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing until the run ends.")] = False,
     json_output: Json = False,
     aws: Aws = False,

@@ -20,6 +20,7 @@ Aws = Annotated[bool, typer.Option("--aws", help="Talk to the stack deployed on 
 StackName = Annotated[str, typer.Option("--stack", help="Name of the CloudFormation stack.", envvar="LONGTASK_STACK")]
 Region = Annotated[str | None, typer.Option("--region", help="AWS region (default: from your AWS config).")]
 Profile = Annotated[str | None, typer.Option("--profile", help="AWS profile (default: from your AWS config).")]
+RunId = Annotated[str, typer.Argument(metavar="RUN_ID", help="The run id (the execution name).")]
 Json = Annotated[bool, typer.Option("--json", help="Print only the data, as JSON, on stdout.")]
 
 

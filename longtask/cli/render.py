@@ -7,6 +7,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from .options import print_json, stdout
+
 STATUS_STYLES = {"SUCCEEDED": "bold green", "RUNNING": "bold blue", "LAUNCHING": "bold blue"}
 SUMMARY_FIELDS = (
     "runId", "status", "exitCode", "reason", "instanceId", "instanceType", "subnetId",
@@ -35,3 +37,11 @@ def show_record(console: Console, record: dict[str, Any], with_log_tail: bool) -
         console.out(record["logTail"].rstrip("\n"))
         console.rule(style="dim")
     console.print(record_table(record))
+
+
+def emit_record(record: dict[str, Any], json_output: bool, with_log_tail: bool) -> None:
+    """The record as JSON on stdout, or as a table (and the log tail) for a person."""
+    if json_output:
+        print_json(record)
+    else:
+        show_record(stdout, record, with_log_tail)

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-import typer
-
-from .options import Aws, Json, Profile, Region, StackName, connect, print_json, stdout
-from .render import show_record
+from .options import Aws, Json, Profile, Region, RunId, StackName, connect
+from .render import emit_record
 
 
 def status(
-    run_id: Annotated[str, typer.Argument(help="The run id (the execution name).")],
+    run_id: RunId,
     json_output: Json = False,
     aws: Aws = False,
     stack: StackName = "longtask",
@@ -19,8 +15,4 @@ def status(
     profile: Profile = None,
 ) -> None:
     """Show a run's status, exit code, instance and where its log and artifacts are."""
-    record = connect(aws, stack, region, profile).record(run_id)
-    if json_output:
-        print_json(record)
-    else:
-        show_record(stdout, record, with_log_tail=True)
+    emit_record(connect(aws, stack, region, profile).record(run_id), json_output, with_log_tail=True)

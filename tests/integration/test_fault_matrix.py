@@ -171,6 +171,9 @@ def test_workflow_gone_while_the_instance_runs_on(client: LongTaskClient, reaper
     assert poll_condition(lambda: live_instances(client, run_id) == [], timeout=30)
     instance = client.ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
     assert instance["StateReason"]["Code"] == "Client.InstanceInitiatedShutdown"
+    # the status event was missed too: the reaper's next sweep settles the run
+    assert invoke_reaper(client, {})["settledOrphans"] == [run_id]
+    assert client.item(run_id)["status"] == "ABORTED"
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from .sweep import settle_ended_execution, sweep
+from .sweep import settle_ended_execution, settle_orphaned_runs, sweep
 
 logger = Logger()
 tracer = Tracer()
@@ -29,7 +29,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     status_change = event.get("detail-type") == "Step Functions Execution Status Change"
     settled = status_change and settle_ended_execution(clients["dynamodb"], table, event["detail"], now)
     reaped = sweep(clients, table, os.environ["STACK_NAME"], now, grace)
+    orphans = settle_orphaned_runs(clients, table, now)
     for action in reaped:
         logger.warning("reaped an instance", extra=action)
     metrics.add_metric(name="InstancesReaped", unit=MetricUnit.Count, value=len(reaped))
-    return {"reaped": reaped, "settledRun": bool(settled)}
+    return {"reaped": reaped, "settledRun": bool(settled), "settledOrphans": orphans}

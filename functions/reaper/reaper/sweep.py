@@ -76,6 +76,30 @@ def settle(dynamodb: Any, table: str, run_id: str, status: str, reason: str, now
     return True
 
 
+def settle_orphaned_runs(clients: dict[str, Any], table: str, now: datetime) -> list[str]:
+    """Runs still RUNNING in the table whose execution has ended (its status event was missed)."""
+    settled = []
+    pages = (
+        clients["dynamodb"]
+        .get_paginator("scan")
+        .paginate(
+            TableName=table,
+            FilterExpression="#status = :running",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":running": {"S": "RUNNING"}},
+        )
+    )
+    for item in (item for page in pages for item in page["Items"]):
+        run_id = item["runId"]["S"]
+        execution = execution_status(clients["stepfunctions"], item.get("executionArn", {}).get("S"))
+        if execution == "RUNNING":
+            continue
+        reason = f"its execution is {execution} but the run was still recorded RUNNING"
+        if settle(clients["dynamodb"], table, run_id, ITEM_STATUS.get(execution, "ABORTED"), reason, now):
+            settled.append(run_id)
+    return settled
+
+
 def settle_ended_execution(dynamodb: Any, table: str, detail: dict[str, Any], now: datetime) -> bool:
     """For an "Execution Status Change" event: a run whose execution ended from outside is not RUNNING."""
     status = ITEM_STATUS.get(detail.get("status", ""))
