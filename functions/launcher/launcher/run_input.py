@@ -39,6 +39,8 @@ class RunInput(BaseModel):
     env: dict[EnvName, str] = Field(default_factory=dict)
     tags: dict[TagKey, TagValue] = Field(default_factory=dict, max_length=40)
     associate_public_ip_address: bool = Field(False, alias="associatePublicIpAddress")
+    # set by Step Functions when a parent workflow starts the run (states:startExecution): links the two
+    started_by_execution_id: str | None = Field(None, alias="AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID")
 
     @model_validator(mode="after")
     def _one_script_source(self) -> RunInput:

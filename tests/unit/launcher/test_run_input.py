@@ -64,3 +64,9 @@ def test_every_field_is_read_in_camel_case() -> None:
     assert (parsed.timeout_seconds, parsed.poll_seconds) == (3600, 60)
     assert parsed.env == {"REPO_URL": "https://example.com/repo.git"}
     assert parsed.associate_public_ip_address is True
+
+
+def test_the_parent_execution_link_is_accepted() -> None:
+    parent = "arn:aws:states:us-east-1:123456789012:execution:parent:p-1"
+    parsed = parse_run_input({"script": "true", "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID": parent})
+    assert parsed.started_by_execution_id == parent
