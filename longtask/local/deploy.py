@@ -68,7 +68,7 @@ def build_function(source: Path, paths: EnginePaths) -> Path:
 
 
 def package(template: dict[str, Any], root: Path, paths: EnginePaths, s3: Any) -> dict[str, Any]:
-    """The template with local CodeUri/DefinitionUri folders replaced by uploaded S3 objects."""
+    """The template with local CodeUri/DefinitionUri paths (relative to root) replaced by uploaded S3 objects."""
     packaged = copy.deepcopy(template)
     _ensure_bucket(s3)
     for resource in packaged["Resources"].values():
@@ -80,10 +80,19 @@ def package(template: dict[str, Any], root: Path, paths: EnginePaths, s3: Any) -
     return packaged
 
 
-def deploy(cloudformation: Any, s3: Any, stack_name: str, parameters: dict[str, str], paths: EnginePaths) -> bool:
-    """Create or update the stack from template.yaml; return whether anything was deployed."""
-    root = app_dir()
-    digest = source_digest(root) + hashlib.sha256(json.dumps(parameters, sort_keys=True).encode()).hexdigest()[:8]
+def deploy(
+    cloudformation: Any,
+    s3: Any,
+    stack_name: str,
+    parameters: dict[str, str],
+    paths: EnginePaths,
+    template: Path | None = None,
+) -> bool:
+    """Create or update the stack from template.yaml (or another of the app's templates); return whether
+    anything was deployed."""
+    template = template or app_dir() / "template.yaml"
+    settings = json.dumps({"template": str(template), "parameters": parameters}, sort_keys=True)
+    digest = source_digest(app_dir()) + hashlib.sha256(settings.encode()).hexdigest()[:8]
     marker = paths.state / f"deployed-{stack_name}"
     current = _stack_status(cloudformation, stack_name)
     if current in TERMINAL_OK and marker.exists() and marker.read_text() == digest:
@@ -92,7 +101,7 @@ def deploy(cloudformation: Any, s3: Any, stack_name: str, parameters: dict[str, 
         cloudformation.delete_stack(StackName=stack_name)
         _wait(cloudformation, stack_name, {"DELETE_COMPLETE", None})
         current = None
-    body = json.dumps(package(load_template(root / "template.yaml"), root, paths, s3))
+    body = json.dumps(package(load_template(template), template.parent, paths, s3))
     arguments = {
         "StackName": stack_name,
         "TemplateBody": body,

@@ -25,12 +25,12 @@ from longtask.local.paths import EnginePaths
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = "longtask-it"
-PARAMETERS = {  # the local defaults, plus the optional triggers and the example workflows
+EXAMPLES_STACK = "longtask-it-examples"
+PARAMETERS = {  # the local defaults, plus the optional triggers
     **LOCAL_STACK_PARAMETERS,
     "ScriptUploadPrefix": "scripts/",
     "ScheduleExpression": "rate(1 day)",
     "ScheduleInput": '{"script": "echo scheduled run"}',
-    "DeployExamples": "true",
 }
 MINUTE_SECONDS = 1  # the agent's compressed clock: `shutdown -h +N` fires after N seconds
 LEAKS: dict[str, list[str]] = {}  # filled at the end of the session, reported by pytest_terminal_summary
@@ -44,6 +44,9 @@ def client() -> Iterator[LongTaskClient]:
         target = Target(stack_name=STACK, endpoint_url=endpoint_url())
         deploy(target.client("cloudformation"), target.client("s3"), STACK, PARAMETERS, paths)
         client = LongTaskClient(target)
+        examples = {"LongTaskStateMachineArn": client.stack.state_machine_arn}
+        deploy(target.client("cloudformation"), target.client("s3"), EXAMPLES_STACK, examples, paths,
+               ROOT / "statemachine" / "examples" / "template.yaml")  # fmt: skip
         yield client
         instances, running = leaks(client)
         LEAKS.update({"instances leaked": instances, "runs lost (still RUNNING)": running})
@@ -87,8 +90,8 @@ def fault_plan(client: LongTaskClient) -> Iterator[Any]:
     write_plan(path, [])
 
 
-def stack_output(client: LongTaskClient, name: str) -> str:
-    stack = client.target.client("cloudformation").describe_stacks(StackName=STACK)["Stacks"][0]
+def stack_output(client: LongTaskClient, name: str, stack_name: str = STACK) -> str:
+    stack = client.target.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
     return next(o["OutputValue"] for o in stack["Outputs"] if o["OutputKey"] == name)
 
 

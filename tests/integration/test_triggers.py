@@ -9,7 +9,7 @@ from typing import Any
 from longtask.client import LongTaskClient
 from longtask.local.processes import poll_condition
 
-from .conftest import PARAMETERS, STACK, stack_output
+from .conftest import EXAMPLES_STACK, PARAMETERS, STACK, stack_output
 
 
 def finished(client: LongTaskClient, execution_arn: str) -> dict[str, Any]:
@@ -21,8 +21,9 @@ def finished(client: LongTaskClient, execution_arn: str) -> dict[str, Any]:
 
 
 def start(client: LongTaskClient, output: str, run_input: dict[str, Any]) -> dict[str, Any]:
+    """Run one of the example workflows (statemachine/examples/template.yaml) to its end."""
     arn = client.stepfunctions.start_execution(
-        stateMachineArn=stack_output(client, output), input=json.dumps(run_input)
+        stateMachineArn=stack_output(client, output, EXAMPLES_STACK), input=json.dumps(run_input)
     )["executionArn"]
     return finished(client, arn)
 

@@ -20,13 +20,21 @@ LONGTASK_ERRORS = {"LongTask.ScriptFailed", "LongTask.TimedOut", "LongTask.Launc
                    "LongTask.InvalidInput", "LongTask.NoResult"}  # fmt: skip
 
 
+TEMPLATES = [ROOT / "template.yaml", ROOT / "statemachine" / "examples" / "template.yaml"]
+
+
 def state_machines() -> dict[Path, dict[str, Any]]:
     """Each ASL file with the properties of the template resource that deploys it."""
     found = {}
-    for resource in load_template(ROOT / "template.yaml")["Resources"].values():
-        if resource["Type"] == "AWS::Serverless::StateMachine":
-            found[ROOT / resource["Properties"]["DefinitionUri"]] = resource["Properties"]
+    for template in TEMPLATES:
+        for resource in load_template(template)["Resources"].values():
+            if resource["Type"] == "AWS::Serverless::StateMachine":
+                found[template.parent / resource["Properties"]["DefinitionUri"]] = resource["Properties"]
     return found
+
+
+def test_every_asl_file_is_deployed() -> None:
+    assert set(state_machines()) == set(ASL_FILES)
 
 
 def all_states(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
