@@ -8,7 +8,6 @@ same way on a real local instance.
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from datetime import UTC, datetime, timedelta
@@ -59,7 +58,7 @@ def measure_naive(client: LongTaskClient, seconds: int = 12) -> dict[str, float]
     arn = sfn.create_state_machine(
         name=f"naive-{int(time.time())}", definition=definition, roleArn="arn:aws:iam::000000000000:role/naive"
     )["stateMachineArn"]
-    user_data = base64.b64encode(f"#!/bin/bash\nsleep {seconds}\nshutdown -h now\n".encode()).decode()
+    user_data = f"#!/bin/bash\nsleep {seconds}\nshutdown -h now\n"  # boto3 base64-encodes it
     instance_id = ec2.run_instances(
         ImageId="ami-12345678", MinCount=1, MaxCount=1, UserData=user_data,
         InstanceInitiatedShutdownBehavior="terminate",
@@ -68,8 +67,10 @@ def measure_naive(client: LongTaskClient, seconds: int = 12) -> dict[str, float]
     execution = sfn.start_execution(
         stateMachineArn=arn, input=json.dumps({"instanceId": instance_id, "pollSeconds": 1})
     )["executionArn"]
-    while sfn.describe_execution(executionArn=execution)["status"] == "RUNNING":
+    deadline = time.monotonic() + seconds + 120
+    while sfn.describe_execution(executionArn=execution)["status"] == "RUNNING" and time.monotonic() < deadline:
         time.sleep(0.5)
+    sfn.stop_execution(executionArn=execution)  # a no-op once it has ended
     events = history(sfn, execution)
     turns = polls(events)
     sfn.delete_state_machine(stateMachineArn=arn)
