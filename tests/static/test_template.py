@@ -29,6 +29,18 @@ def test_cfn_lint_passes() -> None:
     assert completed.returncode == 0, completed.stdout + completed.stderr
 
 
+@pytest.mark.parametrize("template", ["template.yaml", "statemachine/examples/template.yaml"])
+def test_sam_validate_lint_passes(template: str) -> None:
+    # the SAM CLI in a tool environment of its own (it pins much of boto3's world); offline, fake credentials
+    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x",
+           "SAM_CLI_TELEMETRY": "0"}  # fmt: skip
+    command = [tool("uv"), "tool", "run", "--quiet", "--from", "aws-sam-cli==1.170.0", "sam", "validate", "--lint",
+               "--template", str(ROOT / template)]  # fmt: skip
+    completed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "is a valid SAM Template" in completed.stdout + completed.stderr
+
+
 class _NoManagedPolicies:
     def load(self) -> dict:
         return {}

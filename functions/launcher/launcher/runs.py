@@ -37,14 +37,7 @@ def start_run(
 
     run_id = execution.name
     prefix = f"runs/{run_id}"
-    timeout = run_input.timeout_seconds or settings.timeout_seconds
-    poll = run_input.poll_seconds or settings.poll_seconds
-    max_poll = max(run_input.max_poll_seconds or settings.max_poll_seconds, poll)
-    if max_poll < fewest_max_poll_seconds(timeout):
-        raise InvalidInput(
-            f"maxPollSeconds: {max_poll} is too small for timeoutSeconds {timeout}; "
-            f"use at least {fewest_max_poll_seconds(timeout)}"
-        )
+    timeout, poll, max_poll = _timing(run_input, settings)
     launched_at = datetime.now(UTC).replace(microsecond=0)
     deadline = launched_at + timedelta(seconds=timeout)
     user_data = _user_data(run_input, settings, s3, run_id, prefix, int(deadline.timestamp()))
@@ -91,6 +84,19 @@ def start_run(
         "artifactsUri": f"{run_uri}/artifacts/",
         "launchAttempts": launched.attempts,
     }
+
+
+def _timing(run_input: RunInput, settings: Settings) -> tuple[int, int, int]:
+    """(timeoutSeconds, pollSeconds, maxPollSeconds) of the run, its own or the stack's defaults."""
+    timeout = run_input.timeout_seconds or settings.timeout_seconds
+    poll = run_input.poll_seconds or settings.poll_seconds
+    max_poll = max(run_input.max_poll_seconds or settings.max_poll_seconds, poll)
+    if max_poll < fewest_max_poll_seconds(timeout):
+        raise InvalidInput(
+            f"maxPollSeconds: {max_poll} is too small for timeoutSeconds {timeout}; "
+            f"use at least {fewest_max_poll_seconds(timeout)}"
+        )
+    return timeout, poll, max_poll
 
 
 def _user_data(run_input: RunInput, settings: Settings, s3: Any, run_id: str, prefix: str, deadline: int) -> str:
