@@ -89,23 +89,24 @@ def deploy(
     template: Path | None = None,
 ) -> bool:
     """Create or update the stack from template.yaml (or another of the app's templates); return whether
-    anything was deployed."""
+    anything was deployed. Parameters not given keep the stack's current values."""
     template = template or app_dir() / "template.yaml"
-    settings = json.dumps({"template": str(template), "parameters": parameters}, sort_keys=True)
-    digest = source_digest(app_dir()) + hashlib.sha256(settings.encode()).hexdigest()[:8]
+    digest = source_digest(app_dir()) + hashlib.sha256(str(template).encode()).hexdigest()[:8]
     marker = paths.state / f"deployed-{stack_name}"
-    current = _stack_status(cloudformation, stack_name)
-    if current in TERMINAL_OK and marker.exists() and marker.read_text() == digest:
+    current, deployed_parameters = _stack(cloudformation, stack_name)
+    same_parameters = all(deployed_parameters.get(key) == value for key, value in parameters.items())
+    if current in TERMINAL_OK and same_parameters and marker.exists() and marker.read_text() == digest:
         return False
     if current is not None and current not in TERMINAL_OK and current != "UPDATE_ROLLBACK_COMPLETE":
         cloudformation.delete_stack(StackName=stack_name)
         _wait(cloudformation, stack_name, {"DELETE_COMPLETE", None})
-        current = None
+        current, deployed_parameters = None, {}
     body = json.dumps(package(load_template(template), template.parent, paths, s3))
+    kept = [{"ParameterKey": key, "UsePreviousValue": True} for key in deployed_parameters if key not in parameters]
     arguments = {
         "StackName": stack_name,
         "TemplateBody": body,
-        "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+        "Parameters": [{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()] + kept,
         "Capabilities": ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"],
     }
     if current is None:
@@ -139,13 +140,20 @@ def _upload(s3: Any, file: Path) -> str:
     return f"s3://{DEPLOYMENT_BUCKET}/{key}"
 
 
-def _stack_status(cloudformation: Any, stack_name: str) -> str | None:
+def _stack(cloudformation: Any, stack_name: str) -> tuple[str | None, dict[str, str]]:
+    """The stack's status (None when there is none) and its parameter values."""
     try:
         stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
     except ClientError:
-        return None
-    status = stacks[0]["StackStatus"] if stacks else None
-    return None if status == "DELETE_COMPLETE" else status
+        return None, {}
+    if not stacks or stacks[0]["StackStatus"] == "DELETE_COMPLETE":
+        return None, {}
+    parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stacks[0].get("Parameters", [])}
+    return stacks[0]["StackStatus"], parameters
+
+
+def _stack_status(cloudformation: Any, stack_name: str) -> str | None:
+    return _stack(cloudformation, stack_name)[0]
 
 
 def _wait(cloudformation: Any, stack_name: str, done: set) -> str | None:
