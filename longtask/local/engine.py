@@ -6,6 +6,7 @@ import os
 import shutil
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from . import localstack
 from .instance_agent import MINUTE_ENV
@@ -66,3 +67,16 @@ def down(paths: EnginePaths) -> bool:
     """Stop the agent (which powers off its instances) and LocalStack; return whether anything ran."""
     agent = stop(paths.pid_file("agent"), AGENT_STOP_GRACE_SECONDS)
     return localstack.stop_localstack(paths) or agent
+
+
+def stray_processes(paths: EnginePaths) -> list[int]:
+    """Processes still running from this engine's LocalStack environment (none once it is down)."""
+    marker = str(paths.localstack_venv).encode()
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if marker in cmdline.read_bytes():
+                found.append(int(cmdline.parent.name))
+        except OSError:
+            continue
+    return found

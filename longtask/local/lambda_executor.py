@@ -21,8 +21,6 @@ from localstack.services.lambda_.invocation.plugins import RuntimeExecutorPlugin
 from localstack.services.lambda_.invocation.runtime_executor import RuntimeExecutor
 from localstack.utils.net import get_free_tcp_port
 
-from .processes import stop_group
-
 HOST = "127.0.0.1"
 
 
@@ -50,17 +48,25 @@ class LocalProcessExecutor(RuntimeExecutor):
         }
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
+            # in LocalStack's process group: stopping the engine ends it too
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "longtask.local.lambda_runtime"],
-                cwd=code, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )  # fmt: skip
+                cwd=code,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         self.executor_endpoint.wait_for_startup()
 
     def stop(self) -> None:
         if self.process is not None:
-            stop_group(self.process.pid, grace=2)
-            self.process.wait()
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
         self.executor_endpoint.shutdown()
 
     def get_address(self) -> str:

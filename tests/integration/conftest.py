@@ -53,6 +53,7 @@ def client() -> Iterator[LongTaskClient]:
     finally:
         if started:
             engine.down(paths)
+            LEAKS["stray engine processes"] = engine.stray_processes(paths)
 
 
 @dataclass
