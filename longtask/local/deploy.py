@@ -152,14 +152,10 @@ def _stack(cloudformation: Any, stack_name: str) -> tuple[str | None, dict[str, 
     return stacks[0]["StackStatus"], parameters
 
 
-def _stack_status(cloudformation: Any, stack_name: str) -> str | None:
-    return _stack(cloudformation, stack_name)[0]
-
-
 def _wait(cloudformation: Any, stack_name: str, done: set) -> str | None:
     deadline = time.monotonic() + STACK_TIMEOUT_SECONDS
     while time.monotonic() < deadline:
-        status = _stack_status(cloudformation, stack_name)
+        status, _ = _stack(cloudformation, stack_name)
         if status in done:
             return status
         time.sleep(0.5)
