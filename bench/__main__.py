@@ -10,10 +10,9 @@ from rich.console import Console
 from rich.table import Table
 
 from longtask.cli.options import LOCAL_STACK_PARAMETERS
-from longtask.client import LongTaskClient, Target
+from longtask.client import LongTaskClient
 from longtask.local import engine
 from longtask.local.deploy import deploy
-from longtask.local.localstack import endpoint_url
 from longtask.local.paths import EnginePaths
 
 from . import concurrency, cost_model, latency, launcher_time
@@ -23,7 +22,7 @@ RESULTS = Path(__file__).with_name("results")
 
 
 def connect(paths: EnginePaths) -> LongTaskClient:
-    target = Target(stack_name=STACK, endpoint_url=endpoint_url())
+    target = engine.target(paths, STACK)
     deploy(target.client("cloudformation"), target.client("s3"), STACK, LOCAL_STACK_PARAMETERS, paths)
     return LongTaskClient(target)
 

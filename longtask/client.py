@@ -16,6 +16,7 @@ from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
 FINAL_EXECUTION_STATES = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+STOP_TIMEOUT_SECONDS = 30
 
 
 class RunNotFound(LookupError):
@@ -30,6 +31,7 @@ class Target:
     endpoint_url: str | None = None
     region: str | None = None
     profile: str | None = None
+    ca_bundle: str | None = None  # the certificate the endpoint's TLS is verified with (the local engine's)
 
     def session(self) -> boto3.Session:
         if self.endpoint_url:
@@ -39,7 +41,7 @@ class Target:
         return boto3.Session(profile_name=self.profile, region_name=self.region)
 
     def client(self, service: str) -> Any:
-        return self.session().client(service, endpoint_url=self.endpoint_url)
+        return self.session().client(service, endpoint_url=self.endpoint_url, verify=self.ca_bundle)
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,13 @@ class LongTaskClient:
             time.sleep(interval)
         return self.record(run_id)
 
+    def _wait_stopped(self, run_id: str, timeout: float = STOP_TIMEOUT_SECONDS) -> None:
+        deadline = time.monotonic() + timeout
+        while self.execution(run_id)["status"] == "RUNNING":
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"execution {run_id} still RUNNING {timeout:.0f} s after StopExecution")
+            time.sleep(0.2)
+
     def log_since(self, run_id: str, offset: int) -> bytes:
         """The run's console log from byte offset on (b"" when there is nothing new yet)."""
         key = f"runs/{run_id}/cloud-init-output.log"
@@ -171,6 +180,9 @@ class LongTaskClient:
             self.stepfunctions.stop_execution(
                 executionArn=execution["executionArn"], error="LongTask.Aborted", cause=reason
             )
+            # StopExecution returns before the stop has settled (the local engine applies it on the execution's
+            # own worker): return only once the execution is over, so the caller never sees it RUNNING after this
+            self._wait_stopped(run_id)
         live = self.ec2.describe_instances(
             Filters=[
                 {"Name": "tag:longtask:execution-arn", "Values": [execution["executionArn"]]},

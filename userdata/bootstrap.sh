@@ -4,10 +4,13 @@
 #
 # Set by the launcher where the marker below stands (functions/launcher/launcher/userdata.py):
 #   LONGTASK_RUN_ID, LONGTASK_BUCKET, LONGTASK_PREFIX (runs/<run id>), LONGTASK_DEADLINE (epoch seconds),
-#   LONGTASK_ARTIFACTS_URI, LONGTASK_SCRIPT_URI (only when the script is fetched from S3), the user's env.
+#   LONGTASK_ARTIFACTS_URI, LONGTASK_SCRIPT_URI (only when the script is fetched from S3),
+#   LONGTASK_BACKSTOP_GRACE_MINUTES (minutes after the deadline the instance powers itself off: longer than the
+#   workflow's timeout guard may take, see watch_plan.py), the user's env.
 # Facts of the machine, with the defaults of an Amazon Linux 2023 instance:
 #   LONGTASK_CONSOLE_LOG (/var/log/cloud-init-output.log), LONGTASK_WORK_DIR (/var/lib/longtask),
-#   LONGTASK_LOG_INTERVAL (30, seconds between live log uploads), LONGTASK_BACKSTOP_GRACE_MINUTES (5).
+#   LONGTASK_LOG_INTERVAL (30, seconds between live log uploads), LONGTASK_IMDS_ENDPOINT (the instance metadata
+#   service, http://169.254.169.254), LONGTASK_NOTICE_INTERVAL (5, seconds between looks for a Spot notice).
 # shellcheck disable=SC2329  # report, on_signal and json_string run from the traps
 # @@LONGTASK_CONFIG@@
 set -uo pipefail
@@ -15,15 +18,19 @@ set -uo pipefail
 console_log=${LONGTASK_CONSOLE_LOG:-/var/log/cloud-init-output.log}
 work_dir=${LONGTASK_WORK_DIR:-/var/lib/longtask}
 log_interval=${LONGTASK_LOG_INTERVAL:-30}
-grace_minutes=${LONGTASK_BACKSTOP_GRACE_MINUTES:-5}
+imds=${LONGTASK_IMDS_ENDPOINT:-http://169.254.169.254}
+notice_interval=${LONGTASK_NOTICE_INTERVAL:-5}
+grace_minutes=${LONGTASK_BACKSTOP_GRACE_MINUTES:?set by the launcher}
 run_uri="s3://${LONGTASK_BUCKET}/${LONGTASK_PREFIX}"
 real_shutdown=$(command -v shutdown || echo /sbin/shutdown)
 started_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 exit_code=""
 reason=""
 interrupted=false
+spot_notice=false
 script_pid=""
 uploader_pid=""
+notice_watcher_pid=""
 bootstrap_pid=$BASHPID
 
 # Fetch the user's script into $1. Replaced by an inline copy when the script fits in the user data.
@@ -32,8 +39,9 @@ write_script() {
 }
 # @@LONGTASK_SCRIPT@@
 
+upload_timeout=60
 upload() {
-  timeout 120 aws s3 cp --quiet "$1" "$run_uri/$2" || echo "longtask: could not upload $2" >&2
+  timeout "$upload_timeout" aws s3 cp --quiet "$1" "$run_uri/$2" || echo "longtask: could not upload $2" >&2
 }
 
 # An in-instance backstop: the instance powers off a little after the deadline even if the workflow is gone.
@@ -72,19 +80,37 @@ start_log_uploader() {
   uploader_pid=$!
 }
 
+# EC2 announces a Spot interruption two minutes ahead at IMDS spot/instance-action (404 until then): report then,
+# while the network is up, instead of at the end.
+start_notice_watcher() {
+  (
+    trap - EXIT TERM INT HUP
+    while sleep "$notice_interval"; do
+      token=$(curl -sf -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 300" "$imds/latest/api/token") || continue
+      if curl -sf -o /dev/null -H "X-aws-ec2-metadata-token: $token" "$imds/latest/meta-data/spot/instance-action"; then
+        kill -USR1 "$bootstrap_pid"
+        exit 0
+      fi
+    done
+  ) &
+  notice_watcher_pid=$!
+}
+
 json_string() {
   local text=${1//\\/\\\\}
   text=${text//\"/\\\"}
   printf '"%s"' "${text//$'\n'/\\n}"
 }
 
-# The one exit path: write result.json, upload the log and the result, power off. Runs once.
+# The one exit path: write result.json, upload the log and the result, power off (after a Spot notice, EC2
+# reclaims the instance itself: its state reason then says so, and the workflow can relaunch). Runs once.
 report() {
   [[ $BASHPID == "$bootstrap_pid" ]] || return 0 # a subshell's exit is not the run's
   trap '' TERM INT HUP
   trap - EXIT
   local code=${exit_code:-1} signal=null shutdown_requested=false
   [[ -n $uploader_pid ]] && kill "$uploader_pid" 2>/dev/null
+  [[ -n $notice_watcher_pid ]] && kill "$notice_watcher_pid" 2>/dev/null
   [[ -n $script_pid ]] && kill -TERM "$script_pid" 2>/dev/null
   if [[ -e "$work_dir/shutdown-requested" ]]; then
     shutdown_requested=true
@@ -95,17 +121,21 @@ report() {
   fi
   echo "longtask: run ${LONGTASK_RUN_ID} finished with exit code ${code}${reason:+ (${reason})}"
   cat >"$work_dir/result.json" <<RESULT
-{"runId": $(json_string "$LONGTASK_RUN_ID"), "exitCode": ${code}, "signal": ${signal}, "interrupted": ${interrupted}, "shutdownRequested": ${shutdown_requested}, "reason": $(json_string "$reason"), "startedAt": "${started_at}", "finishedAt": "$(date -u +%Y-%m-%dT%H:%M:%SZ)"}
+{"runId": $(json_string "$LONGTASK_RUN_ID"), "exitCode": ${code}, "signal": ${signal}, "interrupted": ${interrupted}, "shutdownRequested": ${shutdown_requested}, "spotNotice": ${spot_notice}, "reason": $(json_string "$reason"), "startedAt": "${started_at}", "finishedAt": "$(date -u +%Y-%m-%dT%H:%M:%SZ)"}
 RESULT
+  upload "$work_dir/result.json" result.json # the result first: it is what the workflow needs most
   upload "$console_log" cloud-init-output.log
-  upload "$work_dir/result.json" result.json
-  "$real_shutdown" -h now
+  if [[ $spot_notice == true ]]; then
+    echo "longtask: waiting for EC2 to reclaim the instance"
+  else
+    "$real_shutdown" -h now
+  fi
 }
 
 on_signal() {
   exit_code=$1
   interrupted=true
-  reason="the bootstrap received SIG$(kill -l $(($1 - 128)))"
+  reason=${2:-"the bootstrap received SIG$(kill -l $(($1 - 128)))"}
   exit "$1"
 }
 
@@ -115,6 +145,7 @@ main() {
   trap 'on_signal 143' TERM
   trap 'on_signal 130' INT
   trap 'on_signal 129' HUP
+  trap 'spot_notice=true; on_signal 143 "EC2 gave a Spot interruption notice (IMDS spot/instance-action)"' USR1
   echo "longtask: run ${LONGTASK_RUN_ID} starting at ${started_at}"
   schedule_backstop
   install_shutdown_wrapper
@@ -124,6 +155,7 @@ main() {
     exit "$exit_code"
   }
   start_log_uploader
+  start_notice_watcher
   PATH="$work_dir/bin:$PATH" bash "$work_dir/script.sh" </dev/null &
   script_pid=$!
   echo "$script_pid" >"$work_dir/script.pid"
@@ -133,4 +165,18 @@ main() {
   exit "$exit_code"
 }
 
+# On an instance, cloud-init runs the user data in cloud-final.service, whose KillMode=process leaves it to
+# systemd's final kill at shutdown, after the network is down: too late to report. So the bootstrap runs as a
+# transient unit of its own, ordered after network-online.target: at shutdown systemd stops it first (SIGTERM
+# to the bootstrap, KillMode=mixed) while the network is up, and gives it TimeoutStopSec for both uploads.
+run_as_own_unit() {
+  [[ -z ${LONGTASK_IN_UNIT:-} ]] && command -v systemd-run >/dev/null 2>&1 || return 1
+  systemd-run --unit=longtask-run --quiet --collect \
+    --property=Wants=network-online.target --property=After=network-online.target \
+    --property=KillMode=mixed --property=TimeoutStopSec=$((2 * upload_timeout + 30)) \
+    --property=StandardOutput=append:"$console_log" --property=StandardError=append:"$console_log" \
+    --setenv=LONGTASK_IN_UNIT=1 /bin/bash "$(readlink -f "$0")" 2>/dev/null
+}
+
+run_as_own_unit && exit 0 # where there is no systemd, the bootstrap runs in place
 main

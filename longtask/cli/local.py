@@ -6,7 +6,7 @@ import typer
 
 from ..local import engine
 from ..local.paths import EnginePaths
-from .options import Json, print_json, stderr
+from .options import Json, StackName, print_json, stderr, stdout
 
 app = typer.Typer(help="Start, stop and inspect the local engine (LocalStack without Docker + instance agent).")
 
@@ -39,3 +39,48 @@ def status(json_output: Json = False) -> None:
         f"(LocalStack pid {state.localstack_pid}, agent pid {state.agent_pid})"
     )
     raise typer.Exit(0 if state.up else 1)
+
+
+@app.command("iam-report")
+def iam_report(stack: StackName = "longtask", json_output: Json = False) -> None:
+    """For each role of the stack: every action it was allowed (and by which statement), every denial and
+    why, and each statement nothing used (with why it is kept). Exits 1 when a statement is unused without
+    a reason to keep it."""
+    from rich.table import Table
+
+    from ..local.iam.report import build
+
+    paths = EnginePaths.default()
+    target = engine.target(paths, stack)
+    resources = target.client("cloudformation").describe_stack_resources(StackName=stack)["StackResources"]
+    roles = [r["PhysicalResourceId"] for r in resources if r["ResourceType"] == "AWS::IAM::Role"]
+    reports = build(paths.iam_decisions, target.client("iam"), roles)
+    if json_output:
+        print_json([{"principal": r.principal,
+                     "allowed": [{"action": action, "statement": statement, "calls": calls,
+                                  "resources": sorted(r.resources[(action, statement)])}
+                                 for (action, statement), calls in sorted(r.allowed.items())],
+                     "denied": [dict(zip(("action", "resource", "reason", "count"), (*k, n), strict=True))
+                                for k, n in sorted(r.denied.items())],
+                     "unused": [{"statement": s, "kept": why} for s, why in r.unused]} for r in reports])  # fmt: skip
+    else:
+        for report in reports:
+            table = Table(title=report.principal, title_justify="left", show_lines=False)
+            for column in ("action", "resource", "decided by", "calls"):
+                table.add_column(column)
+            for (action, statement), count in sorted(report.allowed.items()):
+                resources = report.resources[(action, statement)]
+                shown = next(iter(resources)) if len(resources) == 1 else f"{len(resources)} resources"
+                table.add_row(action, shown, f"[green]{_short(statement)}[/]", str(count))
+            for (action, resource, reason), count in sorted(report.denied.items()):
+                table.add_row(action, resource, f"[red]denied: {reason}[/]", str(count))
+            for statement, why in report.unused:
+                kept = f"(kept: {why})" if why else ""
+                table.add_row("", "", f"[yellow]unused: {_short(statement)}[/] {kept}", "0")
+            stdout.print(table)
+    raise typer.Exit(1 if any(not why for r in reports for _, why in r.unused) else 0)
+
+
+def _short(statement: str) -> str:
+    """A statement's label without its role's name (the table's title)."""
+    return statement.split("/", 1)[-1]

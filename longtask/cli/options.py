@@ -40,7 +40,7 @@ def connect(aws: bool, stack: str, region: str | None, profile: str | None) -> L
     paths = EnginePaths.default()
     if engine.up(paths):
         stderr.print(f"[dim]local engine up at {endpoint_url()}[/]")
-    target = Target(stack_name=stack, endpoint_url=endpoint_url())
+    target = engine.target(paths, stack)
     with stderr.status(f"deploying stack {stack} locally"):
         if deploy(target.client("cloudformation"), target.client("s3"), stack, LOCAL_STACK_PARAMETERS, paths):
             stderr.print(f"[dim]stack {stack} deployed locally[/]")

@@ -1,61 +1,160 @@
 """The local engine's EC2: LocalStack's provider plus what the application relies on from AWS.
 
-- RunInstances honours ClientToken (a repeated request returns the instances of the first one).
+- RunInstances honours ClientToken: a repeated request returns the instances of the first one; the same token
+  with other parameters is IdempotentParameterMismatch (https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-idempotency.html).
 - TerminateInstances can say why an instance ended (header `x-longtask-state-reason`): the instance
   agent marks an instance's own shutdown `Client.InstanceInitiatedShutdown`, as AWS does, and tests
   can end one as `Server.SpotInstanceTermination`.
+- An instance profile created moments ago is refused ("Invalid IAM Instance Profile") for a fixed, settable
+  time (LONGTASK_PROFILE_PROPAGATION_SECONDS, default 2): IAM is eventually consistent
+  (https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency).
+- An image or an instance type that does not exist is refused (InvalidAMIID.NotFound, InvalidParameterValue).
+- An ImageId of `resolve:ssm:<parameter>` launches the image the parameter names at that moment
+  (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/finding-an-ami-parameter-store.html).
 - The test-only fault plan (faults.py) injects AWS errors at this boundary.
 Selected with PROVIDER_OVERRIDE_EC2=longtask; found through the entry point `localstack.aws.provider`.
 """
 
 from __future__ import annotations
 
+import base64
+import json
+import os
 import threading
+from datetime import UTC, datetime
+from typing import Any
 
 from localstack.aws.api import CommonServiceException, RequestContext, handler
 from localstack.aws.connect import connect_to
 from localstack.services.ec2.provider import Ec2Provider, get_moto_backend
-from localstack.services.moto import call_moto
+from localstack.services.moto import call_moto, call_moto_with_request
 from localstack.services.plugins import Service, aws_provider
 
 from . import faults
+from .iam.operations import RESOLVE_SSM
 
 STATE_REASON_HEADER = "x-longtask-state-reason"
+PROFILE_PROPAGATION_SECONDS = float(os.environ.get("LONGTASK_PROFILE_PROPAGATION_SECONDS", "2"))
+SHUTTING_DOWN_SECONDS = float(os.environ.get("LONGTASK_SHUTTING_DOWN_SECONDS", "2"))
+DESCRIBE_DELAY = float(os.environ.get("LONGTASK_DESCRIBE_DELAY_SECONDS", "1"))
 
 
 class LocalEc2Provider(Ec2Provider):
     def __init__(self) -> None:
         super().__init__()
-        self._instances_by_token: dict[str, list[str]] = {}
+        self._instances_by_token: dict[str, tuple[str, list[str]]] = {}  # token -> (request digest, instances)
         self._lock = threading.Lock()
+        self._shutting_down: set[str] = set()
 
     @handler("RunInstances", expand=False)
     def run_instances(self, context: RequestContext, request: dict) -> dict:
         _raise_fault("RunInstances", "before", request)
+        _refuse_an_unknown_instance_type(request.get("InstanceType", "m1.small"))
+        _refuse_a_profile_not_yet_propagated(context, request.get("IamInstanceProfile") or {})
         token = request.get("ClientToken")
+        digest = json.dumps({k: v for k, v in request.items() if k != "ClientToken"}, sort_keys=True, default=str)
         with self._lock:
             known = self._instances_by_token.get(token) if token else None
+            if known and known[0] != digest:  # the same token with any other parameter changed
+                message = f"The client token {token} was used before with different parameters"
+                raise CommonServiceException("IdempotentParameterMismatch", message)
             if known:
-                response = _reservation_of(context, known)
+                response = _reservation_of(context, known[1])
             else:
-                response = call_moto(context)
+                image = str(request.get("ImageId", ""))
+                if image.startswith(RESOLVE_SSM):
+                    resolved = {**request, "ImageId": _parameter_value(context, image.removeprefix(RESOLVE_SSM))}
+                    if "UserData" in request:  # the request is serialized again, and botocore encodes UserData
+                        resolved["UserData"] = base64.b64decode(request["UserData"]).decode()
+                    response = call_moto_with_request(context, resolved)
+                else:
+                    response = call_moto(context)
                 if token:
-                    self._instances_by_token[token] = [i["InstanceId"] for i in response["Instances"]]
+                    self._instances_by_token[token] = (digest, [i["InstanceId"] for i in response["Instances"]])
         _raise_fault("RunInstances", "after", request)
         return response
 
     @handler("TerminateInstances", expand=False)
     def terminate_instances(self, context: RequestContext, request: dict) -> dict:
+        from moto.ec2.models.instances import StateReason
+
+        backend = get_moto_backend(context)
+        ending = {i: backend.get_instance(i) for i in request.get("InstanceIds", []) if i in self._shutting_down}
+        reasons = {i: instance._state_reason for i, instance in ending.items()}  # the first end's reason counts
         response = call_moto(context)
         code = context.request.headers.get(STATE_REASON_HEADER)
-        if code:
-            from moto.ec2.models.instances import StateReason
-
-            backend = get_moto_backend(context)
-            for change in response["TerminatingInstances"]:
-                if change["PreviousState"]["Name"] not in ("shutting-down", "terminated"):  # the first end counts
-                    backend.get_instance(change["InstanceId"])._state_reason = StateReason(f"{code}: {code}", code)
+        for change in response["TerminatingInstances"]:
+            instance_id = change["InstanceId"]
+            instance = backend.get_instance(instance_id)
+            if instance_id in reasons:
+                instance._state_reason = reasons[instance_id]
+            elif change["PreviousState"]["Name"] != "terminated":
+                if code:
+                    instance._state_reason = StateReason(f"{code}: {code}", code)
+                self._shut_down(instance)
+            if instance_id in self._shutting_down:
+                instance._state.name, instance._state.code = "shutting-down", 32
+                change["CurrentState"] = {"Code": 32, "Name": "shutting-down"}
         return response
+
+    def _shut_down(self, instance: Any) -> None:
+        """`shutting-down` while the OS stops, then `terminated` (EC2 user guide, "Instance state changes")."""
+        self._shutting_down.add(instance.id)
+
+        def terminated() -> None:
+            instance._state.name, instance._state.code = "terminated", 48
+            self._shutting_down.discard(instance.id)
+
+        timer = threading.Timer(SHUTTING_DOWN_SECONDS, terminated)
+        timer.daemon = True
+        timer.start()
+
+    @handler("DescribeInstances", expand=False)
+    def describe_instances(self, context: RequestContext, request: dict) -> dict:
+        """An instance asked for by id moments after its launch is not found yet (EC2 is eventually consistent:
+        https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html)."""
+        if not context.is_internal_call:
+            backend = get_moto_backend(context)
+            for instance_id in request.get("InstanceIds") or []:
+                launched = next((datetime.fromisoformat(i.launch_time.replace("Z", "+00:00"))
+                                 for i in backend.all_instances() if i.id == instance_id), None)  # fmt: skip
+                if launched and (datetime.now(UTC) - launched).total_seconds() < DESCRIBE_DELAY:
+                    message = f"The instance ID '{instance_id}' does not exist"
+                    raise CommonServiceException("InvalidInstanceID.NotFound", message)
+        return call_moto(context)
+
+
+def _parameter_value(context: RequestContext, name: str) -> str:
+    from moto.ssm.models import ssm_backends
+
+    found = ssm_backends[context.account_id][context.region].get_parameter(name)
+    if found is None:
+        message = f"The parameter {name} named by ImageId resolve:ssm:{name} does not exist"
+        raise CommonServiceException("InvalidParameterValue", message)
+    return found.value
+
+
+def _refuse_an_unknown_instance_type(instance_type: str) -> None:
+    """EC2 refuses a type that does not exist (moto knows every type AWS offers)."""
+    from moto.ec2.models.instance_types import INSTANCE_TYPES
+
+    if instance_type not in INSTANCE_TYPES:
+        raise CommonServiceException("InvalidParameterValue", f"Invalid value '{instance_type}' for InstanceType.")
+
+
+def _refuse_a_profile_not_yet_propagated(context: RequestContext, profile: dict) -> None:
+    if not profile:
+        return
+    from moto.core.utils import utcnow
+    from moto.iam.models import iam_backends
+
+    given = profile.get("Arn") or profile.get("Name")
+    found = next((p for p in iam_backends[context.account_id]["global"].instance_profiles.values()
+                  if given in (p.arn, p.name)), None)  # fmt: skip
+    field, label = ("arn", "ARN") if profile.get("Arn") else ("name", "name")
+    if found is None or (utcnow() - found.create_date).total_seconds() < PROFILE_PROPAGATION_SECONDS:
+        message = f"Value ({given}) for parameter iamInstanceProfile.{field} is invalid. "
+        raise CommonServiceException("InvalidParameterValue", message + f"Invalid IAM Instance Profile {label}")
 
 
 def _raise_fault(operation: str, when: str, request: dict) -> None:

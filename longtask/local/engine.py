@@ -8,8 +8,10 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..client import Target
 from . import localstack
 from .instance_agent import MINUTE_ENV
+from .network import give_default_vpc_an_internet_gateway
 from .paths import EnginePaths
 from .processes import read_pid, spawn, stop
 
@@ -46,6 +48,7 @@ def up(paths: EnginePaths, agent_minute_seconds: int = 60) -> bool:
     started = localstack.start(paths)
     if started:
         shutil.rmtree(paths.instances, ignore_errors=True)  # a fresh LocalStack knows no instances
+        give_default_vpc_an_internet_gateway(target(paths, "").client("ec2"))
     setting = paths.state / "agent-minute-seconds"
     if read_pid(paths.pid_file("agent")) and setting.exists() and setting.read_text() != str(agent_minute_seconds):
         stop(paths.pid_file("agent"), AGENT_STOP_GRACE_SECONDS)
@@ -61,6 +64,11 @@ def up(paths: EnginePaths, agent_minute_seconds: int = 60) -> bool:
         setting.write_text(str(agent_minute_seconds))
         started = True
     return started
+
+
+def target(paths: EnginePaths, stack_name: str) -> Target:
+    """Where a stack on this engine is reached: over TLS, trusting the engine's certificate."""
+    return Target(stack_name=stack_name, endpoint_url=localstack.endpoint_url(), ca_bundle=str(paths.ca_bundle))
 
 
 def down(paths: EnginePaths) -> bool:

@@ -5,96 +5,59 @@ runs each one's user data with bash in a private directory (the instance's "disk
 pointed at LocalStack and a `shutdown` that honours InstanceInitiatedShutdownBehavior, and saves its
 console output where the bootstrap expects cloud-init-output.log. Terminating an instance through
 the API ends its process tree, as powering off a machine would.
+
+Each instance has its own IMDSv2 on a loopback port (imds.py) that hands out the credentials of its
+instance profile's role, so its calls are authorized as that role's, as on AWS; it has no other keys.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import logging
 import os
 import signal
 import subprocess
 import threading
 import time
-from dataclasses import dataclass, field
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .imds import InstanceMetadata, MetadataServer
+from .machine import Machine, install_commands
+from .network import InstanceLink, s3_unreachable_reason
 from .paths import EnginePaths
-from .processes import stop_group
 
 LOG = logging.getLogger("longtask.agent")
 WATCH_INTERVAL_SECONDS = 0.5
 MINUTE_ENV = "LONGTASK_AGENT_MINUTE_SECONDS"  # a compressed clock for `shutdown -h +N` (tests of the backstop)
-POWER_OFF_GRACE_SECONDS = 10  # SIGTERM, then SIGKILL: the bootstrap's EXIT trap reports in this time
+REGION = "us-east-1"
 LIVE = ("pending", "running")
 GONE = ("shutting-down", "terminated", "stopping", "stopped")
-
-SHUTDOWN_SHIM = """#!/bin/bash
-# shutdown(8) of a local instance: tells the instance agent when to power this machine off.
-when=+1
-for arg in "$@"; do
-  case "$arg" in
-    -c) rm -f "$LONGTASK_INSTANCE_DIR/power-off-at"; exit 0 ;;
-    now) when=+0 ;;
-    +[0-9]*) when=$arg ;;
-  esac
-done
-echo $(( $(date +%s) + ${when#+} * LONGTASK_MINUTE_SECONDS )) > "$LONGTASK_INSTANCE_DIR/power-off-at"
-"""
-
 
 def mark_own_shutdown(request: Any, **kwargs: Any) -> None:
     """The agent terminates an instance only when it shut itself down: EC2 records that reason."""
     request.headers["x-longtask-state-reason"] = "Client.InstanceInitiatedShutdown"  # see ec2_provider.py
 
 
-@dataclass
-class Machine:
-    """One running local instance: its process group and its directory."""
-
-    instance_id: str
-    directory: Path
-    shutdown_behavior: str
-    process: subprocess.Popen
-    powered_off: threading.Event = field(default_factory=threading.Event)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @property
-    def power_off_file(self) -> Path:
-        return self.directory / "power-off-at"
-
-    def power_off_due(self) -> bool:
-        try:
-            return time.time() >= int(self.power_off_file.read_text().strip())
-        except (OSError, ValueError):
-            return False
-
-    def power_off(self) -> bool:
-        """End every process of the machine, like an OS shutting down: SIGTERM, grace, SIGKILL.
-
-        Returns whether this call powered it off (False: it was already off or going off)."""
-        with self.lock:
-            if self.powered_off.is_set():
-                return False
-            self.powered_off.set()
-        stop_group(self.process.pid, POWER_OFF_GRACE_SECONDS)
-        self.process.wait()
-        return True
-
-
 class InstanceAgent:
     """Watches LocalStack's EC2 and runs the user data of each instance it finds."""
 
-    def __init__(self, ec2: Any, paths: EnginePaths, aws_cli: Path, environment: dict[str, str]) -> None:
+    def __init__(
+        self, ec2: Any, roles: RoleCredentials, paths: EnginePaths, aws_cli: Path, environment: dict[str, str]
+    ) -> None:
         self.ec2 = ec2
+        self.engine_port = urllib.parse.urlsplit(environment["AWS_ENDPOINT_URL"]).port or 443
+        self.roles = roles
         self.paths = paths
         self.aws_cli = aws_cli
         self.environment = environment
         self.machines: dict[str, Machine] = {}
+        self.booting: set[str] = set()
         self.lock = threading.Lock()
 
     def run_forever(self) -> None:
@@ -113,33 +76,53 @@ class InstanceAgent:
         for page in pages:
             for reservation in page["Reservations"]:
                 for instance in reservation["Instances"]:
-                    self._reconcile(instance["InstanceId"], instance["State"]["Name"])
+                    self._reconcile(instance)
 
-    def _reconcile(self, instance_id: str, state: str) -> None:
+    def _reconcile(self, instance: dict[str, Any]) -> None:
+        instance_id, state = instance["InstanceId"], instance["State"]["Name"]
         with self.lock:
             machine = self.machines.get(instance_id)
-            if machine is None and state in LIVE and not (self.paths.instances / instance_id).exists():
-                self.machines[instance_id] = self._boot(instance_id)
+            new = machine is None and instance_id not in self.booting and state in LIVE
+            if new and not (self.paths.instances / instance_id).exists():
+                self.booting.add(instance_id)  # machines boot side by side, as instances do
+                threading.Thread(target=self._boot_in_background, args=(instance,), daemon=True).start()
         if machine is not None and state in GONE and not machine.powered_off.is_set():
             LOG.info("%s is %s through the API: powering off", instance_id, state)
             threading.Thread(target=machine.power_off, daemon=True).start()
 
-    def _boot(self, instance_id: str) -> Machine:
-        directory = self.paths.instances / instance_id
-        bin_dir = directory / "bin"
-        bin_dir.mkdir(parents=True)
-        (directory / "var" / "log").mkdir(parents=True)
-        (directory / "tmp").mkdir()
+    def _boot_in_background(self, instance: dict[str, Any]) -> None:
+        try:
+            machine = self._boot(instance)
+        except (BotoCoreError, ClientError) as error:  # nothing was started: the next watch tries again
+            LOG.warning("could not boot %s yet: %s", instance["InstanceId"], error)
+            machine = None
+        with self.lock:
+            if machine is not None:
+                self.machines[machine.instance_id] = machine
+            self.booting.discard(instance["InstanceId"])
+
+    def _boot(self, instance: dict[str, Any]) -> Machine:
+        """Start the machine; every API call first, so that a failed one leaves nothing and is tried again."""
+        instance_id = instance["InstanceId"]
+        metadata = self._metadata(instance)
+        unreachable = s3_unreachable_reason(self.ec2, instance)
+        if unreachable:  # its AWS calls hang and time out, as on AWS
+            LOG.info("%s cannot reach S3: %s", instance_id, unreachable)
         user_data = self.ec2.describe_instance_attribute(InstanceId=instance_id, Attribute="userData")
         script = base64.b64decode(user_data.get("UserData", {}).get("Value", "") or b"")
         behavior = self.ec2.describe_instance_attribute(
             InstanceId=instance_id, Attribute="instanceInitiatedShutdownBehavior"
         )["InstanceInitiatedShutdownBehavior"]["Value"]
+        directory = self.paths.instances / instance_id
+        bin_dir = directory / "bin"
+        bin_dir.mkdir(parents=True)
+        (directory / "var" / "log").mkdir(parents=True)
+        (directory / "tmp").mkdir()
+        metadata.notices_dir = directory  # tests give a Spot notice by writing `spot-instance-action` here
+        metadata_server = MetadataServer(metadata).start()
+        link = InstanceLink(self.engine_port, up=not unreachable)
         (directory / "user-data").write_bytes(script)
-        shim = bin_dir / "shutdown"
-        shim.write_text(SHUTDOWN_SHIM)
-        shim.chmod(0o755)
-        (bin_dir / "aws").symlink_to(self.aws_cli)
+        install_commands(bin_dir, self.aws_cli)
         console_log = directory / "var" / "log" / "cloud-init-output.log"
         env = {
             **self.environment,
@@ -150,16 +133,36 @@ class InstanceAgent:
             "LONGTASK_CONSOLE_LOG": str(console_log),
             "LONGTASK_WORK_DIR": str(directory / "var" / "lib" / "longtask"),
             "LONGTASK_LOG_INTERVAL": "2",
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT": metadata_server.endpoint,  # the AWS CLI's credentials and region
+            "LONGTASK_IMDS_ENDPOINT": metadata_server.endpoint,  # the bootstrap's own metadata reads
+            "AWS_ENDPOINT_URL": link.endpoint,  # the instance's network (cut where S3 is out of reach)
         }
         with console_log.open("ab") as log:
             process = subprocess.Popen(
                 ["bash", str(directory / "user-data")], cwd=directory, env=env,
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
-        machine = Machine(instance_id, directory, behavior, process)
+        machine = Machine(instance_id, directory, behavior, process, metadata_server, link)
         LOG.info("%s booted (pid %s, shutdown behaviour %s)", instance_id, process.pid, behavior)
         threading.Thread(target=self._supervise, args=(machine,), daemon=True).start()
         return machine
+
+    def _metadata(self, instance: dict[str, Any]) -> InstanceMetadata:
+        options = instance.get("MetadataOptions") or {}
+        zone = (instance.get("Placement") or {}).get("AvailabilityZone", "")
+        role_arn = self.roles.role_of_profile((instance.get("IamInstanceProfile") or {}).get("Arn"))
+        instance_id = instance["InstanceId"]
+        if role_arn:  # EC2 has the role's credentials ready at boot: IMDS answers at once (SDKs wait 1 s)
+            self.roles.credentials(role_arn, instance_id)
+        return InstanceMetadata(
+            instance_id=instance_id,
+            region=self.ec2.meta.region_name,
+            availability_zone=zone,
+            role_name=role_arn.rsplit("/", 1)[-1] if role_arn else None,
+            credentials=(lambda: self.roles.credentials(role_arn, instance_id)) if role_arn else None,
+            http_tokens=options.get("HttpTokens", "required"),
+            hop_limit=int(options.get("HttpPutResponseHopLimit", 1)),
+        )
 
     def _supervise(self, machine: Machine) -> None:
         """Honour the machine's own shutdown requests (immediate or scheduled, like shutdown -h +N)."""
@@ -191,24 +194,72 @@ class InstanceAgent:
             thread.join()
 
 
+class RoleCredentials:
+    """Temporary credentials of instance profile roles, assumed as EC2 assumes them (trust policy checked)."""
+
+    REFRESH_BEFORE_SECONDS = 300
+
+    def __init__(self, iam: Any, sts: Any) -> None:
+        self.iam, self.sts = iam, sts
+        self._cache: dict[tuple[str, str], dict[str, Any]] = {}
+        self._lock = threading.Lock()
+        # the engine checks the role's trust policy for the service that assumes it (iam/gateway.py)
+        sts.meta.events.register("before-sign.sts.AssumeRole", _as_service("ec2"))
+
+    def role_of_profile(self, profile_arn: str | None) -> str | None:
+        if not profile_arn:
+            return None
+        profile = self.iam.get_instance_profile(InstanceProfileName=profile_arn.rsplit("/", 1)[-1])
+        roles = profile["InstanceProfile"]["Roles"]
+        return roles[0]["Arn"] if roles else None  # asked at each boot: a profile's role can change
+
+    def credentials(self, role_arn: str, session: str) -> dict[str, Any]:
+        """IMDS's iam/security-credentials/<role> document, refreshed before it expires."""
+        with self._lock:
+            cached = self._cache.get((role_arn, session))
+        if cached is not None and cached["expires"] - time.time() > self.REFRESH_BEFORE_SECONDS:
+            return cached["document"]
+        issued = self.sts.assume_role(RoleArn=role_arn, RoleSessionName=session)["Credentials"]
+        cached = {"expires": issued["Expiration"].timestamp(), "document": {
+            "Code": "Success", "Type": "AWS-HMAC", "LastUpdated": _iso(time.time()),
+            "AccessKeyId": issued["AccessKeyId"], "SecretAccessKey": issued["SecretAccessKey"],
+            "Token": issued["SessionToken"], "Expiration": _iso(issued["Expiration"].timestamp()),
+        }}  # fmt: skip
+        with self._lock:
+            self._cache[(role_arn, session)] = cached
+        return cached["document"]
+
+
+def _iso(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def _as_service(service: str) -> Any:
+    def mark(request: Any, **kwargs: Any) -> None:
+        request.headers["x-localstack-data"] = json.dumps({"service_principal": service})
+
+    return mark
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     paths = EnginePaths.default()
     endpoint = os.environ["AWS_ENDPOINT_URL"]
-    credentials = {
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
     minute = os.environ.get(MINUTE_ENV, "60")
-    environment = {"AWS_ENDPOINT_URL": endpoint, "LANG": "C.UTF-8", "LONGTASK_MINUTE_SECONDS": minute, **credentials}
-    ec2 = boto3.client(
-        "ec2", endpoint_url=endpoint, region_name="us-east-1",
-        aws_access_key_id="test", aws_secret_access_key="test",
-    )  # fmt: skip
-    ec2.meta.events.register("before-sign.ec2.TerminateInstances", mark_own_shutdown)
+    environment = {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_CA_BUNDLE": str(paths.ca_bundle),
+        "AWS_DEFAULT_REGION": REGION,
+        "LANG": "C.UTF-8",
+        "LONGTASK_MINUTE_SECONDS": minute,
+    }
+    session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION)
+    clients = {name: session.client(name, endpoint_url=endpoint, verify=str(paths.ca_bundle))
+               for name in ("ec2", "iam", "sts")}  # fmt: skip
+    clients["ec2"].meta.events.register("before-sign.ec2.TerminateInstances", mark_own_shutdown)
     aws_cli = paths.localstack_venv / "bin" / "aws"
-    agent = InstanceAgent(ec2, paths, aws_cli, environment)
+    roles = RoleCredentials(clients["iam"], clients["sts"])
+    agent = InstanceAgent(clients["ec2"], roles, paths, aws_cli, environment)
 
     def on_term(signum: int, frame: Any) -> None:
         agent.power_off_all()

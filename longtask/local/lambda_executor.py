@@ -45,6 +45,9 @@ class LocalProcessExecutor(RuntimeExecutor):
             "PYTHONPATH": str(code),
             "PYTHONUNBUFFERED": "1",
             "LONGTASK_RUNTIME_PORT": str(self.port),
+            # the AWS APIs over TLS, as on AWS (the bucket policy's aws:SecureTransport is evaluated)
+            "AWS_ENDPOINT_URL": f"https://{HOST}:{config.GATEWAY_LISTEN[0].port}",
+            "AWS_CA_BUNDLE": os.environ["LONGTASK_CA_BUNDLE"],
         }
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:

@@ -10,6 +10,7 @@ import urllib.request
 from pathlib import Path
 
 from . import faults
+from .iam.enforcement import DECISION_LOG_ENV
 from .paths import EnginePaths, app_dir
 from .processes import poll_condition, read_pid, spawn, stop
 
@@ -19,6 +20,7 @@ LOCALSTACK_EXCLUDE_NEWER = "2025-10-07"
 SERVICES = "cloudformation,dynamodb,ec2,events,iam,lambda,logs,s3,ssm,stepfunctions,sts"
 STARTUP_TIMEOUT_SECONDS = 90
 STOP_GRACE_SECONDS = 10
+CA_BUNDLE_ENV = "LONGTASK_CA_BUNDLE"
 
 
 class EngineError(RuntimeError):
@@ -30,7 +32,12 @@ def port() -> int:
 
 
 def endpoint_url() -> str:
-    return f"http://127.0.0.1:{port()}"
+    """The engine over TLS, as AWS is (the bucket policy denies requests without it)."""
+    return f"https://127.0.0.1:{port()}"
+
+
+def health_url() -> str:
+    return f"http://127.0.0.1:{port()}/_localstack/health"
 
 
 def uv_command() -> list[str]:
@@ -75,7 +82,7 @@ def ensure_environment(paths: EnginePaths) -> Path:
 
 def is_healthy() -> bool:
     try:
-        with urllib.request.urlopen(f"{endpoint_url()}/_localstack/health", timeout=2) as response:
+        with urllib.request.urlopen(health_url(), timeout=2) as response:
             return response.status == 200
     except OSError:
         return False
@@ -91,6 +98,7 @@ def start(paths: EnginePaths) -> bool:
         )
     python = ensure_environment(paths)
     paths.localstack_data.mkdir(parents=True, exist_ok=True)
+    ensure_certificate(python, paths)
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": os.environ.get("HOME", str(paths.state)),
@@ -104,12 +112,16 @@ def start(paths: EnginePaths) -> bool:
         "PROVIDER_OVERRIDE_DYNAMODB": "longtask",  # DynamoDB from moto (dynamodb_provider.py)
         "PROVIDER_OVERRIDE_EC2": "longtask",  # ClientToken, state reasons, fault plan (ec2_provider.py)
         faults.PLAN_ENV: str(paths.faults_file),
+        "CUSTOM_SSL_CERT_PATH": str(paths.server_certificate),
+        CA_BUNDLE_ENV: str(paths.ca_bundle),  # what the Lambda environments trust (lambda_executor.py)
+        DECISION_LOG_ENV: str(paths.iam_decisions),
         "LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT": "60",
         "DNS_ADDRESS": "0",
         "SKIP_SSL_CERT_DOWNLOAD": "1",
         "DISABLE_EVENTS": "1",
         "LOCALSTACK_TELEMETRY_DISABLED": "1",
         "EC2_VM_MANAGER": "mock",
+        "MOTO_ENABLE_AMI_VALIDATION": "1",  # RunInstances refuses an image that does not exist, as EC2 does
     }
     spawn([str(python), "-m", "localstack.runtime.main"], paths.pid_file("localstack"),
           paths.logs / "localstack.log", env, paths.state)  # fmt: skip
@@ -117,6 +129,16 @@ def start(paths: EnginePaths) -> bool:
         stop(paths.pid_file("localstack"), STOP_GRACE_SECONDS)
         raise EngineError(f"LocalStack did not become healthy; see {paths.logs / 'localstack.log'}")
     return True
+
+
+def ensure_certificate(python: Path, paths: EnginePaths) -> None:
+    """Make the engine's TLS certificate on first start (with LocalStack's Python, which has cryptography)."""
+    if paths.server_certificate.exists() and paths.ca_bundle.exists():
+        return
+    command = [str(python), "-m", "longtask.local.certificate", str(paths.server_certificate), str(paths.ca_bundle)]
+    completed = subprocess.run(command, capture_output=True, text=True)
+    if completed.returncode != 0:
+        raise EngineError(f"making the engine's TLS certificate failed:\n{completed.stderr.strip()}")
 
 
 def stop_localstack(paths: EnginePaths) -> bool:

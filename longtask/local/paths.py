@@ -45,6 +45,21 @@ class EnginePaths:
         return self.state / "logs"
 
     @property
+    def server_certificate(self) -> Path:
+        """The engine's TLS key and certificate (LocalStack's CUSTOM_SSL_CERT_PATH)."""
+        return self.state / "tls" / "server.pem"
+
+    @property
+    def ca_bundle(self) -> Path:
+        """The engine's certificate alone: what its clients trust (AWS_CA_BUNDLE)."""
+        return self.state / "tls" / "ca-bundle.pem"
+
+    @property
+    def iam_decisions(self) -> Path:
+        """Every IAM decision the engine made for an application principal (JSON lines)."""
+        return self.state / "iam-decisions.jsonl"
+
+    @property
     def faults_file(self) -> Path:
         return self.state / "faults.json"
 

@@ -42,7 +42,16 @@ def is_alive(pid: int) -> bool:
         reaped, _ = os.waitpid(pid, os.WNOHANG)
         if reaped == pid:
             return False
-    return True
+    return not _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    """An ended process not reaped yet (not our child: nothing here will reap it)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rpartition(")")[2].split()[0] == "Z"
 
 
 def spawn(command: list[str], pid_file: Path, log_file: Path, env: dict[str, str], cwd: Path) -> int:

@@ -16,21 +16,22 @@ from typing import Any
 import pytest
 
 from longtask.cli.options import LOCAL_STACK_PARAMETERS
-from longtask.client import LongTaskClient, Target
+from longtask.client import LongTaskClient
 from longtask.local import engine
 from longtask.local.deploy import deploy
 from longtask.local.faults import write_plan
-from longtask.local.localstack import endpoint_url
 from longtask.local.paths import EnginePaths
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = "longtask-it"
+SCRIPTS_BUCKET = "longtask-it-scripts"  # scripts kept outside the artifact bucket (ScriptReadArns)
 EXAMPLES_STACK = "longtask-it-examples"
 PARAMETERS = {  # the local defaults, plus the optional triggers
     **LOCAL_STACK_PARAMETERS,
     "ScriptUploadPrefix": "scripts/",
     "ScheduleExpression": "rate(1 day)",
     "ScheduleInput": '{"script": "echo scheduled run"}',
+    "ScriptReadArns": f"arn:aws:s3:::{SCRIPTS_BUCKET}/jobs/*",
 }
 MINUTE_SECONDS = 1  # the agent's compressed clock: `shutdown -h +N` fires after N seconds
 LEAKS: dict[str, list[str]] = {}  # filled at the end of the session, reported by pytest_terminal_summary
@@ -41,7 +42,7 @@ def client() -> Iterator[LongTaskClient]:
     paths = EnginePaths.default()
     started = engine.up(paths, agent_minute_seconds=MINUTE_SECONDS)
     try:
-        target = Target(stack_name=STACK, endpoint_url=endpoint_url())
+        target = engine.target(paths, STACK)
         deploy(target.client("cloudformation"), target.client("s3"), STACK, PARAMETERS, paths)
         client = LongTaskClient(target)
         examples = {"LongTaskStateMachineArn": client.stack.state_machine_arn}
@@ -89,6 +90,12 @@ def fault_plan(client: LongTaskClient) -> Iterator[Any]:
 
     yield set_rules
     write_plan(path, [])
+
+
+def default_image(client: LongTaskClient) -> str:
+    """The image the stack launches (the latest Amazon Linux 2023, from its public SSM parameter)."""
+    name = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
+    return client.target.client("ssm").get_parameter(Name=name)["Parameter"]["Value"]
 
 
 def stack_output(client: LongTaskClient, name: str, stack_name: str = STACK) -> str:

@@ -8,16 +8,19 @@ boundary (longtask/local/faults.py), where the launcher meets them exactly as it
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
+from launcher.watch_plan import BACKSTOP_GRACE_MINUTES
 
 from longtask.client import LongTaskClient
 from longtask.local.processes import poll_condition
 
-from .conftest import STACK, instances_of, live_instances, stack_output
+from .conftest import MINUTE_SECONDS, STACK, default_image, instances_of, live_instances, stack_output
 
 SLEEPER = "echo started\nsleep 300\n"
 
@@ -61,15 +64,18 @@ def test_instance_terminated_from_outside_mid_run(client: LongTaskClient) -> Non
     run_id = client.start({"script": SLEEPER})
     terminate_as(client, wait_until_running(client, run_id)["instanceId"])
     record = assert_final(client, run_id, "NO_RESULT")
-    # AWS keeps the instance shutting-down while its OS stops, so the trapped result usually arrives
-    # ("terminated from outside ... interrupted"); LocalStack terminates at once ("without writing result.json")
     assert "Client.UserInitiatedShutdown" in record["reason"]
+    # the bootstrap runs as its own systemd unit, stopped while the network is still up: its report arrives
+    # (in cloud-final.service it would get SIGTERM only after the network is down, and nothing would report)
+    assert "the script was interrupted (the bootstrap received SIGTERM)" in record["reason"], record
+    assert "finished with exit code 143" in record["logTail"]
 
 
 def test_no_result_json_written(client: LongTaskClient) -> None:
-    # the script kills the bootstrap: nothing reports, the instance lives on until its backstop powers it off
-    # (ceil(10 s / 60) + 5 "minutes" on the agent's compressed clock: 6 s)
-    run_id = client.start({"script": "echo started\nkill -KILL $PPID\n", "timeoutSeconds": 10})
+    # the script kills the bootstrap, then powers the machine off with the system's own shutdown (the last one on
+    # PATH, past the bootstrap's wrapper): nothing reports, and the workflow sees the instance end on its own
+    script = 'echo started\nkill -KILL $PPID\nsleep 1\n"$(type -ap shutdown | tail -n 1)" -h now\n'
+    run_id = client.start({"script": script, "timeoutSeconds": 600})
     record = assert_final(client, run_id, "NO_RESULT")
     assert "without writing result.json (state reason: Client.InstanceInitiatedShutdown" in record["reason"]
 
@@ -79,7 +85,8 @@ def test_capacity_error_on_the_first_type_then_success(client: LongTaskClient, f
     run_id = client.start({"script": "echo hi", "instanceTypes": ["t3a.nano", "t3.nano"]})
     record = assert_final(client, run_id, "SUCCEEDED")
     assert record["instanceType"] == "t3.nano"
-    assert record["launchAttempts"] == ["t3a.nano (on-demand) in the default subnet: InsufficientInstanceCapacity"]
+    # no subnet given: the launcher names the default subnet it resolved
+    assert record["launchAttempts"] == [f"t3a.nano (on-demand) in {record['subnetId']}: InsufficientInstanceCapacity"]
 
 
 def test_capacity_exhausted_everywhere(client: LongTaskClient, fault_plan: Any) -> None:
@@ -87,7 +94,7 @@ def test_capacity_exhausted_everywhere(client: LongTaskClient, fault_plan: Any) 
     run_id = client.start({"script": "echo hi", "instanceTypes": ["t3a.nano", "t3.nano"], "spot": True})
     record = assert_final(client, run_id, "LAUNCH_FAILED")
     for option in ("t3a.nano (spot)", "t3a.nano (on-demand)", "t3.nano (spot)", "t3.nano (on-demand)"):
-        assert f"{option} in the default subnet: InsufficientInstanceCapacity" in record["reason"]
+        assert re.search(rf"{re.escape(option)} in subnet-[0-9a-f]+: InsufficientInstanceCapacity", record["reason"])
     assert instances_of(client, run_id) == []
 
 
@@ -131,7 +138,8 @@ def test_execution_stopped_from_outside(client: LongTaskClient) -> None:
     invoke_reaper(client, {})
     record = assert_final(client, run_id, "ABORTED")
     assert "ABORTED" in record["reason"]
-    assert [i["State"]["Name"] for i in instances_of(client, run_id)] == ["terminated"]
+    # terminated, after a moment shutting-down while its OS stops
+    assert poll_condition(lambda: [i["State"]["Name"] for i in instances_of(client, run_id)] == ["terminated"], 10)
 
 
 def test_reaper_leaves_running_runs_alone(client: LongTaskClient) -> None:
@@ -143,10 +151,12 @@ def test_reaper_leaves_running_runs_alone(client: LongTaskClient) -> None:
 
 def test_duplicate_launch_with_the_same_client_token(client: LongTaskClient) -> None:
     ec2 = client.target.client("ec2")
-    arguments = {"ImageId": "ami-12345678", "MinCount": 1, "MaxCount": 1, "ClientToken": "same-token-1"}
+    arguments = {"ImageId": default_image(client), "MinCount": 1, "MaxCount": 1, "ClientToken": "same-token-1"}
     first = ec2.run_instances(**arguments)["Instances"][0]["InstanceId"]
     second = ec2.run_instances(**arguments)["Instances"][0]["InstanceId"]
     assert first == second
+    with pytest.raises(ClientError, match="IdempotentParameterMismatch"):  # the same token, another request
+        ec2.run_instances(**{**arguments, "InstanceType": "t3.nano"})
     ec2.terminate_instances(InstanceIds=[first])
 
 
@@ -162,13 +172,14 @@ def test_launcher_crashing_once(client: LongTaskClient, fault_plan: Any) -> None
 
 
 def test_workflow_gone_while_the_instance_runs_on(client: LongTaskClient, reaper_rules_disabled: None) -> None:
-    # neither workflow nor reaper: the in-instance backstop (deadline + 5 minutes, seconds on the compressed
-    # clock) ends the instance by itself
-    run_id = client.start({"script": SLEEPER, "timeoutSeconds": 30})  # backstop: ceil(30 / 60) + 5 = 6 "minutes"
+    # neither workflow nor reaper: the in-instance backstop (deadline + BACKSTOP_GRACE_MINUTES, seconds on the
+    # compressed clock) ends the instance by itself
+    run_id = client.start({"script": SLEEPER, "timeoutSeconds": 5})  # backstop: ceil(5 / 60) + grace "minutes"
+    backstop_seconds = (1 + BACKSTOP_GRACE_MINUTES) * MINUTE_SECONDS
     assert poll_condition(lambda: (client.item(run_id) or {}).get("status") == "RUNNING", timeout=30)
     instance_id = client.item(run_id)["instanceId"]
     client.stepfunctions.stop_execution(executionArn=client.execution_arn(run_id))
-    assert poll_condition(lambda: live_instances(client, run_id) == [], timeout=30)
+    assert poll_condition(lambda: live_instances(client, run_id) == [], timeout=backstop_seconds + 30)
     instance = client.ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
     assert instance["StateReason"]["Code"] == "Client.InstanceInitiatedShutdown"
     # the status event was missed too: the reaper's next sweep settles the run
@@ -192,7 +203,10 @@ def reaper_rules_disabled(client: LongTaskClient) -> Iterator[None]:
 
 def test_spot_interruption_relaunches_a_fresh_instance(client: LongTaskClient) -> None:
     script = (
-        'if aws s3 ls "${LONGTASK_ARTIFACTS_URI}first-attempt" >/dev/null; then echo "second attempt"; exit 0; fi\n'
+        # GetObject, which the instance role may do (listing the bucket, it may not)
+        'if aws s3 cp "${LONGTASK_ARTIFACTS_URI}first-attempt" - >/dev/null 2>&1; then\n'
+        '  echo "second attempt"; exit 0\n'
+        'fi\n'
         'echo first | aws s3 cp - "${LONGTASK_ARTIFACTS_URI}first-attempt"\n' + SLEEPER
     )
     run_id = client.start({"script": script, "spot": True, "retries": 1})
@@ -203,6 +217,32 @@ def test_spot_interruption_relaunches_a_fresh_instance(client: LongTaskClient) -
     assert len(instances_of(client, run_id)) == 2
     kept = client.s3.get_object(Bucket=client.stack.bucket, Key=f"runs/{run_id}/attempts/0/cloud-init-output.log")
     assert b"started" in kept["Body"].read()
+
+
+def test_a_spot_notice_reports_at_once_and_the_reclaim_relaunches(client: LongTaskClient) -> None:
+    """IMDS spot/instance-action two minutes ahead: the bootstrap reports while it can, then EC2 reclaims."""
+    from longtask.local.paths import EnginePaths
+
+    run_id = client.start({"script": SLEEPER, "spot": True, "retries": 1, "timeoutSeconds": 600})
+    instance_id = wait_until_running(client, run_id)["instanceId"]
+    notice = {"action": "terminate", "time": "2026-01-01T00:02:00Z"}
+    (EnginePaths.default().instances / instance_id / "spot-instance-action").write_text(json.dumps(notice))
+    key = f"runs/{run_id}/result.json"
+
+    def reported() -> bool:
+        try:
+            return json.loads(client.s3.get_object(Bucket=client.stack.bucket, Key=key)["Body"].read())["spotNotice"]
+        except ClientError:
+            return False
+
+    assert poll_condition(reported, timeout=30)
+    assert live_instances(client, run_id) == [instance_id]  # it waits for EC2, without powering itself off
+    terminate_as(client, instance_id, "Server.SpotInstanceTermination")
+    assert poll_condition(lambda: len(instances_of(client, run_id)) == 2, timeout=60)  # relaunched
+    client.stepfunctions.stop_execution(executionArn=client.execution_arn(run_id))
+    assert poll_condition(lambda: client.execution(run_id)["status"] == "ABORTED", timeout=10)
+    invoke_reaper(client, {})  # the second attempt ends with the execution
+    assert_final(client, run_id, "ABORTED")
 
 
 def test_spot_interruption_without_retries_is_reported(client: LongTaskClient) -> None:

@@ -72,14 +72,16 @@ def test_no_policy_allows_every_action(transformed: dict) -> None:
 
 def test_the_instance_role_writes_only_under_runs(transformed: dict) -> None:
     role = transformed["Resources"]["InstanceRole"]["Properties"]
-    statements = [s for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
-    assert statements == [
-        {
-            "Effect": "Allow",
-            "Action": ["s3:PutObject", "s3:GetObject"],
-            "Resource": {"Fn::Sub": "${ArtifactBucket.Arn}/runs/*"},
-        }
-    ]
+    statements = [_when_true(s) for p in role["Policies"] for s in p["PolicyDocument"]["Statement"]]
+    assert statements[0] == {
+        "Effect": "Allow",
+        "Action": ["s3:PutObject", "s3:GetObject"],
+        "Resource": {"Fn::Sub": "${ArtifactBucket.Arn}/runs/*"},
+    }
+    # and, when the stack is given them, reads (never writes) scripts kept elsewhere
+    assert [(s["Action"], s["Resource"]) for s in statements[1:]] == [
+        ("s3:GetObject", {"Ref": "ScriptReadArns"}), ("kms:Decrypt", {"Ref": "ScriptKmsKeyArns"}),
+    ]  # fmt: skip
 
 
 def test_the_launcher_passes_only_the_instance_role(transformed: dict) -> None:
@@ -107,6 +109,38 @@ def test_termination_is_limited_to_this_stacks_instances(transformed: dict) -> N
         assert statement["Condition"] == {"StringEquals": {"ec2:ResourceTag/longtask:stack": {"Ref": "AWS::StackName"}}}
 
 
+def test_the_reaper_reserves_no_concurrency_by_default(transformed: dict) -> None:
+    # any reservation fails the deploy where the account's concurrency limit is 10 (Lambda, "Reserved concurrency")
+    reaper = transformed["Resources"]["ReaperFunction"]["Properties"]["ReservedConcurrentExecutions"]
+    assert reaper == {"Fn::If": ["HasReaperConcurrency", {"Ref": "ReaperReservedConcurrency"}, {"Ref": "AWS::NoValue"}]}
+    assert transformed["Conditions"]["HasReaperConcurrency"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "ReaperReservedConcurrency"}, -1]}]
+    }
+    assert transformed["Parameters"]["ReaperReservedConcurrency"]["Default"] == -1
+
+
+@pytest.mark.parametrize(
+    ("prefix", "allowed"),
+    [("", True), ("scripts/", True), ("jobs/nightly-", True), ("runsheet/", True),
+     ("runs/", False), ("runs/x/", False), ("runs", False), ("r", False), ("run", False)],
+)  # fmt: skip
+def test_an_upload_prefix_overlapping_runs_is_refused(transformed: dict, prefix: str, allowed: bool) -> None:
+    """Every log upload under runs/ would start a run. CloudFormation's AllowedPattern is a Java regular
+    expression; this one uses only what Java and Python share (alternation, a negative lookahead)."""
+    import re
+
+    pattern = transformed["Parameters"]["ScriptUploadPrefix"]["AllowedPattern"]
+    assert (re.fullmatch(pattern, prefix) is not None) is allowed
+
+
+def test_a_missing_result_is_told_from_a_forbidden_one(transformed: dict) -> None:
+    lists = [s for n, s in _statements(transformed) if n == "OutcomeFunctionRole" and "s3:ListBucket" in _actions(s)]
+    assert lists == [{
+        "Sid": "TellMissingResultFromForbidden", "Effect": "Allow", "Action": "s3:ListBucket",
+        "Resource": {"Fn::GetAtt": ["ArtifactBucket", "Arn"]}, "Condition": {"StringLike": {"s3:prefix": "runs/*"}},
+    }]  # fmt: skip
+
+
 @pytest.mark.parametrize("script", SHELL_SCRIPTS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_shellcheck_passes(script: Path) -> None:
     completed = subprocess.run([tool("shellcheck"), "--shell=bash", str(script)], capture_output=True, text=True,
@@ -119,8 +153,16 @@ def _statements(template: dict) -> list[tuple[str, dict]]:
     for name, resource in template["Resources"].items():
         if resource["Type"] == "AWS::IAM::Role":
             for policy in resource["Properties"].get("Policies", []):
-                found += [(name, s) for s in policy["PolicyDocument"]["Statement"]]
+                found += [(name, s) for s in map(_when_true, policy["PolicyDocument"]["Statement"]) if s]
     return found
+
+
+def _when_true(statement: dict) -> dict | None:
+    """A statement behind a condition (Fn::If) as it is when the condition holds."""
+    if "Fn::If" in statement:
+        _, when_true, _ = statement["Fn::If"]
+        return when_true if when_true != {"Ref": "AWS::NoValue"} else None
+    return statement
 
 
 def _actions(statement: dict) -> list[str]:

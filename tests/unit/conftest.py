@@ -9,6 +9,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from longtask.local.network import give_default_vpc_an_internet_gateway
+
 BUCKET = "longtask-test-artifacts"
 REGION = "us-east-1"
 
@@ -34,11 +36,13 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def aws() -> Iterator[dict[str, Any]]:
-    """moto's EC2 and S3 with the artifact bucket."""
+    """moto's EC2 (its default VPC shaped like a fresh account's) and S3 with the artifact bucket."""
     with mock_aws():
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=BUCKET)
-        yield {"ec2": boto3.client("ec2", region_name=REGION), "s3": s3}
+        ec2 = boto3.client("ec2", region_name=REGION)
+        give_default_vpc_an_internet_gateway(ec2)
+        yield {"ec2": ec2, "s3": s3}
 
 
 def instances(ec2: Any) -> list[dict[str, Any]]:

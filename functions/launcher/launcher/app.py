@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -24,13 +25,16 @@ EC2_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 3})
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Event: {"input": <execution input>, "attempt": n, "execution": {"arn", "name"}} (built by the workflow)."""
+    """Event: {"input": <execution input>, "attempt": n, "enteredAt": <when the launch state was entered>,
+    "execution": {"arn", "name"}} (built by the workflow)."""
     execution = Execution(arn=event["execution"]["arn"], name=event["execution"]["name"])
     logger.append_keys(run_id=execution.name)
     settings = Settings.from_environment()
     attempt = int(event.get("attempt") or 0)
     ec2 = boto3.client("ec2", config=EC2_CONFIG)
-    launch = start_run(event.get("input"), execution, settings, ec2, boto3.client("s3"), attempt)
+    entered = event.get("enteredAt")
+    launched_at = datetime.fromisoformat(entered) if entered else datetime.now(UTC)
+    launch = start_run(event.get("input"), execution, settings, ec2, boto3.client("s3"), attempt, launched_at)
     logger.info("instance launched", extra={"launch": launch})
     metrics.add_metric(name="InstancesLaunched", unit=MetricUnit.Count, value=1)
     return launch

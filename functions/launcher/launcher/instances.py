@@ -13,7 +13,6 @@ from botocore.exceptions import ClientError
 from .errors import LaunchFailed
 
 NEXT_OPTION = frozenset({"InsufficientInstanceCapacity", "Unsupported", "InstanceTypeNotSupported"})
-SPOT_UNAVAILABLE = NEXT_OPTION | {"SpotMaxPriceTooLow", "MaxSpotInstanceCountExceeded"}
 THROTTLED = frozenset({"RequestLimitExceeded", "Throttling", "ThrottlingException"})
 QUOTA = frozenset({"InstanceLimitExceeded", "VcpuLimitExceeded"})
 # Server-side trouble: let the handler fail so the workflow retries it (the ClientToken keeps it to one instance)
@@ -32,7 +31,8 @@ class LaunchSpec:
     instance_profile_arn: str
     security_group_ids: list[str]
     tags: dict[str, str]
-    associate_public_ip_address: bool = False
+    associate_public_ip_address: bool | None = None  # None: the subnet decides (MapPublicIpOnLaunch)
+    hop_limit: int = 1  # IMDSv2's PUT response hop limit: 2 lets containers on the instance reach IMDS
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def run_instances_arguments(spec: LaunchSpec, option: Option) -> dict[str, Any]:
         "MetadataOptions": {
             "HttpTokens": "required",
             "HttpEndpoint": "enabled",
-            "HttpPutResponseHopLimit": 1,
+            "HttpPutResponseHopLimit": spec.hop_limit,
         },
         "TagSpecifications": [
             {"ResourceType": "instance", "Tags": tags},
@@ -90,7 +90,9 @@ def run_instances_arguments(spec: LaunchSpec, option: Option) -> dict[str, Any]:
             "MarketType": "spot",
             "SpotOptions": {"SpotInstanceType": "one-time", "InstanceInterruptionBehavior": "terminate"},
         }
-    interface: dict[str, Any] = {"DeviceIndex": 0, "AssociatePublicIpAddress": spec.associate_public_ip_address}
+    interface: dict[str, Any] = {"DeviceIndex": 0}
+    if spec.associate_public_ip_address is not None:  # when given, it overrides the subnet's MapPublicIpOnLaunch
+        interface["AssociatePublicIpAddress"] = spec.associate_public_ip_address
     if option.subnet_id:
         interface["SubnetId"] = option.subnet_id
     if spec.security_group_ids:
@@ -108,14 +110,20 @@ def launch(
     """Launch one instance, trying the options in order."""
     attempts: list[str] = []
     for option in options:
+        arguments = run_instances_arguments(spec, option)
         try:
-            instance = _run_with_backoff(ec2, run_instances_arguments(spec, option), sleep)
+            instance = _run_with_backoff(ec2, arguments, sleep)
         except ClientError as error:
             code = error.response["Error"]["Code"]
             if code in TRANSIENT:
                 raise
+            if code == "IdempotentParameterMismatch":  # an earlier attempt's request under this token launched
+                earlier = _launched_with_token(ec2, arguments["ClientToken"])
+                if earlier is not None:
+                    return Launched(earlier["InstanceId"], option.instance_type, earlier.get("SubnetId", ""),
+                                    option.spot, attempts)  # fmt: skip
             attempts.append(f"{option}: {code}")
-            if code in (SPOT_UNAVAILABLE if option.spot else NEXT_OPTION):
+            if option.spot or code in NEXT_OPTION:  # any refusal of Spot falls back to on demand
                 continue
             raise LaunchFailed(_cause(code, error, attempts)) from None
         subnet_id = instance.get("SubnetId", option.subnet_id or "")
@@ -134,6 +142,11 @@ def launch_options(instance_types: list[str], subnet_ids: list[str], spot: bool)
     ]
 
 
+def _launched_with_token(ec2: Any, token: str) -> dict[str, Any] | None:
+    reservations = ec2.describe_instances(Filters=[{"Name": "client-token", "Values": [token]}])["Reservations"]
+    return next((i for r in reservations for i in r["Instances"]), None)
+
+
 def find_launched(ec2: Any, execution_arn: str) -> Launched | None:
     """The live instance an earlier attempt of this launch already started, if any."""
     reservations = ec2.describe_instances(
@@ -150,16 +163,23 @@ def find_launched(ec2: Any, execution_arn: str) -> Launched | None:
 
 
 def _run_with_backoff(ec2: Any, arguments: dict[str, Any], sleep: Callable[[float], None]) -> dict:
-    """RunInstances, retried with exponential backoff while EC2 throttles."""
+    """RunInstances, retried with exponential backoff while EC2 throttles or does not see the instance profile yet."""
     attempt = 0
     while True:
         try:
             return ec2.run_instances(**arguments)["Instances"][0]
         except ClientError as error:
             attempt += 1
-            if error.response["Error"]["Code"] not in THROTTLED or attempt >= THROTTLE_ATTEMPTS:
+            if not _retryable(error) or attempt >= THROTTLE_ATTEMPTS:
                 raise
             sleep(THROTTLE_BASE_DELAY_SECONDS * 2 ** (attempt - 1))
+
+
+def _retryable(error: ClientError) -> bool:
+    """Throttling, and an instance profile not yet propagated to EC2 (IAM is eventually consistent: "Invalid
+    IAM Instance Profile" right after a deploy creates it)."""
+    code, message = error.response["Error"]["Code"], error.response["Error"].get("Message", "")
+    return code in THROTTLED or (code == "InvalidParameterValue" and "Invalid IAM Instance Profile" in message)
 
 
 def _cause(code: str, error: ClientError, attempts: list[str]) -> str:

@@ -38,7 +38,8 @@ class RunInput(BaseModel):
     retries: int = Field(0, ge=0, le=5)
     env: dict[EnvName, str] = Field(default_factory=dict)
     tags: dict[TagKey, TagValue] = Field(default_factory=dict, max_length=40)
-    associate_public_ip_address: bool = Field(False, alias="associatePublicIpAddress")
+    associate_public_ip_address: bool | None = Field(None, alias="associatePublicIpAddress")
+    http_put_response_hop_limit: int = Field(1, alias="httpPutResponseHopLimit", ge=1, le=64)
     # set by Step Functions when a parent workflow starts the run (states:startExecution): links the two
     started_by_execution_id: str | None = Field(None, alias="AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID")
 
@@ -46,6 +47,8 @@ class RunInput(BaseModel):
     def _one_script_source(self) -> RunInput:
         if (self.script is None) == (self.script_s3_uri is None):
             raise ValueError("give exactly one of 'script' (bash text) or 'scriptS3Uri' (s3://bucket/key)")
+        if self.script is not None and not self.script.strip():
+            raise ValueError("script is empty or only whitespace; give the bash text to run")
         reserved = [key for key in self.tags if key.lower().startswith(RESERVED_TAG_PREFIXES)]
         if reserved:
             raise ValueError(f"tags {reserved} use a reserved prefix ({', '.join(RESERVED_TAG_PREFIXES)})")

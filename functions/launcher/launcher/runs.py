@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .errors import InvalidInput
+from .errors import InvalidInput, LaunchFailed
 from .instances import LaunchSpec, find_launched, launch, launch_options
-from .run_input import RunInput, parse_run_input
+from .network import default_subnet, s3_reach
+from .run_input import ONE_YEAR_SECONDS, RunInput, parse_run_input
 from .secrets_check import refuse_secrets
 from .settings import Settings
 from .userdata import BootstrapConfig, fits, render
-from .watch_plan import fewest_max_poll_seconds, iso, watch_windows
+from .watch_plan import GUARD_WINDOW_SECONDS, fewest_max_poll_seconds, iso, watch_windows
+
+ATTEMPT_OVERHEAD_SECONDS = GUARD_WINDOW_SECONDS + 3600  # the guard's window, then launch, outcome and record
+# execution names are at most 80 characters (StartExecution); a child adds "-a5-w1000" at most
+WATCH_NAME_LENGTH = 80 - len("-a5-w1000")
 
 
 @dataclass(frozen=True)
@@ -26,9 +32,18 @@ class Execution:
 
 
 def start_run(
-    raw_input: Any, execution: Execution, settings: Settings, ec2: Any, s3: Any, attempt: int = 0
+    raw_input: Any,
+    execution: Execution,
+    settings: Settings,
+    ec2: Any,
+    s3: Any,
+    attempt: int = 0,
+    started: datetime | None = None,
 ) -> dict[str, Any]:
-    """Launch the instance for one run (attempt > 0: a relaunch) and return what the workflow carries on with."""
+    """Launch the instance for one run (attempt > 0: a relaunch) and return what the workflow carries on with.
+
+    started: when this attempt's launch began (the workflow's state entry, the same for every retry of it), so
+    that a retried launch sends EC2 the same request: deadline, tags and user data included."""
     run_input = parse_run_input(raw_input)
     if run_input.script is not None:
         refuse_secrets(run_input.script)
@@ -38,7 +53,7 @@ def start_run(
     run_id = execution.name
     prefix = f"runs/{run_id}"
     timeout, poll, max_poll = _timing(run_input, settings)
-    launched_at = datetime.now(UTC).replace(microsecond=0)
+    launched_at = (started or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     deadline = launched_at + timedelta(seconds=timeout)
     user_data = _user_data(run_input, settings, s3, run_id, prefix, int(deadline.timestamp()))
     tags = {
@@ -57,11 +72,14 @@ def start_run(
         security_group_ids=settings.security_group_ids,
         tags=tags,
         associate_public_ip_address=run_input.associate_public_ip_address,
+        hop_limit=run_input.http_put_response_hop_limit,
     )
-    options = launch_options(
-        run_input.instance_types or settings.instance_types, run_input.subnet_ids or settings.subnet_ids, run_input.spot
-    )
-    launched = find_launched(ec2, execution.arn) or launch(ec2, spec, options)
+    launched = find_launched(ec2, execution.arn)
+    network_note = ""
+    if launched is None:
+        subnets, network_note = _subnets_reaching_s3(ec2, run_input.subnet_ids or settings.subnet_ids, spec)
+        options = launch_options(run_input.instance_types or settings.instance_types, subnets, run_input.spot)
+        launched = launch(ec2, spec, options)
     windows = watch_windows(launched_at, deadline, poll, max_poll)
     run_uri = f"s3://{settings.bucket}/{prefix}"
     return {
@@ -75,6 +93,7 @@ def start_run(
         "deadline": iso(deadline),
         "attempt": attempt,
         "retries": run_input.retries,
+        "watchName": watch_name(run_id),
         "windows": windows,
         "windowCount": len(windows),
         "bucket": settings.bucket,
@@ -83,12 +102,52 @@ def start_run(
         "resultUri": f"{run_uri}/result.json",
         "artifactsUri": f"{run_uri}/artifacts/",
         "launchAttempts": launched.attempts,
+        "networkNote": network_note,
     }
+
+
+def watch_name(run_id: str) -> str:
+    """The prefix of the watcher children's names ("<prefix>-a<attempt>-w<window>", at most 9 more characters):
+    the run id, shortened with a hash of it when the whole name could pass Step Functions' 80 characters."""
+    if len(run_id) <= WATCH_NAME_LENGTH:
+        return run_id
+    return f"{run_id[: WATCH_NAME_LENGTH - 9]}-{hashlib.sha256(run_id.encode()).hexdigest()[:8]}"
+
+
+def _subnets_reaching_s3(ec2: Any, subnet_ids: list[str], spec: LaunchSpec) -> tuple[list[str], str]:
+    """The subnets (the default one when none is given) whose instances can reach S3, and what could not be
+    checked; LaunchFailed when none can, since such a run could never report."""
+    if not subnet_ids:
+        default = default_subnet(ec2)
+        if default is None:
+            raise LaunchFailed("no subnetIds given and the account has no default VPC; set the stack's SubnetIds")
+        subnet_ids = [default]
+    usable, refused, unchecked = [], [], []
+    for subnet_id in subnet_ids:
+        reach = s3_reach(ec2, subnet_id, spec.security_group_ids, spec.associate_public_ip_address)
+        if not reach.reachable:
+            refused.append(reach.note)
+            continue
+        usable.append(subnet_id)
+        if reach.unchecked:
+            unchecked.append(reach.note)
+    if not usable:
+        why = "; ".join(refused)
+        raise LaunchFailed(f"no route to S3, so the instance could never fetch its script or report: {why}")
+    return usable, "; ".join(unchecked)
 
 
 def _timing(run_input: RunInput, settings: Settings) -> tuple[int, int, int]:
     """(timeoutSeconds, pollSeconds, maxPollSeconds) of the run, its own or the stack's defaults."""
     timeout = run_input.timeout_seconds or settings.timeout_seconds
+    attempts = run_input.retries + 1  # each relaunch gets a fresh deadline
+    longest = (ONE_YEAR_SECONDS // attempts) - ATTEMPT_OVERHEAD_SECONDS
+    if timeout > longest:
+        raise InvalidInput(
+            f"timeoutSeconds: {timeout} with {run_input.retries} retries could outlive the execution (a Standard "
+            f"workflow lasts at most one year, and each attempt needs about {ATTEMPT_OVERHEAD_SECONDS} s more for "
+            f"launch, guard and outcome); use at most {longest}"
+        )
     poll = run_input.poll_seconds or settings.poll_seconds
     max_poll = max(run_input.max_poll_seconds or settings.max_poll_seconds, poll)
     if max_poll < fewest_max_poll_seconds(timeout):

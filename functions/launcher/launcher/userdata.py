@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import secrets
+import hashlib
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
+
+from .watch_plan import BACKSTOP_GRACE_MINUTES
 
 USER_DATA_LIMIT_BYTES = 16 * 1024
 BOOTSTRAP = Path(__file__).with_name("bootstrap.sh")
@@ -38,6 +40,7 @@ def render(config: BootstrapConfig, inline_script: str | None) -> str:
         "LONGTASK_PREFIX": config.prefix,
         "LONGTASK_DEADLINE": str(config.deadline_epoch),
         "LONGTASK_ARTIFACTS_URI": config.artifacts_uri,
+        "LONGTASK_BACKSTOP_GRACE_MINUTES": str(BACKSTOP_GRACE_MINUTES),
         **({"LONGTASK_SCRIPT_URI": config.script_uri} if config.script_uri else {}),
         **config.env,
     }
@@ -50,7 +53,9 @@ def render(config: BootstrapConfig, inline_script: str | None) -> str:
 
 def _inline_writer(script: str) -> str:
     """A write_script() that writes the script from a quoted here-document (no expansion inside)."""
-    delimiter = f"LONGTASK_SCRIPT_{secrets.token_hex(8)}"
+    # derived from the script, not random: a retried launch renders the same user data (the ClientToken's
+    # request must not change, or EC2 answers IdempotentParameterMismatch); a script line equal to it is unlikely
+    delimiter = f"LONGTASK_SCRIPT_{hashlib.sha256(script.encode()).hexdigest()[:16]}"
     body = script if script.endswith("\n") else script + "\n"
     return f"write_script() {{\n  cat >\"$1\" <<'{delimiter}'\n{body}{delimiter}\n}}"
 

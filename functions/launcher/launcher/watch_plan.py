@@ -5,6 +5,11 @@ next (from pollSeconds up to maxPollSeconds), so a long run costs few polls. A w
 than TURNS_PER_WINDOW polls, which keeps each child's history far below Step Functions' 25,000 events
 (9 events a poll), and the parent spends about 12 events a window. After the deadline one more
 window, at the fastest interval, watches the timeout guard's terminate go through.
+
+No wait passes the deadline: a window's interval is at most the time left before it, and each window says from
+when (`deadlineWaitFrom`) the watcher waits for the deadline itself instead of a full interval. The instance's
+own backstop (`shutdown -h +N`) fires BACKSTOP_GRACE_MINUTES after the deadline: more than the guard's worst
+case (the deadline poll and the terminate, each with all their retries), so a guarded run ends TIMED_OUT.
 """
 
 from __future__ import annotations
@@ -15,6 +20,10 @@ RAMP_TURNS = 10  # polls at each interval below the ceiling
 TURNS_PER_WINDOW = 2000  # 2,000 polls x 9 events = 18,000 history events per child execution
 GUARD_WINDOW_SECONDS = 3600  # how long to watch a terminate after the deadline
 MAX_WINDOWS = 1000  # the parent's history: about 12 events a window
+# The guard's worst case after the deadline: Describe Instance and Terminate Instance each retried 8 times with
+# 2 s doubling (2 + 4 + ... + 256 = 510 s, statemachine/*.asl.json), plus a minute for the child to be noticed.
+GUARD_WORST_CASE_SECONDS = 2 * 510 + 60
+BACKSTOP_GRACE_MINUTES = -(-GUARD_WORST_CASE_SECONDS // 60) + 2  # 20: the backstop never races the guard
 
 
 def iso(moment: datetime) -> str:
@@ -27,11 +36,13 @@ def watch_windows(start: datetime, deadline: datetime, poll: int, max_poll: int)
     moment, seconds = start, poll
     while moment < deadline:
         turns = RAMP_TURNS if seconds < max_poll else TURNS_PER_WINDOW
-        moment = min(moment + timedelta(seconds=turns * seconds), deadline)
-        windows.append({"seconds": seconds, "until": iso(moment)})
+        interval = max(1, min(seconds, int((deadline - moment).total_seconds())))  # never past the deadline
+        moment = min(moment + timedelta(seconds=turns * interval), deadline)
+        windows.append({"seconds": interval, "until": iso(moment),
+                        "deadlineWaitFrom": iso(deadline - timedelta(seconds=interval))})  # fmt: skip
         seconds = min(seconds * 2, max_poll)
     guard_end = deadline + timedelta(seconds=min(GUARD_WINDOW_SECONDS, TURNS_PER_WINDOW * poll))
-    windows.append({"seconds": poll, "until": iso(guard_end)})
+    windows.append({"seconds": poll, "until": iso(guard_end), "deadlineWaitFrom": iso(guard_end)})
     return windows
 
 

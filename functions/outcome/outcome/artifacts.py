@@ -8,11 +8,13 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 LOG_TAIL_BYTES = 4096
-MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
+# Without s3:ListBucket on the bucket, S3 answers a missing key with 403 AccessDenied instead of 404 NoSuchKey
+# (S3 API reference, GetObject, "Permissions"): both mean "not there" to a reader that may read the key.
+MISSING = frozenset({"NoSuchKey", "404", "NotFound", "AccessDenied", "403"})
 
 
 def read_result(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
-    """The run's result.json, or None when the instance never wrote one."""
+    """The run's result.json, or None when the instance never wrote one (or it cannot be read)."""
     try:
         body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
     except ClientError as error:

@@ -41,6 +41,8 @@ def collect(run_id: str, run: dict[str, Any], s3: Any, ec2: Any) -> dict[str, An
     if watched.get("ended") == "lost" or "Error" in watched:
         detail = lambda_error_message(watched.get("error") or watched)
         reason += f"; the workflow lost sight of the instance ({detail})"
+    if launch.get("networkNote"):
+        reason += f"; launched although {launch['networkNote']}"
     return finish(build_record(run_id, status, reason, launch, **{k: v for k, v in facts.items() if v is not None}))
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+import os
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from boto3.dynamodb.types import TypeSerializer
@@ -39,6 +40,9 @@ def finish(record: dict[str, Any], relaunch: dict[str, int] | None = None) -> di
     and whether to launch a fresh instance ({"attempt": n}) instead of finishing."""
     serialize = TypeSerializer().serialize
     item = {name: serialize(value) for name, value in record.items() if value is not None and value != []}
+    if record["status"] != "RUNNING":  # DynamoDB's TTL removes a finished run's item with its logs
+        retention = timedelta(days=int(os.environ.get("RUN_RETENTION_DAYS", "90")))
+        item["expiresAt"] = {"N": str(int((datetime.now(UTC) + retention).timestamp()))}
     return {"record": record, "item": item, "error": ERROR_NAMES.get(record["status"]), "relaunch": relaunch}
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 ALIVE = ["pending", "running", "stopping", "stopped"]
+STATUS_INDEX = "ByStatus"  # the Runs table's index by status (template.yaml)
 ITEM_STATUS = {"ABORTED": "ABORTED", "FAILED": "ABORTED", "TIMED_OUT": "TIMED_OUT"}
 
 
@@ -59,13 +61,20 @@ def settle(dynamodb: Any, table: str, run_id: str, status: str, reason: str, now
         dynamodb.update_item(
             TableName=table,
             Key={"runId": {"S": run_id}},
-            UpdateExpression="SET #status = :status, #reason = :reason, #finishedAt = :finishedAt",
+            UpdateExpression="SET #status = :status, #reason = :reason, #finishedAt = :finishedAt, "
+            "#expiresAt = :expiresAt",
             ConditionExpression="#status = :running",
-            ExpressionAttributeNames={"#status": "status", "#reason": "reason", "#finishedAt": "finishedAt"},
+            ExpressionAttributeNames={
+                "#status": "status",
+                "#reason": "reason",
+                "#finishedAt": "finishedAt",
+                "#expiresAt": "expiresAt",
+            },
             ExpressionAttributeValues={
                 ":status": {"S": status},
                 ":reason": {"S": reason},
                 ":finishedAt": {"S": now.strftime("%Y-%m-%dT%H:%M:%SZ")},
+                ":expiresAt": {"N": str(expires_at(now))},
                 ":running": {"S": "RUNNING"},
             },
         )
@@ -76,15 +85,21 @@ def settle(dynamodb: Any, table: str, run_id: str, status: str, reason: str, now
     return True
 
 
+def expires_at(finished: datetime) -> int:
+    """When DynamoDB's TTL removes a finished run's item: with its logs, RUN_RETENTION_DAYS after it ended."""
+    return int((finished + timedelta(days=int(os.environ.get("RUN_RETENTION_DAYS", "90")))).timestamp())
+
+
 def settle_orphaned_runs(clients: dict[str, Any], table: str, now: datetime) -> list[str]:
     """Runs still RUNNING in the table whose execution has ended (its status event was missed)."""
     settled = []
     pages = (
         clients["dynamodb"]
-        .get_paginator("scan")
+        .get_paginator("query")
         .paginate(
             TableName=table,
-            FilterExpression="#status = :running",
+            IndexName=STATUS_INDEX,
+            KeyConditionExpression="#status = :running",
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues={":running": {"S": "RUNNING"}},
         )

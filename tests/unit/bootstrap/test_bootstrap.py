@@ -54,6 +54,7 @@ def boot(
     script_uri: str | None = None,
     deadline_in: int = 3600,
     objects: dict[str, str] | None = None,
+    imds: str = "http://127.0.0.1:9",  # the discard port: nothing answers, as where there is no notice
 ) -> Instance:
     """Render the user data as the launcher does and run it as cloud-init would (output to the console log).
 
@@ -72,6 +73,8 @@ def boot(
         "LONGTASK_CONSOLE_LOG": str(tmp_path / "cloud-init-output.log"),
         "LONGTASK_WORK_DIR": str(tmp_path / "work"),
         "LONGTASK_LOG_INTERVAL": "1",
+        "LONGTASK_IMDS_ENDPOINT": imds,  # loopback only: never 169.254.169.254 on this machine
+        "LONGTASK_NOTICE_INTERVAL": "1",
     }
     with (tmp_path / "cloud-init-output.log").open("w") as console:
         process = subprocess.Popen(
@@ -169,7 +172,7 @@ def test_a_script_that_cannot_be_fetched_fails_with_the_reason(tmp_path: Path) -
 
 def test_the_backstop_is_scheduled_a_little_after_the_deadline(tmp_path: Path) -> None:
     instance = boot(tmp_path, "true", deadline_in=600).wait()
-    assert instance.shutdowns[0] == "-h +15"  # 10 minutes left + 5 minutes of grace
+    assert instance.shutdowns[0] == "-h +30"  # 10 minutes left + 20 minutes of grace (longer than the guard takes)
 
 
 def test_the_log_is_uploaded_while_the_script_runs(tmp_path: Path) -> None:
@@ -188,3 +191,20 @@ def _eventually(condition: Callable[[], bool], timeout: float = 10) -> bool:
             return True
         time.sleep(0.05)
     return False
+
+
+def test_a_spot_interruption_notice_reports_before_the_end(tmp_path: Path) -> None:
+    from longtask.local.imds import InstanceMetadata, MetadataServer
+
+    server = MetadataServer(InstanceMetadata("i-0123456789abcdef0", "us-east-1", "us-east-1a", None, None)).start()
+    try:
+        instance = boot(tmp_path, "echo working\nsleep 300", imds=server.endpoint)
+        time.sleep(2)
+        server.metadata.notices["spot/instance-action"] = '{"action": "terminate", "time": "2026-01-01T00:02:00Z"}'
+        instance.wait()
+    finally:
+        server.stop()
+    assert (instance.result["interrupted"], instance.result["spotNotice"]) == (True, True)
+    assert instance.result["reason"] == "EC2 gave a Spot interruption notice (IMDS spot/instance-action)"
+    assert "working" in instance.uploaded_log
+    assert "-h now" not in instance.shutdowns  # EC2 reclaims it: the state reason will say Spot, not shutdown

@@ -49,14 +49,14 @@ def test_instance_and_volumes_carry_the_tags() -> None:
         assert {"Key": "team", "Value": "builds"} in spec["Tags"]
 
 
-def test_no_public_ip_unless_asked() -> None:
+def test_the_subnet_decides_the_public_ip_unless_asked() -> None:
+    # AssociatePublicIpAddress, when sent, overrides the subnet's MapPublicIpOnLaunch (even as false)
     interface = run_instances_arguments(SPEC, Option("t3a.nano", "subnet-aaaaaaaa"))["NetworkInterfaces"][0]
-    assert interface == {
-        "DeviceIndex": 0,
-        "AssociatePublicIpAddress": False,
-        "SubnetId": "subnet-aaaaaaaa",
-        "Groups": ["sg-12345678"],
-    }
+    assert interface == {"DeviceIndex": 0, "SubnetId": "subnet-aaaaaaaa", "Groups": ["sg-12345678"]}
+    for asked in (True, False):
+        spec = LaunchSpec(**{**SPEC.__dict__, "associate_public_ip_address": asked})
+        interface = run_instances_arguments(spec, Option("t3a.nano"))["NetworkInterfaces"][0]
+        assert interface["AssociatePublicIpAddress"] is asked
 
 
 def test_instance_profile_is_passed() -> None:
@@ -166,8 +166,11 @@ def test_spot_falls_back_to_on_demand_of_the_same_type_first() -> None:
     ]  # fmt: skip
 
 
-@pytest.mark.parametrize("code", ["InsufficientInstanceCapacity", "SpotMaxPriceTooLow", "MaxSpotInstanceCountExceeded"])
-def test_spot_capacity_errors_fall_back_to_on_demand(ec2: Any, code: str) -> None:
+@pytest.mark.parametrize("code", [
+    "InsufficientInstanceCapacity", "SpotMaxPriceTooLow", "MaxSpotInstanceCountExceeded", "VcpuLimitExceeded",
+    "AuthFailure.ServiceLinkedRoleCreationNotPermitted", "UnauthorizedOperation",
+])  # fmt: skip
+def test_any_refusal_of_spot_falls_back_to_on_demand(ec2: Any, code: str) -> None:
     ec2.stubber.add_client_error("run_instances", code, "no spot")
     ec2.stubber.add_response("run_instances", launched("i-0000000000000005"))
     result = launch(ec2, SPEC, launch_options(["t3a.nano"], [], spot=True), sleep=lambda _: None)
@@ -181,3 +184,33 @@ def test_server_errors_are_left_to_the_workflow_to_retry(ec2: Any) -> None:
     ec2.stubber.add_client_error("run_instances", "InternalError", "oops", http_status_code=500)
     with pytest.raises(ClientError, match="InternalError"):
         launch(ec2, SPEC, launch_options(["t3a.nano", "t3.nano"], [], spot=False), sleep=lambda _: None)
+
+
+def test_an_instance_profile_not_yet_visible_to_ec2_is_retried(ec2: Any) -> None:
+    message = ("Value (arn:aws:iam::123456789012:instance-profile/longtask) for parameter iamInstanceProfile.arn is "
+               "invalid. Invalid IAM Instance Profile ARN")  # fmt: skip
+    ec2.stubber.add_client_error("run_instances", "InvalidParameterValue", message)
+    ec2.stubber.add_response("run_instances", launched("i-0000000000000009"))
+    slept: list[float] = []
+    assert launch(ec2, SPEC, launch_options(["t3a.nano"], [], spot=False), sleep=slept.append).instance_id == (
+        "i-0000000000000009"
+    )
+    assert slept == [1.0]
+
+
+def test_the_hop_limit_is_the_runs() -> None:
+    spec = LaunchSpec(**{**SPEC.__dict__, "hop_limit": 2})  # containers on the instance need 2
+    assert run_instances_arguments(spec, Option("t3a.nano"))["MetadataOptions"]["HttpPutResponseHopLimit"] == 2
+    assert run_instances_arguments(SPEC, Option("t3a.nano"))["MetadataOptions"]["HttpPutResponseHopLimit"] == 1
+
+
+def test_a_changed_request_under_the_same_token_finds_the_instance_it_launched(ec2: Any) -> None:
+    ec2.stubber.add_client_error("run_instances", "IdempotentParameterMismatch", "changed")
+    token = client_token(SPEC.client_token_seed, Option("t3a.nano"))
+    ec2.stubber.add_response(
+        "describe_instances",
+        {"Reservations": [{"Instances": [{"InstanceId": "i-0000000000000011", "SubnetId": "subnet-aaaaaaaa"}]}]},
+        {"Filters": [{"Name": "client-token", "Values": [token]}]},
+    )
+    result = launch(ec2, SPEC, launch_options(["t3a.nano"], [], spot=False), sleep=lambda _: None)
+    assert (result.instance_id, result.subnet_id) == ("i-0000000000000011", "subnet-aaaaaaaa")

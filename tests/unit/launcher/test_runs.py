@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -136,9 +137,9 @@ def test_a_relaunch_is_a_new_instance_with_its_own_client_token(aws: dict[str, A
 
 
 def test_a_poll_ceiling_too_low_for_the_timeout_is_invalid(aws: dict[str, Any]) -> None:
-    raw = {"script": "true", "timeoutSeconds": 365 * 86400, "pollSeconds": 1, "maxPollSeconds": 2}
+    raw = {"script": "true", "timeoutSeconds": 364 * 86400, "pollSeconds": 1, "maxPollSeconds": 2}
     with pytest.raises(
-        InvalidInput, match="maxPollSeconds: 2 is too small for timeoutSeconds 31536000; use at least 17"
+        InvalidInput, match="maxPollSeconds: 2 is too small for timeoutSeconds 31449600; use at least 17"
     ):
         start(aws, raw)
     assert instances(aws["ec2"]) == []
@@ -146,3 +147,41 @@ def test_a_poll_ceiling_too_low_for_the_timeout_is_invalid(aws: dict[str, Any]) 
 
 def test_spot_is_recorded(aws: dict[str, Any]) -> None:
     assert start(aws, {"script": "true", "spot": True})["spot"] is True
+
+
+@pytest.mark.parametrize("script", ["", "   \n\t\n"])
+def test_an_empty_script_is_invalid_input_and_launches_nothing(aws: dict[str, Any], script: str) -> None:
+    with pytest.raises(InvalidInput, match="script"):
+        start(aws, {"script": script})
+    assert instances(aws["ec2"]) == []
+
+
+@pytest.mark.parametrize(("timeout", "retries"), [(365 * 24 * 3600, 0), (200 * 24 * 3600, 1)])
+def test_a_run_that_could_outlive_its_execution_is_refused(aws: dict[str, Any], timeout: int, retries: int) -> None:
+    with pytest.raises(InvalidInput, match=r"timeoutSeconds: .*at most one year.*use at most"):
+        start(aws, {"script": "echo hi", "timeoutSeconds": timeout, "retries": retries, "maxPollSeconds": 3600})
+    assert instances(aws["ec2"]) == []
+
+
+def test_watcher_children_are_named_within_80_characters_whatever_the_run_id() -> None:
+    from launcher.runs import watch_name
+
+    assert watch_name("20261128-160903-143f6b") == "20261128-160903-143f6b"
+    for run_id in ("r" * 71, "r" * 72, "x" * 80):
+        prefix = watch_name(run_id)
+        assert len(f"{prefix}-a5-w1000") <= 80
+        assert re.fullmatch(r"[A-Za-z0-9_-]+", prefix)
+    assert watch_name("a" * 80) != watch_name("a" * 79 + "b")  # long names that differ stay apart
+
+
+def test_a_retried_launch_sends_ec2_the_same_request(aws: dict[str, Any]) -> None:
+    """Step Functions retries the launcher with the same payload (the same state entry time): the user data,
+    the deadline and the tags must not change, or EC2 refuses the ClientToken's request as changed."""
+    sent: list[dict[str, Any]] = []
+    aws["ec2"].meta.events.register("provide-client-params.ec2.RunInstances", lambda params, **_: sent.append(params))
+    entered = datetime.fromisoformat("2026-11-28T16:09:05.123Z")
+    for _ in range(2):
+        for instance in instances(aws["ec2"]):  # the first attempt's instance is gone: the retry launches again
+            aws["ec2"].terminate_instances(InstanceIds=[instance["InstanceId"]])
+        start_run({"script": "echo hi"}, EXECUTION, Settings.from_environment(), aws["ec2"], aws["s3"], 0, entered)
+    assert len(sent) == 2 and sent[0] == sent[1]  # the whole RunInstances request, user data included

@@ -47,7 +47,8 @@ def test_windows_reach_the_deadline_then_watch_the_guard_at_the_fastest_interval
     deadline = START + timedelta(hours=2)
     windows = watch_windows(START, deadline, poll=30, max_poll=300)
     assert windows[-2]["until"] == iso(deadline)
-    assert windows[-1] == {"seconds": 30, "until": iso(deadline + timedelta(hours=1))}
+    guard_end = iso(deadline + timedelta(hours=1))
+    assert windows[-1] == {"seconds": 30, "until": guard_end, "deadlineWaitFrom": guard_end}
 
 
 def test_a_year_fits_in_the_parent_history() -> None:
@@ -59,7 +60,41 @@ def test_a_year_fits_in_the_parent_history() -> None:
 
 def test_a_short_run_is_one_window_and_the_guard() -> None:
     windows = watch_windows(START, START + timedelta(seconds=3), poll=1, max_poll=1)
+    guard_end, deadline = iso(START + timedelta(seconds=3 + 2000)), START + timedelta(seconds=3)
     assert windows == [
-        {"seconds": 1, "until": iso(START + timedelta(seconds=3))},
-        {"seconds": 1, "until": iso(START + timedelta(seconds=3 + 2000))},
+        {"seconds": 1, "until": iso(deadline), "deadlineWaitFrom": iso(deadline - timedelta(seconds=1))},
+        {"seconds": 1, "until": guard_end, "deadlineWaitFrom": guard_end},
     ]
+
+
+def test_no_wait_passes_the_deadline() -> None:
+    deadline = START + timedelta(seconds=7 * 60 + 10)  # the third window (120 s) starts with 10 s left
+    windows = watch_windows(START, deadline, poll=30, max_poll=300)
+    begin = START
+    for window in windows[:-1]:
+        assert window["seconds"] <= (deadline - begin).total_seconds()
+        assert window["deadlineWaitFrom"] == iso(deadline - timedelta(seconds=window["seconds"]))
+        begin = datetime.strptime(window["until"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def test_the_backstop_waits_out_the_guards_retries_and_the_reaper_waits_out_the_backstop() -> None:
+    """The backstop must not race the guard (else a guarded run ends NO_RESULT), and the reaper acts last."""
+    import json
+    from pathlib import Path
+
+    from launcher.watch_plan import BACKSTOP_GRACE_MINUTES, GUARD_WORST_CASE_SECONDS
+
+    from longtask.template_file import load_template
+
+    root = Path(__file__).resolve().parents[3]
+
+    def retried_seconds(asl: str, state: str) -> float:
+        (retry,) = json.loads((root / "statemachine" / asl).read_text())["States"][state]["Retry"]
+        return sum(retry["IntervalSeconds"] * retry["BackoffRate"] ** n for n in range(retry["MaxAttempts"]))
+
+    worst = retried_seconds("watcher.asl.json", "Describe Instance") + retried_seconds(
+        "longtask.asl.json", "Terminate Instance"
+    )
+    assert worst < GUARD_WORST_CASE_SECONDS < BACKSTOP_GRACE_MINUTES * 60
+    reaper = load_template(root / "template.yaml")["Resources"]["ReaperFunction"]["Properties"]
+    assert int(reaper["Environment"]["Variables"]["DEADLINE_GRACE_SECONDS"]) >= BACKSTOP_GRACE_MINUTES * 60 + 300

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -129,7 +130,9 @@ def test_item_is_the_record_in_dynamodb_form(aws: dict[str, Any], launch: dict[s
     assert outcome["item"]["runId"] == {"S": "run-1"}
     assert outcome["item"]["exitCode"] == {"N": "3"}
     assert outcome["item"]["status"] == {"S": "FAILED"}
-    assert set(outcome["item"]) == {k for k, v in outcome["record"].items() if v is not None}
+    # the record's fields, and when DynamoDB's TTL removes the finished run (RunRetentionDays)
+    assert set(outcome["item"]) == {k for k, v in outcome["record"].items() if v is not None} | {"expiresAt"}
+    assert int(outcome["item"]["expiresAt"]["N"]) > time.time() + 89 * 86400
 
 
 def set_state_reason(aws: dict[str, Any], instance_id: str, code: str) -> None:
@@ -178,3 +181,44 @@ def test_no_relaunch_after_the_guard(aws: dict[str, Any], launch: dict) -> None:
     outcome = outcome_of(aws, {"launch": {**launch, "retries": 2}, "watch": {"index": 2, "guarded": True}})
     assert outcome["relaunch"] is None
     assert outcome["record"]["status"] == "TIMED_OUT"
+
+
+class WithoutListBucket:
+    """S3 as a reader without s3:ListBucket sees it: a missing key is 403 AccessDenied, not 404."""
+
+    def __init__(self, s3: Any) -> None:
+        self.s3 = s3
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.s3, name)
+
+    def get_object(self, **kwargs: Any) -> Any:
+        from botocore.exceptions import ClientError
+
+        try:
+            return self.s3.get_object(**kwargs)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "NoSuchKey":
+                raise
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "GetObject") from None
+
+
+@pytest.mark.parametrize("guarded", [False, True])
+def test_a_missing_result_answered_403_is_no_result_not_a_crash(aws: dict, launch: dict, guarded: bool) -> None:
+    run = {"launch": launch, "watch": {"guarded": guarded}}
+    record = collect("run-1", run, WithoutListBucket(aws["s3"]), aws["ec2"])["record"]
+    assert record["status"] == ("TIMED_OUT" if guarded else "NO_RESULT")
+    assert record["instanceId"] == launch["instanceId"] and record["deadline"] == launch["deadline"]
+
+
+def test_a_reclaimed_instance_without_result_answered_403_still_relaunches(aws: dict, launch: dict) -> None:
+    # without the 403 read as "no result", the outcome Lambda failed and the relaunch never happened
+    set_state_reason(aws, launch["instanceId"], "Server.SpotInstanceTermination")
+    outcome = collect("run-1", {"launch": {**launch, "retries": 1}}, WithoutListBucket(aws["s3"]), aws["ec2"])
+    assert outcome["relaunch"] == {"attempt": 1}
+
+
+def test_a_route_the_launcher_could_not_check_is_in_the_reason(aws: dict, launch: dict) -> None:
+    note = "the default route of subnet subnet-1 goes to tgw-1, which the launcher cannot check"
+    record = outcome_of(aws, {"launch": {**launch, "networkNote": note}})["record"]
+    assert record["status"] == "NO_RESULT" and record["reason"].endswith(f"launched although {note}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -11,8 +12,11 @@ import pytest
 from moto import mock_aws
 from reaper.sweep import settle_ended_execution, settle_orphaned_runs, sweep
 
+from longtask.template_file import load_template
+
 from ..conftest import REGION
 
+ROOT = Path(__file__).resolve().parents[3]
 TABLE, STACK = "runs", "longtask-test"
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 GRACE = timedelta(minutes=15)
@@ -22,11 +26,11 @@ GRACE = timedelta(minutes=15)
 def clients() -> Iterator[dict[str, Any]]:
     with mock_aws():
         clients = {name: boto3.client(name, region_name=REGION) for name in ("ec2", "stepfunctions", "dynamodb")}
+        table = load_template(ROOT / "template.yaml")["Resources"]["RunsTable"]["Properties"]  # its one schema
         clients["dynamodb"].create_table(
             TableName=TABLE,
-            KeySchema=[{"AttributeName": "runId", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "runId", "AttributeType": "S"}],
-            BillingMode="PAY_PER_REQUEST",
+            **{key: table[key] for key in ("KeySchema", "AttributeDefinitions", "GlobalSecondaryIndexes")},
+            BillingMode=table["BillingMode"],
         )
         definition = '{"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 600, "End": true}}}'
         clients["machine"] = clients["stepfunctions"].create_state_machine(
@@ -115,3 +119,20 @@ def test_the_status_change_event_settles_its_run(clients: dict[str, Any]) -> Non
     assert settle_ended_execution(clients["dynamodb"], TABLE, {"name": "run-8", "status": "TIMED_OUT"}, NOW)
     assert status(clients, "run-8") == "TIMED_OUT"
     assert not settle_ended_execution(clients["dynamodb"], TABLE, {"name": "run-8", "status": "ABORTED"}, NOW)
+
+
+def test_orphans_are_found_through_the_status_index_without_a_scan(clients: dict[str, Any]) -> None:
+    calls: list[str] = []
+    clients["dynamodb"].meta.events.register("before-call.dynamodb.*", lambda model, **_: calls.append(model.name))
+    settle_orphaned_runs(clients, TABLE, NOW)
+    assert "Scan" not in calls and "Query" in calls
+
+
+def test_a_settled_run_expires_with_its_logs(clients: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    from reaper.sweep import settle
+
+    monkeypatch.setenv("RUN_RETENTION_DAYS", "30")
+    clients["dynamodb"].put_item(TableName=TABLE, Item={"runId": {"S": "r1"}, "status": {"S": "RUNNING"}})
+    assert settle(clients["dynamodb"], TABLE, "r1", "ABORTED", "test", NOW)
+    item = clients["dynamodb"].get_item(TableName=TABLE, Key={"runId": {"S": "r1"}})["Item"]
+    assert int(item["expiresAt"]["N"]) == int((NOW + timedelta(days=30)).timestamp())

@@ -1,0 +1,263 @@
+"""What each API operation the application calls asks of IAM: its actions, resource ARNs and condition keys.
+
+From the Service Authorization Reference (https://docs.aws.amazon.com/service-authorization/latest/reference/):
+the action of each operation, the resource types it authorizes, and the condition keys each resource type
+carries. An operation that is not listed here is not modelled: the engine denies it to application principals
+and says so, rather than allowing it silently.
+
+Each function takes the parsed request and a `World` (what the engine knows about existing resources) and
+returns the authorization checks AWS makes for it, in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Check:
+    """One (action, resource, condition keys) question; `error` overrides the service's AccessDenied code."""
+
+    action: str
+    resource: str
+    context: Mapping[str, list[str]] = field(default_factory=dict)
+    error: str | None = None
+
+
+class World(Protocol):
+    """The facts about existing resources that authorization depends on."""
+
+    account: str
+    region: str
+
+    def instance_tags(self, instance_id: str) -> dict[str, str]: ...
+    def default_subnet(self) -> str | None: ...
+    def default_security_group(self, subnet_id: str | None) -> str | None: ...
+    def instance_profile_role(self, profile: Mapping[str, str]) -> str | None: ...
+    def service_linked_role_exists(self, name: str) -> bool: ...
+    def parameter_value(self, name: str) -> str | None: ...
+
+
+RESOLVE_SSM = "resolve:ssm:"
+Model = Callable[[Mapping[str, Any], World], list[Check]]
+MODELS: dict[tuple[str, str], Model] = {}
+NO_AUTHORIZATION = {("sts", "GetCallerIdentity")}  # "No permissions are required" (GetCallerIdentity API)
+
+
+def model(service: str, *operations: str) -> Callable[[Model], Model]:
+    def register(function: Model) -> Model:
+        for operation in operations:
+            MODELS[(service, operation)] = function
+        return function
+
+    return register
+
+
+def _tags(request_tags: Mapping[str, str]) -> dict[str, list[str]]:
+    keys: dict[str, list[str]] = {f"aws:RequestTag/{k}": [v] for k, v in request_tags.items()}
+    if request_tags:
+        keys["aws:TagKeys"] = list(request_tags)
+    return keys
+
+
+def _resource_tags(tags: Mapping[str, str], prefix: str = "ec2") -> dict[str, list[str]]:
+    keys = {f"{prefix}:ResourceTag/{k}": [v] for k, v in tags.items()}
+    return {**keys, **{f"aws:ResourceTag/{k}": [v] for k, v in tags.items()}}
+
+
+# --- EC2 (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html) ----------------
+
+
+def _ec2(world: World, kind: str, ident: str, account: bool = True) -> str:
+    return f"arn:aws:ec2:{world.region}:{world.account if account else ''}:{kind}/{ident}"
+
+
+@model("ec2", "RunInstances")
+def run_instances(request: Mapping[str, Any], world: World) -> list[Check]:
+    """RunInstances authorizes every resource it touches or creates, plus the calls it makes for you:
+    iam:PassRole for the instance profile's role, ec2:CreateTags for tags at launch (ec2:CreateAction), and for
+    Spot the spot-instances-request and, once per account, the EC2 Spot service-linked role."""
+    interface = (request.get("NetworkInterfaces") or [{}])[0]
+    subnet = interface.get("SubnetId") or request.get("SubnetId") or world.default_subnet()
+    groups = interface.get("Groups") or request.get("SecurityGroupIds") or []
+    groups = groups or [world.default_security_group(subnet) or "*"]
+    tag_specs = {spec.get("ResourceType"): {t["Key"]: t["Value"] for t in spec.get("Tags", [])}
+                 for spec in request.get("TagSpecifications") or []}  # fmt: skip
+    profile = request.get("IamInstanceProfile") or {}
+    image = request.get("ImageId", "*")
+    parameter = image.removeprefix(RESOLVE_SSM) if image.startswith(RESOLVE_SSM) else None
+    if parameter:  # RunInstances reads the parameter as the caller (EC2 user guide, "Use a Systems Manager
+        image = world.parameter_value(parameter) or "*"  # parameter instead of an AMI ID")
+    instance_keys = {
+        **_tags(tag_specs.get("instance", {})),
+        "ec2:InstanceType": [request.get("InstanceType", "")],
+        "ec2:Region": [world.region],
+        **({"ec2:InstanceProfile": [profile["Arn"]]} if profile.get("Arn") else {}),
+    }
+    checks = [
+        Check("ec2:RunInstances", _ec2(world, "instance", "*"), instance_keys),
+        Check("ec2:RunInstances", _ec2(world, "volume", "*"), _tags(tag_specs.get("volume", {}))),
+        Check("ec2:RunInstances", _ec2(world, "network-interface", "*"),
+              {"ec2:Subnet": [_ec2(world, "subnet", subnet or "*")]}),
+        Check("ec2:RunInstances", _ec2(world, "subnet", subnet or "*")),
+        *[Check("ec2:RunInstances", _ec2(world, "security-group", group)) for group in groups],
+        Check("ec2:RunInstances", _ec2(world, "image", image, account=False)),
+    ]  # fmt: skip
+    if parameter:
+        checks.insert(0, Check("ssm:GetParameters", parameter_arn(parameter, world)))
+    if (request.get("InstanceMarketOptions") or {}).get("MarketType") == "spot":
+        spot_tags = _tags(tag_specs.get("spot-instances-request", {}))
+        checks.append(Check("ec2:RunInstances", _ec2(world, "spot-instances-request", "*"), spot_tags))
+        if not world.service_linked_role_exists("AWSServiceRoleForEC2Spot"):
+            # https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/service-linked-roles-spot-instance-requests.html
+            checks.append(Check(
+                "iam:CreateServiceLinkedRole",
+                f"arn:aws:iam::{world.account}:role/aws-service-role/spot.amazonaws.com/AWSServiceRoleForEC2Spot",
+                {"iam:AWSServiceName": ["spot.amazonaws.com"]},
+                error="AuthFailure.ServiceLinkedRoleCreationNotPermitted",
+            ))  # fmt: skip
+    role = world.instance_profile_role(profile) if profile else None
+    if role:
+        checks.append(Check("iam:PassRole", role, {"iam:PassedToService": ["ec2.amazonaws.com"]}))
+    for kind in ("instance", "volume"):
+        if kind in tag_specs:
+            keys = {**_tags(tag_specs[kind]), "ec2:CreateAction": ["RunInstances"]}
+            checks.append(Check("ec2:CreateTags", _ec2(world, kind, "*"), keys))
+    return checks
+
+
+@model("ec2", "TerminateInstances", "StopInstances", "StartInstances", "RebootInstances")
+def instance_action(request: Mapping[str, Any], world: World) -> list[Check]:
+    action = "ec2:" + request["__operation__"]
+    return [
+        Check(action, _ec2(world, "instance", instance_id), _resource_tags(world.instance_tags(instance_id)))
+        for instance_id in request.get("InstanceIds") or []
+    ]
+
+
+@model("ec2", "DescribeInstances", "DescribeSubnets", "DescribeRouteTables", "DescribeVpcEndpoints",
+       "DescribeNatGateways", "DescribeSecurityGroups", "DescribeVpcs", "DescribeImages", "DescribeInstanceTypes",
+       "DescribeSpotPriceHistory", "DescribeInstanceAttribute", "DescribeAvailabilityZones")  # fmt: skip
+def ec2_describe(request: Mapping[str, Any], world: World) -> list[Check]:
+    """Describe* actions support no resource-level permissions: the resource is "*"."""
+    return [Check("ec2:" + request["__operation__"], "*")]
+
+
+# --- S3 (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html) ------------------
+
+
+def _object(bucket: str, key: str) -> str:
+    return f"arn:aws:s3:::{bucket}/{key}"
+
+
+@model("s3", "GetObject", "HeadObject")
+def get_object(request: Mapping[str, Any], world: World) -> list[Check]:
+    return [Check("s3:GetObject", _object(request["Bucket"], request["Key"]))]
+
+
+@model("s3", "PutObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload")
+def put_object(request: Mapping[str, Any], world: World) -> list[Check]:
+    return [Check("s3:PutObject", _object(request["Bucket"], request["Key"]))]
+
+
+@model("s3", "AbortMultipartUpload")
+def abort_upload(request: Mapping[str, Any], world: World) -> list[Check]:
+    return [Check("s3:AbortMultipartUpload", _object(request["Bucket"], request["Key"]))]
+
+
+@model("s3", "DeleteObject")
+def delete_object(request: Mapping[str, Any], world: World) -> list[Check]:
+    return [Check("s3:DeleteObject", _object(request["Bucket"], request["Key"]))]
+
+
+@model("s3", "CopyObject")
+def copy_object(request: Mapping[str, Any], world: World) -> list[Check]:
+    source_bucket, source_key = copy_source(request["CopySource"])
+    return [
+        Check("s3:GetObject", _object(source_bucket, source_key)),
+        Check("s3:PutObject", _object(request["Bucket"], request["Key"])),
+    ]
+
+
+@model("s3", "ListObjectsV2", "ListObjects", "HeadBucket")
+def list_bucket(request: Mapping[str, Any], world: World) -> list[Check]:
+    return [Check("s3:ListBucket", f"arn:aws:s3:::{request['Bucket']}", {"s3:prefix": [request.get("Prefix") or ""]})]
+
+
+def copy_source(source: Any) -> tuple[str, str]:
+    """(bucket, key) of a CopySource: "bucket/key[?versionId=...]" or {"Bucket", "Key"}."""
+    if isinstance(source, Mapping):
+        return source["Bucket"], source["Key"]
+    from urllib.parse import unquote
+
+    bucket, _, key = unquote(str(source).split("?", 1)[0]).lstrip("/").partition("/")
+    return bucket, key
+
+
+# --- DynamoDB, Step Functions, Lambda, EventBridge, SSM --------------------------------------------------------
+
+
+@model("dynamodb", "PutItem", "UpdateItem", "GetItem", "DeleteItem", "Query", "Scan", "DescribeTable")
+def dynamodb_table(request: Mapping[str, Any], world: World) -> list[Check]:
+    table = f"arn:aws:dynamodb:{world.region}:{world.account}:table/{request['TableName']}"
+    if request.get("IndexName"):
+        table += f"/index/{request['IndexName']}"
+    return [Check("dynamodb:" + request["__operation__"], table)]
+
+
+@model("stepfunctions", "StartExecution", "DescribeStateMachine", "ListExecutions")
+def state_machine_action(request: Mapping[str, Any], world: World) -> list[Check]:
+    return [Check("states:" + request["__operation__"], request["stateMachineArn"])]
+
+
+@model("stepfunctions", "DescribeExecution", "StopExecution", "GetExecutionHistory")
+def execution_action(request: Mapping[str, Any], world: World) -> list[Check]:
+    return [Check("states:" + request["__operation__"], request["executionArn"])]
+
+
+@model("stepfunctions", "SendTaskSuccess", "SendTaskFailure", "SendTaskHeartbeat")
+def task_token_action(request: Mapping[str, Any], world: World) -> list[Check]:
+    """No resource-level permissions for the task-token actions."""
+    return [Check("states:" + request["__operation__"], "*")]
+
+
+@model("lambda", "Invoke")
+def invoke(request: Mapping[str, Any], world: World) -> list[Check]:
+    name = request["FunctionName"]
+    arn = name if name.startswith("arn:") else f"arn:aws:lambda:{world.region}:{world.account}:function:{name}"
+    if request.get("Qualifier"):
+        arn += f":{request['Qualifier']}"
+    return [Check("lambda:InvokeFunction", arn)]
+
+
+@model("events", "PutEvents")
+def put_events(request: Mapping[str, Any], world: World) -> list[Check]:
+    buses = {entry.get("EventBusName") or "default" for entry in request.get("Entries") or []}
+    arns = [bus if bus.startswith("arn:") else f"arn:aws:events:{world.region}:{world.account}:event-bus/{bus}"
+            for bus in sorted(buses)]  # fmt: skip
+    return [Check("events:PutEvents", arn) for arn in arns]
+
+
+@model("events", "PutRule", "PutTargets", "DescribeRule", "RemoveTargets", "DeleteRule")
+def rule_action(request: Mapping[str, Any], world: World) -> list[Check]:
+    name = request.get("Name") or request.get("Rule")
+    return [Check("events:" + request["__operation__"], f"arn:aws:events:{world.region}:{world.account}:rule/{name}")]
+
+
+@model("ssm", "GetParameters", "GetParameter")
+def get_parameters(request: Mapping[str, Any], world: World) -> list[Check]:
+    names = request.get("Names") or [request.get("Name", "")]
+    return [Check("ssm:" + request["__operation__"], parameter_arn(name, world)) for name in names]
+
+
+def parameter_arn(name: str, world: World) -> str:
+    """Public parameters (/aws/service/...) are owned by no account."""
+    account = "" if name.startswith("/aws/service/") else world.account
+    return f"arn:aws:ssm:{world.region}:{account}:parameter/{name.lstrip('/')}"
+
+
+@model("sts", "AssumeRole")
+def assume_role(request: Mapping[str, Any], world: World) -> list[Check]:
+    return [Check("sts:AssumeRole", request["RoleArn"])]

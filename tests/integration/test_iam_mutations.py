@@ -1,0 +1,118 @@
+"""Mutation tests of the stack's permissions: take one statement away from a live role and a named scenario
+fails on the local engine with AWS's error; put it back and it works again. Each proves that the statement is
+needed and that the engine enforces it.
+
+The statement is removed with PutRolePolicy and restored afterwards, so no redeploy is needed.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from longtask.client import LongTaskClient
+from longtask.local.processes import poll_condition
+
+from .conftest import PARAMETERS, STACK, stack_output
+
+
+@contextmanager
+def without_statement(client: LongTaskClient, role_logical_id: str, sid: str) -> Iterator[None]:
+    """The role's inline policy holding statement `sid`, without it, for the duration of the block."""
+    iam = client.target.client("iam")
+    role = client.target.client("cloudformation").describe_stack_resource(
+        StackName=STACK, LogicalResourceId=role_logical_id
+    )["StackResourceDetail"]["PhysicalResourceId"]
+    for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+        document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+        document = json.loads(document) if isinstance(document, str) else document
+        statements = document["Statement"] if isinstance(document["Statement"], list) else [document["Statement"]]
+        kept = [s for s in statements if s.get("Sid", name) != sid]
+        if len(kept) < len(statements):
+            break
+    else:
+        raise AssertionError(f"no statement {sid} in the policies of {role_logical_id}")
+    narrowed = {**document, "Statement": kept or [{"Effect": "Deny", "Action": "none:None", "Resource": "*"}]}
+    iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(narrowed))
+    try:
+        yield
+    finally:
+        iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(document))
+
+
+def test_launcher_without_pass_role_cannot_launch(client: LongTaskClient) -> None:
+    with without_statement(client, "LauncherFunctionRole", "PassOnlyTheInstanceRole"):
+        record = client.wait(client.start({"script": "echo hi"}))
+    assert record["status"] == "LAUNCH_FAILED"
+    assert "UnauthorizedOperation" in record["reason"] and "iam:PassRole" in record["reason"]
+    assert client.wait(client.start({"script": "echo hi"}))["status"] == "SUCCEEDED"
+
+
+def test_outcome_without_describe_instances_cannot_collect(client: LongTaskClient) -> None:
+    with without_statement(client, "OutcomeFunctionRole", "DescribeRunInstance"):
+        run_id = client.start({"script": "echo hi"})
+        client.wait(run_id)
+    execution = client.execution(run_id)
+    assert execution["error"] == "LongTask.NoResult"
+    assert "UnauthorizedOperation" in execution["cause"] and "ec2:DescribeInstances" in execution["cause"]
+    assert client.item(run_id)["status"] == "NO_RESULT"
+
+
+def test_reaper_without_query_cannot_find_running_runs(client: LongTaskClient) -> None:
+    function = client.target.client("lambda")
+    with without_statement(client, "ReaperFunctionRole", "FindRunningRuns"):
+        response = function.invoke(FunctionName=stack_output(client, "ReaperFunctionName"), Payload=b"{}")
+        payload = json.loads(response["Payload"].read())
+    assert response.get("FunctionError") and "AccessDeniedException" in json.dumps(payload)
+    assert "dynamodb:Query" in payload["errorMessage"]
+
+
+def test_state_machine_without_invoking_the_launcher_launches_nothing(client: LongTaskClient) -> None:
+    # the statement SAM's LambdaInvokePolicy writes for the launcher (no Sid: named after its policy)
+    with without_statement(client, "LongTaskStateMachineRole", "LongTaskStateMachineRolePolicy0"):
+        run_id = client.start({"script": "echo hi"})
+        record = client.wait(run_id)
+    assert record["status"] == "LAUNCH_FAILED" and "AccessDeniedException" in record["reason"], record
+    assert "lambda:InvokeFunction" in record["reason"] and record.get("instanceId") is None
+
+
+def test_instance_without_its_outputs_policy_cannot_report(client: LongTaskClient) -> None:
+    with without_statement(client, "InstanceRole", "RunOutputs"):
+        record = client.wait(client.start({"script": "echo hi"}))
+    assert record["status"] == "NO_RESULT" and "without writing result.json" in record["reason"]
+
+
+def test_rule_role_without_start_runs_starts_nothing(client: LongTaskClient) -> None:
+    def upload() -> str:
+        key = f"{PARAMETERS['ScriptUploadPrefix']}mutation-{secrets.token_hex(4)}.sh"
+        client.s3.put_object(Bucket=client.stack.bucket, Key=key, Body=b"echo uploaded\n")
+        return f"s3://{client.stack.bucket}/{key}"
+
+    def started(uri: str) -> bool:
+        executions = client.stepfunctions.list_executions(stateMachineArn=client.stack.state_machine_arn)
+        return any(json.loads(client.stepfunctions.describe_execution(executionArn=e["executionArn"])["input"])
+                   .get("scriptS3Uri") == uri for e in executions["executions"])  # fmt: skip
+
+    with without_statement(client, "StartRunRole", "StartRuns"):
+        denied = upload()
+        assert _refusal_logged(client, "states:StartExecution", "StartRunRole")
+    assert not started(denied)
+    allowed = upload()  # the statement back: an upload starts a run again
+    assert poll_condition(lambda: started(allowed), timeout=30, interval=1)
+
+
+def _refusal_logged(client: LongTaskClient, action: str, role: str) -> bool:
+    """Wait until the engine has decided (and refused) the rule target's call."""
+    from longtask.local.paths import EnginePaths
+
+    log = EnginePaths.default().iam_decisions
+
+    def refused() -> Any:
+        lines = log.read_text().splitlines() if log.exists() else []
+        return any((d := json.loads(line))["action"] == action and role in d["principal"] and not d["allowed"]
+                   for line in lines)  # fmt: skip
+
+    return poll_condition(refused, timeout=30, interval=1)
