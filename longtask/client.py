@@ -142,15 +142,35 @@ class LongTaskClient:
             time.sleep(0.2)
 
     def log_since(self, run_id: str, offset: int) -> bytes:
-        """The run's console log from byte offset on (b"" when there is nothing new yet)."""
+        """The run's console log from byte offset on (b"" when there is nothing new yet): the whole log once the
+        instance reported, before that the chunks it uploads while it runs (live-log/<attempt>-<sequence>)."""
         key = f"runs/{run_id}/cloud-init-output.log"
         try:
             body = self.s3.get_object(Bucket=self.stack.bucket, Key=key, Range=f"bytes={offset}-")["Body"]
         except ClientError as error:
-            if error.response["Error"]["Code"] in ("NoSuchKey", "InvalidRange", "404"):
+            code = error.response["Error"]["Code"]
+            if code == "InvalidRange":
                 return b""
+            if code in ("NoSuchKey", "404"):
+                return self._live_log_since(run_id, offset)
             raise
         return body.read()
+
+    def _live_log_since(self, run_id: str, offset: int) -> bytes:
+        """The latest attempt's live-log chunks from byte offset on, reading only the chunks that hold it."""
+        pages = self.s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.stack.bucket, Prefix=f"runs/{run_id}/live-log/"
+        )
+        chunks = sorted((o["Key"], o["Size"]) for page in pages for o in page.get("Contents", []))
+        latest = max((key.rsplit("/", 1)[1].split("-")[0] for key, _ in chunks), default=None)
+        start, found = 0, b""
+        for key, size in chunks:
+            if key.rsplit("/", 1)[1].split("-")[0] == latest:
+                if start + size > offset:
+                    body = self.s3.get_object(Bucket=self.stack.bucket, Key=key)["Body"].read()
+                    found += body[max(0, offset - start):]
+                start += size
+        return found
 
     def follow_log(self, run_id: str, interval: float = 1.0) -> Iterator[bytes]:
         """Every interval, yield the log content that is new (b"" if none) until the run has ended."""

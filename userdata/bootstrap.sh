@@ -4,7 +4,8 @@
 #
 # Set by the launcher where the marker below stands (functions/launcher/launcher/userdata.py):
 #   LONGTASK_RUN_ID, LONGTASK_BUCKET, LONGTASK_PREFIX (runs/<run id>), LONGTASK_DEADLINE (epoch seconds),
-#   LONGTASK_ARTIFACTS_URI, LONGTASK_SCRIPT_URI (only when the script is fetched from S3),
+#   LONGTASK_ARTIFACTS_URI, LONGTASK_ATTEMPT (0, or the relaunch's number), LONGTASK_SCRIPT_URI (only when
+#   the script is fetched from S3),
 #   LONGTASK_BACKSTOP_GRACE_MINUTES (minutes after the deadline the instance powers itself off: longer than the
 #   workflow's timeout guard may take, see watch_plan.py), the user's env.
 # Facts of the machine, with the defaults of an Amazon Linux 2023 instance:
@@ -72,10 +73,21 @@ WRAPPER
   ln -sf shutdown "$work_dir/bin/poweroff"
 }
 
+# While the script runs, what the log gained since the last upload goes up as a numbered chunk under a new key
+# (live-log/<attempt>-<sequence>): rewriting one key in the versioned bucket would keep a version per upload.
+# The whole log is uploaded once, as cloud-init-output.log, by the report.
 start_log_uploader() {
   (
     trap - EXIT TERM INT HUP # the uploader never reports: only the bootstrap itself does
-    while sleep "$log_interval"; do upload "$console_log" cloud-init-output.log; done
+    local sent=0 sequence=0 size
+    while sleep "$log_interval"; do
+      size=$(stat -c %s "$console_log" 2>/dev/null || echo 0)
+      ((size > sent)) || continue
+      tail -c "+$((sent + 1))" "$console_log" | head -c "$((size - sent))" >"$work_dir/log-chunk"
+      upload "$work_dir/log-chunk" "$(printf 'live-log/%02d-%06d.log' "${LONGTASK_ATTEMPT:-0}" "$sequence")"
+      sent=$size
+      sequence=$((sequence + 1))
+    done
   ) &
   uploader_pid=$!
 }

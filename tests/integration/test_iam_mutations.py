@@ -116,3 +116,55 @@ def _refusal_logged(client: LongTaskClient, action: str, role: str) -> bool:
                    for line in lines)  # fmt: skip
 
     return poll_condition(refused, timeout=30, interval=1)
+
+
+def test_a_rule_without_its_lambda_permission_cannot_invoke_the_reaper(client: LongTaskClient) -> None:
+    """A rule target without a RoleArn is decided by the function's resource policy (its Lambda permission)."""
+    functions = client.target.client("lambda")
+    reaper = stack_output(client, "ReaperFunctionName")
+    policy = json.loads(functions.get_policy(FunctionName=reaper)["Policy"])
+    (permission,) = [s for s in policy["Statement"] if "ExecutionEnded" in json.dumps(s.get("Condition", {}))]
+    rule_arn = permission["Condition"]["ArnLike"]["AWS:SourceArn"]
+
+    def stop_a_run() -> str:
+        run_id = client.start({"script": "echo started\nsleep 300\n"})
+        assert poll_condition(lambda: (client.item(run_id) or {}).get("status") == "RUNNING", timeout=60)
+        client.stepfunctions.stop_execution(executionArn=client.execution_arn(run_id))
+        return run_id
+
+    functions.remove_permission(FunctionName=reaper, StatementId=permission["Sid"])
+    try:
+        since = _log_size()
+        denied_run = stop_a_run()
+        assert _decision(since, "lambda:InvokeFunction", "events.amazonaws.com", allowed=False)
+    finally:
+        functions.add_permission(FunctionName=reaper, StatementId=permission["Sid"], Action="lambda:InvokeFunction",
+                                 Principal="events.amazonaws.com", SourceArn=rule_arn)  # fmt: skip
+    since = _log_size()
+    allowed_run = stop_a_run()
+    assert _decision(since, "lambda:InvokeFunction", "events.amazonaws.com", allowed=True)
+    for run_id in (denied_run, allowed_run):  # the sweep ends what the refused event left running
+        functions.invoke(FunctionName=reaper, Payload=b"{}")
+        assert poll_condition(lambda r=run_id: client.item(r)["status"] == "ABORTED", timeout=30)
+
+
+def _log_size() -> int:
+    from longtask.local.paths import EnginePaths
+
+    log = EnginePaths.default().iam_decisions
+    return log.stat().st_size if log.exists() else 0
+
+
+def _decision(since: int, action: str, principal: str, allowed: bool) -> bool:
+    """Wait until the engine has decided, after byte `since` of its decision log, a call of `principal`."""
+    from longtask.local.paths import EnginePaths
+
+    log = EnginePaths.default().iam_decisions
+
+    def decided() -> bool:
+        with log.open() as lines:
+            lines.seek(since)
+            return any((d := json.loads(line))["action"] == action and d["principal"] == principal
+                       and d["allowed"] is allowed for line in lines)  # fmt: skip
+
+    return poll_condition(decided, timeout=30, interval=1)

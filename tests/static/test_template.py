@@ -109,6 +109,15 @@ def test_termination_is_limited_to_this_stacks_instances(transformed: dict) -> N
         assert statement["Condition"] == {"StringEquals": {"ec2:ResourceTag/longtask:stack": {"Ref": "AWS::StackName"}}}
 
 
+def test_the_image_parameter_is_resolved_at_each_launch(transformed: dict) -> None:
+    """Not at deploy (an AWS::SSM::Parameter::Value would freeze "the latest" AMI): RunInstances resolves it."""
+    variables = transformed["Resources"]["LauncherFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["DEFAULT_IMAGE_ID"] == {
+        "Fn::If": ["ImageIsParameter", {"Fn::Sub": "resolve:ssm:${ImageId}"}, {"Ref": "ImageId"}]
+    }
+    assert transformed["Parameters"]["ImageId"]["Type"] == "String"
+
+
 def test_the_reaper_reserves_no_concurrency_by_default(transformed: dict) -> None:
     # any reservation fails the deploy where the account's concurrency limit is 10 (Lambda, "Reserved concurrency")
     reaper = transformed["Resources"]["ReaperFunction"]["Properties"]["ReservedConcurrentExecutions"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -55,7 +55,9 @@ def start_run(
     timeout, poll, max_poll = _timing(run_input, settings)
     launched_at = (started or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     deadline = launched_at + timedelta(seconds=timeout)
-    user_data = _user_data(run_input, settings, s3, run_id, prefix, int(deadline.timestamp()))
+    config = BootstrapConfig(run_id, settings.bucket, prefix, int(deadline.timestamp()), run_input.env,
+                             run_input.script_s3_uri, attempt)  # fmt: skip
+    user_data = _user_data(run_input, config, s3)
     tags = {
         **run_input.tags,
         "Name": run_input.tags.get("Name", f"longtask-{run_id}"),
@@ -158,18 +160,15 @@ def _timing(run_input: RunInput, settings: Settings) -> tuple[int, int, int]:
     return timeout, poll, max_poll
 
 
-def _user_data(run_input: RunInput, settings: Settings, s3: Any, run_id: str, prefix: str, deadline: int) -> str:
+def _user_data(run_input: RunInput, config: BootstrapConfig, s3: Any) -> str:
     """Inline the script when it fits in 16 KB of user data; otherwise stage it in S3 and fetch it."""
-    config = BootstrapConfig(run_id, settings.bucket, prefix, deadline, run_input.env, run_input.script_s3_uri)
     if run_input.script is not None:
         user_data = render(config, inline_script=run_input.script)
         if fits(user_data):
             return user_data
-        staged_key = f"{prefix}/script.sh"
-        s3.put_object(Bucket=settings.bucket, Key=staged_key, Body=run_input.script.encode())
-        config = BootstrapConfig(
-            run_id, settings.bucket, prefix, deadline, run_input.env, f"s3://{settings.bucket}/{staged_key}"
-        )
+        staged_key = f"{config.prefix}/script.sh"
+        s3.put_object(Bucket=config.bucket, Key=staged_key, Body=run_input.script.encode())
+        config = replace(config, script_uri=f"s3://{config.bucket}/{staged_key}")
     user_data = render(config, inline_script=None)
     if not fits(user_data):
         raise InvalidInput("env: the variables make the user data larger than 16 KB; pass large values through S3")

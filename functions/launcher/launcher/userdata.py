@@ -25,6 +25,7 @@ class BootstrapConfig:
     deadline_epoch: int
     env: dict[str, str]
     script_uri: str | None = None
+    attempt: int = 0
 
     @property
     def artifacts_uri(self) -> str:
@@ -40,6 +41,7 @@ def render(config: BootstrapConfig, inline_script: str | None) -> str:
         "LONGTASK_PREFIX": config.prefix,
         "LONGTASK_DEADLINE": str(config.deadline_epoch),
         "LONGTASK_ARTIFACTS_URI": config.artifacts_uri,
+        "LONGTASK_ATTEMPT": str(config.attempt),
         "LONGTASK_BACKSTOP_GRACE_MINUTES": str(BACKSTOP_GRACE_MINUTES),
         **({"LONGTASK_SCRIPT_URI": config.script_uri} if config.script_uri else {}),
         **config.env,

@@ -116,6 +116,19 @@ class MotoWorld:
         found = s3_stores[self.account][self.region].buckets.get(bucket)
         return statements(f"bucket/{bucket}", found.policy) if found is not None and found.policy else []
 
+    def function_statements(self, function_name: str) -> list[Statement]:
+        """A Lambda function's resource policy: the permissions added to it (AddPermission, SAM's event sources)."""
+        from localstack.services.lambda_.invocation.models import lambda_stores
+
+        name = function_name.split(":function:")[-1].split(":")[0]
+        function = lambda_stores[self.account][self.region].functions.get(name)
+        if function is None:
+            return []
+        found = []
+        for qualifier, permission in function.permissions.items():
+            found += statements(f"function/{name}/{qualifier}", {"Statement": permission.policy.Statement})
+        return found
+
     def object_exists(self, bucket: str, key: str) -> bool:
         from localstack.services.s3.models import s3_stores
 
@@ -174,6 +187,18 @@ class Enforcer:
         request = Request(principal, "sts:AssumeRole", role_arn)
         decision = evaluate(request, [], world.role_trust_statements(role_arn))
         self._log(principal, "sts:AssumeRole", role_arn, decision)
+        return decision
+
+    def authorize_service_invoke(self, service_principal: str, function_name: str, source_arn: str | None,
+                                 world: MotoWorld) -> Decision:  # fmt: skip
+        """A service (an EventBridge rule) invokes a function only where the function's resource policy lets it."""
+        principal = SERVICE_PRINCIPALS.get(service_principal, f"{service_principal}.amazonaws.com")
+        resource = function_name if function_name.startswith("arn:") else (
+            f"arn:aws:lambda:{world.region}:{world.account}:function:{function_name}")  # fmt: skip
+        context = {"aws:SourceArn": [source_arn]} if source_arn else {}
+        request = Request(principal, "lambda:InvokeFunction", resource, context)
+        decision = evaluate(request, [], world.function_statements(function_name))
+        self._log(principal, "lambda:InvokeFunction", resource, decision)
         return decision
 
     def _log(self, principal: str, action: str, resource: str, decision: Decision) -> None:

@@ -38,6 +38,15 @@ def make_handler(enforcer: Enforcer) -> Any:
             return
         principal = enforcer.principal(extract_access_key_id_from_auth_header(context.request.headers),
                                        context.account_id)  # fmt: skip
+        if principal is None and internal.get("service_principal") and (service, operation) == ("lambda", "Invoke"):
+            # a rule target without a RoleArn: the function's resource policy decides (Lambda permissions)
+            function = context.service_request["FunctionName"]
+            decision = enforcer.authorize_service_invoke(internal["service_principal"], function,
+                                                         internal.get("source_arn"), world)  # fmt: skip
+            if not decision.allowed:
+                who = internal["service_principal"]
+                raise access_denied(service, f"{who} is not authorized to perform: lambda:InvokeFunction on {function}")
+            return
         if principal is None:
             return
         secure = context.request.scheme == "https"

@@ -175,13 +175,21 @@ def test_the_backstop_is_scheduled_a_little_after_the_deadline(tmp_path: Path) -
     assert instance.shutdowns[0] == "-h +30"  # 10 minutes left + 20 minutes of grace (longer than the guard takes)
 
 
-def test_the_log_is_uploaded_while_the_script_runs(tmp_path: Path) -> None:
-    instance = boot(tmp_path, "echo first line\nsleep 4\necho done")
-    log = tmp_path / "s3" / BUCKET / RUN / "cloud-init-output.log"
-    assert _eventually(lambda: log.exists() and "first line" in log.read_text(), timeout=3.5)
-    assert instance.process.poll() is None
+def test_the_log_is_uploaded_while_the_script_runs_as_chunks_under_new_keys(tmp_path: Path) -> None:
+    """The bucket is versioned: the live log goes up as new objects, the whole log once at the end."""
+    instance = boot(tmp_path, "echo first line\nsleep 3\necho second line\nsleep 3\necho done")
+    live = tmp_path / "s3" / BUCKET / RUN / "live-log"
+
+    def chunks() -> list[Path]:
+        return sorted(live.glob("*.log")) if live.is_dir() else []
+
+    assert _eventually(lambda: any("first line" in c.read_text() for c in chunks()), timeout=4)
+    assert instance.process.poll() is None and not (tmp_path / "s3" / BUCKET / RUN / "cloud-init-output.log").exists()
     instance.wait()
-    assert "done" in instance.uploaded_log
+    assert [c.name for c in chunks()][:2] == ["00-000000.log", "00-000001.log"]
+    joined = "".join(c.read_text() for c in chunks())
+    assert instance.uploaded_log.startswith(joined)  # the chunks are the log's bytes, in order, each sent once
+    assert "second line" in joined and "done" in instance.uploaded_log
 
 
 def _eventually(condition: Callable[[], bool], timeout: float = 10) -> bool:

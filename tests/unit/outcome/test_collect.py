@@ -222,3 +222,11 @@ def test_a_route_the_launcher_could_not_check_is_in_the_reason(aws: dict, launch
     note = "the default route of subnet subnet-1 goes to tgw-1, which the launcher cannot check"
     record = outcome_of(aws, {"launch": {**launch, "networkNote": note}})["record"]
     assert record["status"] == "NO_RESULT" and record["reason"].endswith(f"launched although {note}")
+
+
+def test_without_a_final_log_the_tail_comes_from_the_live_log_chunks(aws: dict, launch: dict) -> None:
+    for attempt, sequence, text in ((0, 0, "old attempt\n"), (1, 0, "first chunk\n"), (1, 1, "last words\n")):
+        key = f"runs/run-1/live-log/{attempt:02d}-{sequence:06d}.log"
+        aws["s3"].put_object(Bucket=BUCKET, Key=key, Body=text.encode())
+    record = outcome_of(aws, {"launch": launch})["record"]
+    assert record["status"] == "NO_RESULT" and record["logTail"] == "first chunk\nlast words\n"
