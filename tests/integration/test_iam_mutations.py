@@ -91,17 +91,20 @@ def test_rule_role_without_start_runs_starts_nothing(client: LongTaskClient) -> 
         client.s3.put_object(Bucket=client.stack.bucket, Key=key, Body=b"echo uploaded\n")
         return f"s3://{client.stack.bucket}/{key}"
 
-    def started(uri: str) -> bool:
+    def started(uri: str) -> str | None:
+        """The name of the run the upload started, if any."""
         executions = client.stepfunctions.list_executions(stateMachineArn=client.stack.state_machine_arn)
-        return any(json.loads(client.stepfunctions.describe_execution(executionArn=e["executionArn"])["input"])
-                   .get("scriptS3Uri") == uri for e in executions["executions"])  # fmt: skip
+        return next((e["name"] for e in executions["executions"] if json.loads(
+            client.stepfunctions.describe_execution(executionArn=e["executionArn"])["input"]
+        ).get("scriptS3Uri") == uri), None)  # fmt: skip
 
     with without_statement(client, "StartRunRole", "StartRuns"):
         denied = upload()
         assert _refusal_logged(client, "states:StartExecution", "StartRunRole")
-    assert not started(denied)
+    assert started(denied) is None
     allowed = upload()  # the statement back: an upload starts a run again
-    assert poll_condition(lambda: started(allowed), timeout=30, interval=1)
+    assert poll_condition(lambda: started(allowed) is not None, timeout=30, interval=1)
+    assert client.wait(started(allowed))["status"] == "SUCCEEDED"
 
 
 def _refusal_logged(client: LongTaskClient, action: str, role: str) -> bool:
@@ -122,9 +125,11 @@ def test_a_rule_without_its_lambda_permission_cannot_invoke_the_reaper(client: L
     """A rule target without a RoleArn is decided by the function's resource policy (its Lambda permission)."""
     functions = client.target.client("lambda")
     reaper = stack_output(client, "ReaperFunctionName")
+    events = client.target.client("events")
+    (rule_arn,) = [rule["Arn"] for rule in events.list_rules(NamePrefix=STACK)["Rules"]
+                   if "Execution Status Change" in rule.get("EventPattern", "")]  # fmt: skip
     policy = json.loads(functions.get_policy(FunctionName=reaper)["Policy"])
-    (permission,) = [s for s in policy["Statement"] if "ExecutionEnded" in json.dumps(s.get("Condition", {}))]
-    rule_arn = permission["Condition"]["ArnLike"]["AWS:SourceArn"]
+    (permission,) = [s for s in policy["Statement"] if s["Condition"]["ArnLike"]["AWS:SourceArn"] == rule_arn]
 
     def stop_a_run() -> str:
         run_id = client.start({"script": "echo started\nsleep 300\n"})

@@ -167,7 +167,7 @@ class Enforcer:
         if modelled is None:
             decision = Decision(False, f"{service}:{operation} is not modelled by the local engine, so it is denied; "
                                        "add it to longtask/local/iam/operations.py")  # fmt: skip
-            self._log(principal, f"{service}:{operation}", "*", decision)
+            self.record(principal, f"{service}:{operation}", "*", decision)
             return decision, None
         identity = world.role_statements(principal)
         decision, check = Decision(True, "nothing to check"), None
@@ -176,7 +176,7 @@ class Enforcer:
                        "aws:PrincipalArn": [principal]}  # fmt: skip
             resource = world.bucket_statements(_bucket(check.resource)) if check.action.startswith("s3:") else []
             decision = evaluate(Request(principal, check.action, check.resource, context), identity, resource)
-            self._log(principal, check.action, check.resource, decision)
+            self.record(principal, check.action, check.resource, decision)
             if not decision.allowed:
                 return decision, check
         return decision, check
@@ -186,7 +186,7 @@ class Enforcer:
         principal = SERVICE_PRINCIPALS.get(service_principal, f"{service_principal}.amazonaws.com")
         request = Request(principal, "sts:AssumeRole", role_arn)
         decision = evaluate(request, [], world.role_trust_statements(role_arn))
-        self._log(principal, "sts:AssumeRole", role_arn, decision)
+        self.record(principal, "sts:AssumeRole", role_arn, decision)
         return decision
 
     def authorize_service_invoke(self, service_principal: str, function_name: str, source_arn: str | None,
@@ -198,10 +198,11 @@ class Enforcer:
         context = {"aws:SourceArn": [source_arn]} if source_arn else {}
         request = Request(principal, "lambda:InvokeFunction", resource, context)
         decision = evaluate(request, [], world.function_statements(function_name))
-        self._log(principal, "lambda:InvokeFunction", resource, decision)
+        self.record(principal, "lambda:InvokeFunction", resource, decision)
         return decision
 
-    def _log(self, principal: str, action: str, resource: str, decision: Decision) -> None:
+    def record(self, principal: str, action: str, resource: str, decision: Decision) -> None:
+        """Append the decision to the decision log (what `longtask local iam-report` reads)."""
         if self.decision_log is None:
             return
         line = json.dumps({

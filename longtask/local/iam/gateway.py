@@ -79,7 +79,7 @@ def _refuse_missing_key_without_list(enforcer: Enforcer, context: Any, principal
     context_keys = {**check.context, "aws:SecureTransport": [str(secure).lower()]}
     decision = evaluate(Request(principal, check.action, check.resource, context_keys),
                         world.role_statements(principal), world.bucket_statements(bucket))  # fmt: skip
-    enforcer._log(principal, check.action, check.resource, decision)
+    enforcer.record(principal, check.action, check.resource, decision)
     if not decision.allowed:
         # Without s3:ListBucket, S3 does not tell a missing key from a forbidden one.
         raise access_denied("s3", "Access Denied")
