@@ -31,6 +31,7 @@ from localstack.services.moto import call_moto, call_moto_with_request
 from localstack.services.plugins import Service, aws_provider
 
 from . import faults
+from .iam.enforcement import MotoWorld
 from .iam.operations import RESOLVE_SSM
 
 STATE_REASON_HEADER = "x-longtask-state-reason"
@@ -113,25 +114,28 @@ class LocalEc2Provider(Ec2Provider):
     def describe_instances(self, context: RequestContext, request: dict) -> dict:
         """An instance asked for by id moments after its launch is not found yet (EC2 is eventually consistent:
         https://docs.aws.amazon.com/ec2/latest/devguide/eventual-consistency.html)."""
+        from moto.ec2.exceptions import InvalidInstanceIdError
+
         if not context.is_internal_call:
             backend = get_moto_backend(context)
             for instance_id in request.get("InstanceIds") or []:
-                launched = next((datetime.fromisoformat(i.launch_time.replace("Z", "+00:00"))
-                                 for i in backend.all_instances() if i.id == instance_id), None)  # fmt: skip
-                if launched and (datetime.now(UTC) - launched).total_seconds() < DESCRIBE_DELAY:
+                try:
+                    instance = backend.get_instance(instance_id)
+                except InvalidInstanceIdError:
+                    continue  # moto answers NotFound itself
+                launched = datetime.fromisoformat(instance.launch_time.replace("Z", "+00:00"))
+                if (datetime.now(UTC) - launched).total_seconds() < DESCRIBE_DELAY:
                     message = f"The instance ID '{instance_id}' does not exist"
                     raise CommonServiceException("InvalidInstanceID.NotFound", message)
         return call_moto(context)
 
 
 def _parameter_value(context: RequestContext, name: str) -> str:
-    from moto.ssm.models import ssm_backends
-
-    found = ssm_backends[context.account_id][context.region].get_parameter(name)
-    if found is None:
+    value = MotoWorld(context.account_id, context.region).parameter_value(name)
+    if value is None:
         message = f"The parameter {name} named by ImageId resolve:ssm:{name} does not exist"
         raise CommonServiceException("InvalidParameterValue", message)
-    return found.value
+    return value
 
 
 def _refuse_an_unknown_instance_type(instance_type: str) -> None:

@@ -99,6 +99,7 @@ def start(paths: EnginePaths) -> bool:
     python = ensure_environment(paths)
     paths.localstack_data.mkdir(parents=True, exist_ok=True)
     ensure_certificate(python, paths)
+    paths.iam_decisions.unlink(missing_ok=True)  # a fresh LocalStack knows none of the roles decided before
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": os.environ.get("HOME", str(paths.state)),

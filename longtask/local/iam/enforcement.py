@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from . import operations
-from .policy import Decision, Request, Statement, evaluate, statements
+from .policy import Decision, Request, Statement, evaluate, role_policy_name, statements
 
 DECISION_LOG_ENV = "LONGTASK_IAM_DECISION_LOG"
 MANAGED_POLICIES = json.loads((Path(__file__).with_name("aws_managed_policies.json")).read_text())
@@ -32,8 +32,11 @@ DENIED = {
     "lambda": ("AccessDeniedException", 403),
 }
 DEFAULT_DENIED = ("AccessDeniedException", 400)  # DynamoDB, Step Functions, EventBridge, SSM
-SERVICE_PRINCIPALS = {"states": "states.amazonaws.com", "lambda": "lambda.amazonaws.com",
-                      "events": "events.amazonaws.com", "ec2": "ec2.amazonaws.com"}  # fmt: skip
+
+
+def service_principal(service: str) -> str:
+    """The principal of an AWS service as policies name it (LocalStack's internal calls name the service only)."""
+    return f"{service}.amazonaws.com"
 
 
 class MotoWorld:
@@ -93,22 +96,25 @@ class MotoWorld:
         self._iam().create_role(name, trust, f"/aws-service-role/{service}/", None,
                                 f"Service-linked role for {service}", [], "3600", linked_service=service)  # fmt: skip
 
+    def _role(self, role_arn: str) -> Any:
+        return next((r for r in self._iam().roles.values() if r.arn == role_arn), None)
+
     def role_statements(self, role_arn: str) -> list[Statement]:
         """The identity policies of a role: its inline policies and the managed policies attached to it."""
-        role = next((r for r in self._iam().roles.values() if r.arn == role_arn), None)
+        role = self._role(role_arn)
         if role is None:
             return []
         found = []
         for name, document in role.policies.items():
-            found += statements(f"{role.name}/inline/{name}", document)
+            found += statements(role_policy_name(role.name, "inline", name), document)
         for arn, policy in role.managed_policies.items():
             document = MANAGED_POLICIES.get(arn) or policy.versions[-1].document
-            found += statements(f"{role.name}/managed/{arn.rsplit('/', 1)[-1]}", document)
+            found += statements(role_policy_name(role.name, "managed", arn.rsplit("/", 1)[-1]), document)
         return found
 
     def role_trust_statements(self, role_arn: str) -> list[Statement]:
-        role = next((r for r in self._iam().roles.values() if r.arn == role_arn), None)
-        return statements(f"{role.name}/trust", role.assume_role_policy_document) if role else []
+        role = self._role(role_arn)
+        return statements(role_policy_name(role.name, "trust", ""), role.assume_role_policy_document) if role else []
 
     def bucket_statements(self, bucket: str) -> list[Statement]:
         from localstack.services.s3.models import s3_stores
@@ -172,27 +178,33 @@ class Enforcer:
         identity = world.role_statements(principal)
         decision, check = Decision(True, "nothing to check"), None
         for check in modelled({**request, "__operation__": operation}, world):
-            context = {**check.context, "aws:SecureTransport": [str(secure_transport).lower()],
-                       "aws:PrincipalArn": [principal]}  # fmt: skip
-            resource = world.bucket_statements(_bucket(check.resource)) if check.action.startswith("s3:") else []
-            decision = evaluate(Request(principal, check.action, check.resource, context), identity, resource)
-            self.record(principal, check.action, check.resource, decision)
+            decision = self.decide(principal, check, identity, world, secure_transport)
             if not decision.allowed:
                 return decision, check
         return decision, check
 
-    def authorize_assume_role(self, service_principal: str, role_arn: str, world: MotoWorld) -> Decision:
+    def decide(self, principal: str, check: operations.Check, identity: list[Statement], world: MotoWorld,
+               secure_transport: bool) -> Decision:  # fmt: skip
+        """One check of a principal's request: its identity policies, and the bucket policy for S3; recorded."""
+        context = {**check.context, "aws:SecureTransport": [str(secure_transport).lower()],
+                   "aws:PrincipalArn": [principal]}  # fmt: skip
+        resource = world.bucket_statements(_bucket(check.resource)) if check.action.startswith("s3:") else []
+        decision = evaluate(Request(principal, check.action, check.resource, context), identity, resource)
+        self.record(principal, check.action, check.resource, decision)
+        return decision
+
+    def authorize_assume_role(self, service: str, role_arn: str, world: MotoWorld) -> Decision:
         """A service assumes a role only if the role's trust policy names it."""
-        principal = SERVICE_PRINCIPALS.get(service_principal, f"{service_principal}.amazonaws.com")
+        principal = service_principal(service)
         request = Request(principal, "sts:AssumeRole", role_arn)
         decision = evaluate(request, [], world.role_trust_statements(role_arn))
         self.record(principal, "sts:AssumeRole", role_arn, decision)
         return decision
 
-    def authorize_service_invoke(self, service_principal: str, function_name: str, source_arn: str | None,
+    def authorize_service_invoke(self, service: str, function_name: str, source_arn: str | None,
                                  world: MotoWorld) -> Decision:  # fmt: skip
         """A service (an EventBridge rule) invokes a function only where the function's resource policy lets it."""
-        principal = SERVICE_PRINCIPALS.get(service_principal, f"{service_principal}.amazonaws.com")
+        principal = service_principal(service)
         resource = function_name if function_name.startswith("arn:") else (
             f"arn:aws:lambda:{world.region}:{world.account}:function:{function_name}")  # fmt: skip
         context = {"aws:SourceArn": [source_arn]} if source_arn else {}

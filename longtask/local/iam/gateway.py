@@ -15,7 +15,6 @@ from localstack.runtime import hooks
 
 from .enforcement import DECISION_LOG_ENV, Enforcer, MotoWorld, access_denied, denial_message
 from .operations import Check, copy_source
-from .policy import Request, evaluate
 
 MISSING_KEY_OPERATIONS = {"GetObject", "HeadObject", "CopyObject"}
 
@@ -76,11 +75,7 @@ def _refuse_missing_key_without_list(enforcer: Enforcer, context: Any, principal
     if world.object_exists(bucket, key):
         return
     check = Check("s3:ListBucket", f"arn:aws:s3:::{bucket}", {"s3:prefix": [key]})
-    context_keys = {**check.context, "aws:SecureTransport": [str(secure).lower()]}
-    decision = evaluate(Request(principal, check.action, check.resource, context_keys),
-                        world.role_statements(principal), world.bucket_statements(bucket))  # fmt: skip
-    enforcer.record(principal, check.action, check.resource, decision)
-    if not decision.allowed:
+    if not enforcer.decide(principal, check, world.role_statements(principal), world, secure).allowed:
         # Without s3:ListBucket, S3 does not tell a missing key from a forbidden one.
         raise access_denied("s3", "Access Denied")
 

@@ -62,9 +62,9 @@ def _tags(request_tags: Mapping[str, str]) -> dict[str, list[str]]:
     return keys
 
 
-def _resource_tags(tags: Mapping[str, str], prefix: str = "ec2") -> dict[str, list[str]]:
-    keys = {f"{prefix}:ResourceTag/{k}": [v] for k, v in tags.items()}
-    return {**keys, **{f"aws:ResourceTag/{k}": [v] for k, v in tags.items()}}
+def _resource_tags(tags: Mapping[str, str]) -> dict[str, list[str]]:
+    """An EC2 resource's tags, under both the service's key and the global one."""
+    return {f"{scope}:ResourceTag/{k}": [v] for scope in ("ec2", "aws") for k, v in tags.items()}
 
 
 # --- EC2 (https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazonec2.html) ----------------

@@ -57,6 +57,12 @@ class Decision:
     statement: Statement | None = None
 
 
+def role_policy_name(role_name: str, kind: str, policy_name: str) -> str:
+    """How a role's policy is named in decisions and reports: `<role>/inline/<policy>`, `<role>/managed/<policy>`,
+    `<role>/trust`."""
+    return "/".join(part for part in (role_name, kind, policy_name) if part)
+
+
 def statements(policy_name: str, document: Mapping[str, Any] | str) -> list[Statement]:
     """The statements of a policy document (JSON text or parsed)."""
     if isinstance(document, str):

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .policy import statements
+from .policy import role_policy_name, statements
 
 # Statements no local run exercises, and why each is kept
 KEPT = {
@@ -41,9 +41,9 @@ def role_statement_labels(iam: Any, role_name: str) -> list[str]:
     labels = []
     for name in iam.list_role_policies(RoleName=role_name)["PolicyNames"]:
         document = iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"]
-        labels += [s.label for s in statements(f"{role_name}/inline/{name}", _document(document))]
+        labels += [s.label for s in statements(role_policy_name(role_name, "inline", name), document)]
     for attached in iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]:
-        labels.append(f"{role_name}/managed/{attached['PolicyName']}")
+        labels.append(role_policy_name(role_name, "managed", attached["PolicyName"]))
     return labels
 
 
@@ -76,6 +76,3 @@ def build(decision_log: Path, iam: Any, role_names: list[str]) -> list[Principal
             reports[arn].unused.append((label, KEPT.get(sid) or KEPT.get(policy, "")))
     return list(reports.values())
 
-
-def _document(document: Any) -> dict[str, Any]:
-    return json.loads(document) if isinstance(document, str) else document
