@@ -9,10 +9,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from longtask.cli.options import LOCAL_STACK_PARAMETERS
 from longtask.client import LongTaskClient
 from longtask.local import engine
-from longtask.local.deploy import deploy
 from longtask.local.paths import EnginePaths
 
 from . import concurrency, cost_model, latency, launcher_time
@@ -22,9 +20,7 @@ RESULTS = Path(__file__).with_name("results")
 
 
 def connect(paths: EnginePaths) -> LongTaskClient:
-    target = engine.target(paths, STACK)
-    deploy(target.client("cloudformation"), target.client("s3"), STACK, LOCAL_STACK_PARAMETERS, paths)
-    return LongTaskClient(target)
+    return engine.connect(STACK, engine.LOCAL_STACK_PARAMETERS, paths)
 
 
 def cold_start(paths: EnginePaths) -> dict[str, float]:

@@ -1,4 +1,5 @@
-"""The client the CLI uses: starts runs and reads their state through the AWS APIs of a deployed stack."""
+"""The client the CLI uses: starts runs and reads their state through the AWS APIs of a deployed stack. It never
+writes a run's status: the workflow does, and after it the reaper (which `abort` invokes)."""
 
 from __future__ import annotations
 
@@ -8,19 +9,20 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import boto3
-from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
-FINAL_EXECUTION_STATES = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+from .common.execution import carried_record, settled_record
+from .common.keys import live_log_attempt, split_s3_uri
+from .common.record import from_item
+from .common.statuses import ERROR_NAMES, EXECUTION_ENDED, RUNNING
+from .errors import LongTaskError, RunNotFound
+from .waiting import poll_condition
+
 STOP_TIMEOUT_SECONDS = 30
-
-
-class RunNotFound(LookupError):
-    """No run with that id in this stack."""
+STATUS_INDEX = "ByStatus"  # the Runs table's index by status (template.yaml)
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class Stack:
     state_machine_arn: str
     bucket: str
     table: str
+    reaper_function: str
 
 
 def new_run_id() -> str:
@@ -66,7 +69,7 @@ class LongTaskClient:
         self.stepfunctions = target.client("stepfunctions")
         self.s3 = target.client("s3")
         self.dynamodb = target.client("dynamodb")
-        self.ec2 = target.client("ec2")
+        self.lambda_ = target.client("lambda")
         self.stack = self._stack(target.client("cloudformation"))
 
     def _stack(self, cloudformation: Any) -> Stack:
@@ -76,7 +79,8 @@ class LongTaskClient:
             code = error.response["Error"]["Code"]
             raise RunNotFound(f"stack {self.target.stack_name} not found ({code}); deploy it first") from None
         outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
-        return Stack(outputs["StateMachineArn"], outputs["ArtifactBucketName"], outputs["RunsTableName"])
+        return Stack(outputs["StateMachineArn"], outputs["ArtifactBucketName"], outputs["RunsTableName"],
+                     outputs["ReaperFunctionName"])  # fmt: skip
 
     def execution_arn(self, run_id: str) -> str:
         return f"{self.stack.state_machine_arn.replace(':stateMachine:', ':execution:')}:{run_id}"
@@ -100,74 +104,57 @@ class LongTaskClient:
     def item(self, run_id: str) -> dict[str, Any] | None:
         """The run's item in the Runs table, if recorded."""
         found = self.dynamodb.get_item(TableName=self.stack.table, Key={"runId": {"S": run_id}}, ConsistentRead=True)
-        return _plain(found["Item"]) if "Item" in found else None
+        return from_item(found["Item"]) if "Item" in found else None
 
     def record(self, run_id: str) -> dict[str, Any]:
-        """The run record: the execution's output or Fail cause once it ended, else what the table says."""
+        """The run record: the one the ended execution carries, else what the table says (LAUNCHING before the
+        first record); for an ended execution whose item is still RUNNING, what the reaper will write."""
         execution = self.execution(run_id)
-        status = execution["status"]
-        if status == "SUCCEEDED":
-            return json.loads(execution["output"])
-        if status == "FAILED" and execution.get("error", "").startswith("LongTask."):
-            try:
-                return json.loads(execution["cause"])
-            except ValueError:
-                pass
-        item = self.item(run_id) or {
-            "runId": run_id,
-            "status": "LAUNCHING" if status == "RUNNING" else status,
-        }
-        if status != "RUNNING" and item.get("status") == "RUNNING":
-            item = {
-                **item,
-                "status": status,
-                "reason": execution.get("cause") or f"the execution ended {status}",
-            }
-        return item
+        carried = carried_record(execution)
+        if carried is not None:
+            return carried
+        item = self.item(run_id)
+        if execution["status"] in EXECUTION_ENDED and (item is None or item.get("status") == RUNNING):
+            return settled_record(execution, item, datetime.now(UTC))
+        return item or {"runId": run_id, "status": "LAUNCHING"}
 
     def is_final(self, run_id: str) -> bool:
-        return self.execution(run_id)["status"] in FINAL_EXECUTION_STATES
+        return self.execution(run_id)["status"] in EXECUTION_ENDED
 
     def wait(self, run_id: str, interval: float = 1.0) -> dict[str, Any]:
         """Block until the execution ends; return the run record."""
-        while not self.is_final(run_id):
-            time.sleep(interval)
+        poll_condition(lambda: self.is_final(run_id), interval=interval)
         return self.record(run_id)
-
-    def _wait_stopped(self, run_id: str, timeout: float = STOP_TIMEOUT_SECONDS) -> None:
-        deadline = time.monotonic() + timeout
-        while self.execution(run_id)["status"] == "RUNNING":
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"execution {run_id} still RUNNING {timeout:.0f} s after StopExecution")
-            time.sleep(0.2)
 
     def log_since(self, run_id: str, offset: int) -> bytes:
         """The run's console log from byte offset on (b"" when there is nothing new yet): the whole log once the
         instance reported, before that the chunks it uploads while it runs (live-log/<attempt>-<sequence>)."""
-        key = f"runs/{run_id}/cloud-init-output.log"
+        record = self.item(run_id) or {}
+        if not record.get("logUri"):
+            return b""  # not launched yet
+        bucket, key = split_s3_uri(record["logUri"])
         try:
-            body = self.s3.get_object(Bucket=self.stack.bucket, Key=key, Range=f"bytes={offset}-")["Body"]
+            body = self.s3.get_object(Bucket=bucket, Key=key, Range=f"bytes={offset}-")["Body"]
         except ClientError as error:
             code = error.response["Error"]["Code"]
             if code == "InvalidRange":
                 return b""
             if code in ("NoSuchKey", "404"):
-                return self._live_log_since(run_id, offset)
+                return self._live_log_since(record["liveLogUri"], offset)
             raise
         return body.read()
 
-    def _live_log_since(self, run_id: str, offset: int) -> bytes:
+    def _live_log_since(self, live_log_uri: str, offset: int) -> bytes:
         """The latest attempt's live-log chunks from byte offset on, reading only the chunks that hold it."""
-        pages = self.s3.get_paginator("list_objects_v2").paginate(
-            Bucket=self.stack.bucket, Prefix=f"runs/{run_id}/live-log/"
-        )
+        bucket, prefix = split_s3_uri(live_log_uri)
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
         chunks = sorted((o["Key"], o["Size"]) for page in pages for o in page.get("Contents", []))
-        latest = max((key.rsplit("/", 1)[1].split("-")[0] for key, _ in chunks), default=None)
+        latest = max((live_log_attempt(key) for key, _ in chunks), default=None)
         start, found = 0, b""
         for key, size in chunks:
-            if key.rsplit("/", 1)[1].split("-")[0] == latest:
+            if live_log_attempt(key) == latest:
                 if start + size > offset:
-                    body = self.s3.get_object(Bucket=self.stack.bucket, Key=key)["Body"].read()
+                    body = self.s3.get_object(Bucket=bucket, Key=key)["Body"].read()
                     found += body[max(0, offset - start):]
                 start += size
         return found
@@ -184,56 +171,33 @@ class LongTaskClient:
                 return
             time.sleep(interval)
 
-    def list_runs(self, limit: int = 50) -> list[dict[str, Any]]:
-        """The newest runs in the Runs table."""
-        items: list[dict[str, Any]] = []
-        for page in self.dynamodb.get_paginator("scan").paginate(TableName=self.stack.table):
-            items += [_plain(item) for item in page["Items"]]
+    def list_runs(self, limit: int = 50, status: str | None = None) -> list[dict[str, Any]]:
+        """The newest runs in the Runs table (with that status, if given), newest first."""
+        if status:
+            pages = self.dynamodb.get_paginator("query").paginate(
+                TableName=self.stack.table, IndexName=STATUS_INDEX, KeyConditionExpression="#status = :status",
+                ExpressionAttributeNames={"#status": "status"}, ExpressionAttributeValues={":status": {"S": status}},
+            )  # fmt: skip
+        else:
+            pages = self.dynamodb.get_paginator("scan").paginate(TableName=self.stack.table)
+        items = [from_item(item) for page in pages for item in page["Items"]]
         items.sort(key=lambda item: item.get("launchedAt") or item.get("finishedAt") or "", reverse=True)
         return items[:limit]
 
     def abort(self, run_id: str) -> dict[str, Any]:
-        """Stop the execution, terminate its instance and record the run as ABORTED."""
-        reason = "aborted by the user (longtask abort)"
+        """Stop the execution, then have the reaper terminate its instance and settle its record."""
         execution = self.execution(run_id)
-        if execution["status"] == "RUNNING":
-            self.stepfunctions.stop_execution(
-                executionArn=execution["executionArn"], error="LongTask.Aborted", cause=reason
-            )
+        if execution["status"] == RUNNING:
+            self.stepfunctions.stop_execution(executionArn=execution["executionArn"], error=ERROR_NAMES["ABORTED"],
+                                              cause="aborted by the user (longtask abort)")  # fmt: skip
             # StopExecution returns before the stop has settled (the local engine applies it on the execution's
-            # own worker): return only once the execution is over, so the caller never sees it RUNNING after this
-            self._wait_stopped(run_id)
-        live = self.ec2.describe_instances(
-            Filters=[
-                {"Name": "tag:longtask:execution-arn", "Values": [execution["executionArn"]]},
-                {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]},
-            ]
-        )["Reservations"]
-        instance_ids = [instance["InstanceId"] for r in live for instance in r["Instances"]]
-        if instance_ids:
-            self.ec2.terminate_instances(InstanceIds=instance_ids)
-        item = self.item(run_id) or {}
-        if item.get("status") in (None, "RUNNING"):
-            self.dynamodb.update_item(
-                TableName=self.stack.table,
-                Key={"runId": {"S": run_id}},
-                UpdateExpression="SET #status = :status, #reason = :reason, #finishedAt = :finishedAt",
-                ExpressionAttributeNames={
-                    "#status": "status",
-                    "#reason": "reason",
-                    "#finishedAt": "finishedAt",
-                },
-                ExpressionAttributeValues={
-                    ":status": {"S": "ABORTED"},
-                    ":reason": {"S": reason},
-                    ":finishedAt": {"S": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")},
-                },
-            )
-        return self.item(run_id) or {"runId": run_id, "status": "ABORTED", "reason": reason}
-
-
-def _plain(item: dict[str, Any]) -> dict[str, Any]:
-    """A DynamoDB item as plain JSON values (the record's only number is the exit code)."""
-    deserialize = TypeDeserializer().deserialize
-    plain = {name: deserialize(value) for name, value in item.items()}
-    return {name: int(value) if isinstance(value, Decimal) else value for name, value in plain.items()}
+            # own worker): the reaper settles only an execution that has ended
+            if not poll_condition(lambda: self.is_final(run_id), STOP_TIMEOUT_SECONDS):
+                raise LongTaskError(f"run {run_id} is still RUNNING {STOP_TIMEOUT_SECONDS} s after StopExecution; "
+                                    "run `longtask abort` again")  # fmt: skip
+        response = self.lambda_.invoke(
+            FunctionName=self.stack.reaper_function, Payload=json.dumps({"executionArn": execution["executionArn"]})
+        )
+        if response.get("FunctionError"):
+            raise LongTaskError(f"the reaper failed to settle run {run_id}: {response['Payload'].read().decode()}")
+        return self.record(run_id)

@@ -6,29 +6,53 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from .options import Aws, Json, Profile, Region, StackName, connect, print_json, stdout
+from ..common.statuses import FINAL, RUNNING
+from ..errors import UserError
+from .options import Json, connect, print_json, stdout
 from .render import status_text
 
-COLUMNS = ("runId", "status", "exitCode", "instanceId", "launchedAt", "finishedAt")
+# in the order they are given up on a narrow terminal: the run id never (it is what every other command takes)
+COLUMNS = ("runId", "status", "exitCode", "launchedAt", "finishedAt", "instanceId")
+Limit = Annotated[int, typer.Option("--limit", "-n", min=1, help="How many runs.")]
+Status = Annotated[str | None, typer.Option("--status", help=f"Only runs with this status ({RUNNING}, "
+                                            f"{', '.join(FINAL)}).")]  # fmt: skip
 
 
-def list_runs(
-    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="How many runs.")] = 20,
-    json_output: Json = False,
-    aws: Aws = False,
-    stack: StackName = "longtask",
-    region: Region = None,
-    profile: Profile = None,
-) -> None:
+def list_runs(ctx: typer.Context, limit: Limit = 20, status: Status = None, json_output: Json = False) -> None:
     """List runs, newest first."""
-    runs = connect(aws, stack, region, profile).list_runs(limit)
+    if status is not None and status.upper() not in (RUNNING, *FINAL):
+        raise UserError(f"--status {status}: use one of {RUNNING}, {', '.join(FINAL)}")
+    runs = connect(ctx).list_runs(limit, status.upper() if status else None)
     if json_output:
         print_json(runs)
         return
-    table = Table(*COLUMNS)
-    for run in runs:
-        cells = [status_text(run[c]) if c == "status" else str(run.get(c) if run.get(c) is not None else "")
-                 for c in COLUMNS]  # fmt: skip
-        table.add_row(*cells)
-    stdout.print(table)
+    stdout.print(runs_table(runs, stdout.width))
+
+
+def runs_table(runs: list[dict], width: int) -> Table:
+    """The runs as a table that fits width: whole run ids, and as many of the other columns as fit."""
+    shown = list(COLUMNS)
+    cells = [[_cell(run, column) for column in COLUMNS] for run in runs]
+    while len(shown) > 1 and _width(shown, cells) > width:
+        shown.pop()
+    table = Table(*shown)
+    table.columns[0].no_wrap = True
+    table.columns[0].min_width = max([len(row[0]) for row in cells] + [len("runId")])
+    for row in cells:
+        table.add_row(*row[: len(shown)])
+    return table
+
+
+def _cell(run: dict, column: str) -> str:
+    value = run.get(column)
+    if column == "status":
+        return status_text(value or "")
+    return "" if value is None else str(value)
+
+
+def _width(columns: list[str], cells: list[list[str]]) -> int:
+    """The width a table of these columns needs (rich's box: a border and two spaces of padding a column)."""
+    widths = [max([len(name)] + [Text.from_markup(row[i]).cell_len for row in cells]) for i, name in enumerate(columns)]
+    return sum(widths) + 3 * len(columns) + 1

@@ -6,7 +6,7 @@ import typer
 
 from ..local import engine
 from ..local.paths import EnginePaths
-from .options import Json, StackName, print_json, stderr, stdout
+from .options import Json, print_json, stderr, stdout
 
 app = typer.Typer(help="Start, stop and inspect the local engine (LocalStack without Docker + instance agent).")
 
@@ -42,7 +42,7 @@ def status(json_output: Json = False) -> None:
 
 
 @app.command("iam-report")
-def iam_report(stack: StackName = "longtask", json_output: Json = False) -> None:
+def iam_report(ctx: typer.Context, json_output: Json = False) -> None:
     """For each role of the stack: every action it was allowed (and by which statement), every denial and
     why, and each statement nothing used (with why it is kept). Exits 1 when a statement is unused without
     a reason to keep it."""
@@ -51,6 +51,7 @@ def iam_report(stack: StackName = "longtask", json_output: Json = False) -> None
     from ..local.iam.report import build
 
     paths = EnginePaths.default()
+    stack = ctx.find_root().obj.stack
     target = engine.target(paths, stack)
     resources = target.client("cloudformation").describe_stack_resources(StackName=stack)["StackResources"]
     roles = [r["PhysicalResourceId"] for r in resources if r["ResourceType"] == "AWS::IAM::Role"]

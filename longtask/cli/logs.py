@@ -7,20 +7,14 @@ from typing import Annotated
 
 import typer
 
-from .options import Aws, Json, Profile, Region, RunId, StackName, connect, stdout
+from .options import Json, RunId, connect, stdout
+
+Follow = Annotated[bool, typer.Option("--follow", "-f", help="Keep printing until the run ends.")]
 
 
-def logs(
-    run_id: RunId,
-    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing until the run ends.")] = False,
-    json_output: Json = False,
-    aws: Aws = False,
-    stack: StackName = "longtask",
-    region: Region = None,
-    profile: Profile = None,
-) -> None:
+def logs(ctx: typer.Context, run_id: RunId, follow: Follow = False, json_output: Json = False) -> None:
     """Print the run's log as uploaded by its instance (about every 30 s while it runs)."""
-    client = connect(aws, stack, region, profile)
+    client = connect(ctx)
     client.execution(run_id)  # a clear error for an unknown run id
     chunks = client.follow_log(run_id) if follow else iter([client.log_since(run_id, 0)])
     if json_output:

@@ -1,4 +1,6 @@
-"""The `longtask` command: run scripts on throwaway EC2 instances through the deployed workflow."""
+"""The `longtask` command: run scripts on throwaway EC2 instances through the deployed workflow.
+
+The target options (--aws, --stack, --region, --profile) go before or after the command."""
 
 from __future__ import annotations
 
@@ -7,10 +9,9 @@ import sys
 import typer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..client import RunNotFound
-from ..local.localstack import EngineError
+from ..errors import LongTaskError
 from . import abort, deploy, list_runs, local, logs, run, status
-from .options import UserError, stderr
+from .options import Aws, Profile, Region, StackName, TargetOptions, hoist_target_options, stderr
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 app.command()(run.run)
@@ -22,11 +23,17 @@ app.command()(deploy.deploy)
 app.add_typer(local.app, name="local")
 
 
+@app.callback()
+def target(ctx: typer.Context, aws: Aws = False, stack: StackName = "longtask", region: Region = None,
+           profile: Profile = None) -> None:  # fmt: skip
+    ctx.obj = TargetOptions(aws, stack, region, profile)
+
+
 def main() -> None:
-    """Entry point: user errors print one clear line and exit 2; crashes keep their traceback."""
+    """Entry point: errors the user can act on print one line and exit 2; crashes keep their traceback."""
     try:
-        app()
-    except (UserError, RunNotFound, EngineError) as error:
+        app(args=hoist_target_options(sys.argv[1:]), prog_name="longtask", standalone_mode=True)
+    except LongTaskError as error:
         stderr.print(f"[red]error:[/] {error}")
         sys.exit(2)
     except (ClientError, BotoCoreError) as error:

@@ -1,50 +1,78 @@
-"""What every command shares: the target options, connecting to the stack, and output helpers."""
+"""What every command shares: the target options (defined once, accepted before or after the command),
+connecting to the stack, and output helpers."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
 from ..client import LongTaskClient, Target
+from ..errors import UserError
 
 stderr = Console(stderr=True, highlight=False)
 stdout = Console(highlight=False, soft_wrap=True)
 
-# locally a poll costs nothing: poll every second, back off to 5 s at most
-LOCAL_STACK_PARAMETERS = {"DefaultPollSeconds": "1", "DefaultMaxPollSeconds": "5"}
-
 Aws = Annotated[bool, typer.Option("--aws", help="Talk to the stack deployed on AWS instead of the local engine.")]
 StackName = Annotated[str, typer.Option("--stack", help="Name of the CloudFormation stack.", envvar="LONGTASK_STACK")]
-Region = Annotated[str | None, typer.Option("--region", help="AWS region (default: from your AWS config).")]
-Profile = Annotated[str | None, typer.Option("--profile", help="AWS profile (default: from your AWS config).")]
+Region = Annotated[str | None, typer.Option("--region", help="AWS region (default: your config).", envvar="AWS_REGION")]
+Profile = Annotated[str | None, typer.Option("--profile", help="AWS profile (default: yours).", envvar="AWS_PROFILE")]
 RunId = Annotated[str, typer.Argument(metavar="RUN_ID", help="The run id (the execution name).")]
 Json = Annotated[bool, typer.Option("--json", help="Print only the data, as JSON, on stdout.")]
 
+TARGET_FLAGS = ("--aws",)
+TARGET_OPTIONS = ("--stack", "--region", "--profile")  # each takes a value
 
-class UserError(Exception):
-    """A mistake the user can fix; printed without a traceback."""
+
+@dataclass(frozen=True)
+class TargetOptions:
+    """Which stack the command talks to (the root command's options)."""
+
+    aws: bool = False
+    stack: str = "longtask"
+    region: str | None = None
+    profile: str | None = None
 
 
-def connect(aws: bool, stack: str, region: str | None, profile: str | None) -> LongTaskClient:
-    """A client for the stack: on AWS as configured, or on the local engine (started, deployed as needed)."""
-    if aws:
-        return LongTaskClient(Target(stack_name=stack, region=region, profile=profile))
+def hoist_target_options(args: list[str]) -> list[str]:
+    """The arguments with the target options moved in front of the command, where the root command reads them:
+    as the AWS CLI takes its global options anywhere, `longtask run x.sh --aws` is `longtask --aws run x.sh`.
+    Nothing after `--` is moved."""
+    front: list[str] = []
+    rest: list[str] = []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            rest += args[index:]
+            break
+        if arg in TARGET_FLAGS or ("=" in arg and arg.split("=", 1)[0] in TARGET_OPTIONS):
+            front.append(arg)
+        elif arg in TARGET_OPTIONS:
+            front += args[index : index + 2]
+            index += 1
+        else:
+            rest.append(arg)
+        index += 1
+    return front + rest
+
+
+def connect(ctx: typer.Context) -> LongTaskClient:
+    """A client for the chosen stack: on AWS as configured, or on the local engine (started, deployed as needed)."""
+    chosen: TargetOptions = ctx.find_root().obj
+    if chosen.aws:
+        return LongTaskClient(Target(stack_name=chosen.stack, region=chosen.region, profile=chosen.profile))
     from ..local import engine
-    from ..local.deploy import deploy
-    from ..local.localstack import endpoint_url
     from ..local.paths import EnginePaths
 
     paths = EnginePaths.default()
     if engine.up(paths):
-        stderr.print(f"[dim]local engine up at {endpoint_url()}[/]")
-    target = engine.target(paths, stack)
-    with stderr.status(f"deploying stack {stack} locally"):
-        if deploy(target.client("cloudformation"), target.client("s3"), stack, LOCAL_STACK_PARAMETERS, paths):
-            stderr.print(f"[dim]stack {stack} deployed locally[/]")
-    return LongTaskClient(target)
+        stderr.print(f"[dim]local engine up at {engine.status(paths).endpoint_url}[/]")
+    with stderr.status(f"deploying stack {chosen.stack} locally (when anything changed)"):
+        return engine.connect(chosen.stack, engine.LOCAL_STACK_PARAMETERS, paths)
 
 
 def print_json(data: Any) -> None:

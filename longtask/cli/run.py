@@ -9,7 +9,8 @@ import typer
 
 from ..client import LongTaskClient
 from ..durations import parse_duration
-from .options import Aws, Json, Profile, Region, StackName, UserError, connect, key_values, print_json, stderr
+from ..errors import UserError
+from .options import Json, connect, key_values, print_json, stderr
 from .render import show_record
 
 Script = Annotated[str, typer.Argument(help="Bash script to run: a file, '-' for stdin, or an s3:// URI.")]
@@ -30,6 +31,7 @@ NoWait = Annotated[bool, typer.Option("--no-wait", help="Print the run id and re
 
 
 def run(
+    ctx: typer.Context,
     script: Script,
     timeout: Timeout = None,
     poll: Poll = None,
@@ -38,14 +40,10 @@ def run(
     tag: Tags = None,
     json_output: Json = False,
     no_wait: NoWait = False,
-    aws: Aws = False,
-    stack: StackName = "longtask",
-    region: Region = None,
-    profile: Profile = None,
 ) -> None:
     """Run SCRIPT on a throwaway instance; exit 0 only if the run SUCCEEDED."""
     run_input = build_input(script, timeout, poll, key_values(env, "--env"), instance_type, key_values(tag, "--tag"))
-    client = connect(aws, stack, region, profile)
+    client = connect(ctx)
     run_id = client.start(run_input)
     if no_wait:
         print_json({"runId": run_id, "executionArn": client.execution_arn(run_id)}) if json_output else print(run_id)

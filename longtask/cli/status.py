@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from .options import Aws, Json, Profile, Region, RunId, StackName, connect
+import typer
+
+from .options import Json, RunId, connect
 from .render import emit_record
 
 
-def status(
-    run_id: RunId,
-    json_output: Json = False,
-    aws: Aws = False,
-    stack: StackName = "longtask",
-    region: Region = None,
-    profile: Profile = None,
-) -> None:
+def status(ctx: typer.Context, run_id: RunId, json_output: Json = False) -> None:
     """Show a run's status, exit code, instance and where its log and artifacts are."""
-    emit_record(connect(aws, stack, region, profile).record(run_id), json_output, with_log_tail=True)
+    emit_record(connect(ctx).record(run_id), json_output, with_log_tail=True)

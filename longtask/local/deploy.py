@@ -11,17 +11,19 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import shutil
 import subprocess
-import time
 import zipfile
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from ..errors import EngineError
 from ..template_file import load_template
-from .localstack import EngineError, uv_command
+from ..waiting import poll_condition
+from .localstack import uv_command
 from .paths import EnginePaths, app_dir
 
 DEPLOYMENT_BUCKET = "longtask-local-deployment"
@@ -34,11 +36,21 @@ def source_digest(root: Path) -> str:
     digest = hashlib.sha256()
     files = [root / "template.yaml"]
     for folder in ("functions", "statemachine", "userdata"):
-        files += sorted(p for p in (root / folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+        files += source_files(root / folder)
     for file in files:
         digest.update(str(file.relative_to(root)).encode())
         digest.update(file.read_bytes())
     return digest.hexdigest()[:16]
+
+
+def source_files(folder: Path) -> list[Path]:
+    """The files under folder, in order, through linked folders too (each function links common/, as `sam build`
+    copies it), without bytecode caches."""
+    found = []
+    for directory, subdirectories, files in os.walk(folder, followlinks=True):
+        subdirectories[:] = [d for d in subdirectories if d != "__pycache__"]
+        found += [Path(directory, name) for name in files]
+    return sorted(found)
 
 
 def build_function(source: Path, paths: EnginePaths) -> Path:
@@ -61,9 +73,8 @@ def build_function(source: Path, paths: EnginePaths) -> Path:
     archive.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
         for folder in [deps, source] if deps.exists() else [source]:
-            for file in sorted(folder.rglob("*")):
-                if file.is_file() and "__pycache__" not in file.parts:
-                    zf.write(file.resolve(), file.relative_to(folder).as_posix())
+            for file in source_files(folder):
+                zf.write(file.resolve(), file.relative_to(folder).as_posix())
     return archive
 
 
@@ -153,13 +164,9 @@ def _stack(cloudformation: Any, stack_name: str) -> tuple[str | None, dict[str, 
 
 
 def _wait(cloudformation: Any, stack_name: str, done: set) -> str | None:
-    deadline = time.monotonic() + STACK_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        status, _ = _stack(cloudformation, stack_name)
-        if status in done:
-            return status
-        time.sleep(0.5)
-    raise EngineError(f"stack {stack_name} did not settle within {STACK_TIMEOUT_SECONDS}s")
+    if not poll_condition(lambda: _stack(cloudformation, stack_name)[0] in done, STACK_TIMEOUT_SECONDS, 0.5):
+        raise EngineError(f"stack {stack_name} did not settle within {STACK_TIMEOUT_SECONDS}s")
+    return _stack(cloudformation, stack_name)[0]
 
 
 def _failure_reasons(cloudformation: Any, stack_name: str) -> str:

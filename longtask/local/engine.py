@@ -8,7 +8,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..client import Target
+from ..client import LongTaskClient, Target
 from . import localstack
 from .instance_agent import MINUTE_ENV
 from .network import give_default_vpc_an_internet_gateway
@@ -16,6 +16,8 @@ from .paths import EnginePaths
 from .processes import read_pid, spawn, stop
 
 AGENT_STOP_GRACE_SECONDS = 20
+# locally a poll costs nothing: poll every second, back off to 5 s at most
+LOCAL_STACK_PARAMETERS = {"DefaultPollSeconds": "1", "DefaultMaxPollSeconds": "5"}
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,17 @@ def up(paths: EnginePaths, agent_minute_seconds: int = 60) -> bool:
 def target(paths: EnginePaths, stack_name: str) -> Target:
     """Where a stack on this engine is reached: over TLS, trusting the engine's certificate."""
     return Target(stack_name=stack_name, endpoint_url=localstack.endpoint_url(), ca_bundle=str(paths.ca_bundle))
+
+
+def connect(stack: str, parameters: dict[str, str], paths: EnginePaths, template: Path | None = None
+            ) -> LongTaskClient:  # fmt: skip
+    """A client for the stack on this (running) engine, first deployed from template.yaml (or another of the app's
+    templates) with these parameters if anything changed."""
+    from .deploy import deploy
+
+    stack_target = target(paths, stack)
+    deploy(stack_target.client("cloudformation"), stack_target.client("s3"), stack, parameters, paths, template)
+    return LongTaskClient(stack_target)
 
 
 def down(paths: EnginePaths) -> bool:

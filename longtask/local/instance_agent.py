@@ -41,7 +41,7 @@ GONE = ("shutting-down", "terminated", "stopping", "stopped")
 
 def mark_own_shutdown(request: Any, **kwargs: Any) -> None:
     """The agent terminates an instance only when it shut itself down: EC2 records that reason."""
-    request.headers["x-longtask-state-reason"] = "Client.InstanceInitiatedShutdown"  # see ec2_provider.py
+    request.headers["x-longtask-state-reason"] = "Client.InstanceInitiatedShutdown"  # see plugins/ec2_provider.py
 
 
 class InstanceAgent:
@@ -203,7 +203,7 @@ class RoleCredentials:
         self.iam, self.sts = iam, sts
         self._cache: dict[tuple[str, str], dict[str, Any]] = {}
         self._lock = threading.Lock()
-        # the engine checks the role's trust policy for the service that assumes it (iam/gateway.py)
+        # the engine checks the role's trust policy for the service that assumes it (plugins/iam_gateway.py)
         sts.meta.events.register("before-sign.sts.AssumeRole", _as_service("ec2"))
 
     def role_of_profile(self, profile_arn: str | None) -> str | None:

@@ -9,10 +9,12 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from . import faults
+from ..errors import EngineError
+from ..waiting import poll_condition
 from .iam.enforcement import DECISION_LOG_ENV
 from .paths import EnginePaths, app_dir
-from .processes import poll_condition, read_pid, spawn, stop
+from .plugins import faults
+from .processes import read_pid, spawn, stop
 
 # 4.9.2 is the newest core that runs on Python 3.11; its dependencies must be resolved as of its release.
 LOCALSTACK_REQUIREMENTS = ["localstack-core[runtime]==4.9.2", "awscli"]
@@ -21,10 +23,6 @@ SERVICES = "cloudformation,dynamodb,ec2,events,iam,lambda,logs,s3,ssm,stepfuncti
 STARTUP_TIMEOUT_SECONDS = 90
 STOP_GRACE_SECONDS = 10
 CA_BUNDLE_ENV = "LONGTASK_CA_BUNDLE"
-
-
-class EngineError(RuntimeError):
-    """The local engine could not be set up or started; the message says what to do."""
 
 
 def port() -> int:
@@ -109,12 +107,12 @@ def start(paths: EnginePaths) -> bool:
         "GATEWAY_LISTEN": f"127.0.0.1:{port()}",
         "GATEWAY_SERVER": "hypercorn",  # the only gateway that really binds to 127.0.0.1 only
         "SERVICES": SERVICES,
-        "LAMBDA_RUNTIME_EXECUTOR": "longtask",  # Lambda handlers as local processes (lambda_executor.py)
-        "PROVIDER_OVERRIDE_DYNAMODB": "longtask",  # DynamoDB from moto (dynamodb_provider.py)
-        "PROVIDER_OVERRIDE_EC2": "longtask",  # ClientToken, state reasons, fault plan (ec2_provider.py)
+        "LAMBDA_RUNTIME_EXECUTOR": "longtask",  # Lambda handlers as local processes (plugins/lambda_executor.py)
+        "PROVIDER_OVERRIDE_DYNAMODB": "longtask",  # DynamoDB from moto (plugins/dynamodb_provider.py)
+        "PROVIDER_OVERRIDE_EC2": "longtask",  # ClientToken, state reasons, fault plan (plugins/ec2_provider.py)
         faults.PLAN_ENV: str(paths.faults_file),
         "CUSTOM_SSL_CERT_PATH": str(paths.server_certificate),
-        CA_BUNDLE_ENV: str(paths.ca_bundle),  # what the Lambda environments trust (lambda_executor.py)
+        CA_BUNDLE_ENV: str(paths.ca_bundle),  # what the Lambda environments trust (plugins/lambda_executor.py)
         DECISION_LOG_ENV: str(paths.iam_decisions),
         "LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT": "60",
         "DNS_ADDRESS": "0",

@@ -22,9 +22,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..waiting import poll_condition
 from .imds import MetadataServer
 from .network import InstanceLink
-from .processes import is_alive, poll_condition, stop_group
+from .processes import is_alive, stop_group
 
 FINAL_KILL_GRACE_SECONDS = 10  # SIGTERM, then SIGKILL, for what cloud-final left behind
 DEFAULT_TIMEOUT_STOP_SECONDS = 90  # systemd's DefaultTimeoutStopSec

@@ -6,20 +6,9 @@ import contextlib
 import os
 import signal
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-
-def poll_condition(condition: Callable[[], bool], timeout: float, interval: float = 0.2) -> bool:
-    """Wait until condition() is true or timeout seconds pass; return whether it became true."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if condition():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(interval)
+from ..waiting import poll_condition
 
 
 def read_pid(pid_file: Path) -> int | None:

@@ -15,19 +15,17 @@ from typing import Any
 
 import pytest
 
-from longtask.cli.options import LOCAL_STACK_PARAMETERS
 from longtask.client import LongTaskClient
 from longtask.local import engine
-from longtask.local.deploy import deploy
-from longtask.local.faults import write_plan
 from longtask.local.paths import EnginePaths
+from longtask.local.plugins.faults import write_plan
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = "longtask-it"
 SCRIPTS_BUCKET = "longtask-it-scripts"  # scripts kept outside the artifact bucket (ScriptReadArns)
 EXAMPLES_STACK = "longtask-it-examples"
 PARAMETERS = {  # the local defaults, plus the optional triggers
-    **LOCAL_STACK_PARAMETERS,
+    **engine.LOCAL_STACK_PARAMETERS,
     "ScriptUploadPrefix": "scripts/",
     "ScheduleExpression": "rate(1 day)",
     "ScheduleInput": '{"script": "echo scheduled run"}',
@@ -42,12 +40,9 @@ def client() -> Iterator[LongTaskClient]:
     paths = EnginePaths.default()
     started = engine.up(paths, agent_minute_seconds=MINUTE_SECONDS)
     try:
-        target = engine.target(paths, STACK)
-        deploy(target.client("cloudformation"), target.client("s3"), STACK, PARAMETERS, paths)
-        client = LongTaskClient(target)
+        client = engine.connect(STACK, PARAMETERS, paths)
         examples = {"LongTaskStateMachineArn": client.stack.state_machine_arn}
-        deploy(target.client("cloudformation"), target.client("s3"), EXAMPLES_STACK, examples, paths,
-               ROOT / "statemachine" / "examples" / "template.yaml")  # fmt: skip
+        engine.connect(EXAMPLES_STACK, examples, paths, ROOT / "statemachine" / "examples" / "template.yaml")
         yield client
         instances, running = leaks(client)
         LEAKS.update({"instances leaked": instances, "runs lost (still RUNNING)": running})

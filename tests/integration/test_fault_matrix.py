@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 from launcher.watch_plan import BACKSTOP_GRACE_MINUTES
 
 from longtask.client import LongTaskClient
-from longtask.local.processes import poll_condition
+from longtask.waiting import poll_condition
 
 from .conftest import MINUTE_SECONDS, STACK, default_image, instances_of, live_instances, stack_output
 

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from longtask.client import LongTaskClient
-from longtask.local.processes import poll_condition
+from longtask.waiting import poll_condition
 
 from .conftest import PARAMETERS, STACK, stack_output
 

@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from longtask.client import LongTaskClient
-from longtask.local.processes import is_alive, poll_condition
+from longtask.local.processes import is_alive
+from longtask.waiting import poll_condition
 
 from .conftest import ROOT, instances_of, live_instances
 

@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 
 from longtask.client import LongTaskClient
 from longtask.local.paths import EnginePaths
-from longtask.local.processes import poll_condition
+from longtask.waiting import poll_condition
 
 from .conftest import SCRIPTS_BUCKET, STACK, default_image, live_instances
 

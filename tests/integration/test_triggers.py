@@ -7,7 +7,7 @@ import secrets
 from typing import Any
 
 from longtask.client import LongTaskClient
-from longtask.local.processes import poll_condition
+from longtask.waiting import poll_condition
 
 from .conftest import EXAMPLES_STACK, PARAMETERS, STACK, stack_output
 

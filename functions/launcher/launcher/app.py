@@ -34,7 +34,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     ec2 = boto3.client("ec2", config=EC2_CONFIG)
     entered = event.get("enteredAt")
     launched_at = datetime.fromisoformat(entered) if entered else datetime.now(UTC)
-    launch = start_run(event.get("input"), execution, settings, ec2, boto3.client("s3"), attempt, launched_at)
-    logger.info("instance launched", extra={"launch": launch})
+    started = start_run(event.get("input"), execution, settings, ec2, boto3.client("s3"), attempt, launched_at)
+    logger.info("instance launched", extra={"launch": started["launch"]})
     metrics.add_metric(name="InstancesLaunched", unit=MetricUnit.Count, value=1)
-    return launch
+    return started

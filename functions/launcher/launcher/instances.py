@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
+from common.tags import EXECUTION_ARN
 
 from .errors import LaunchFailed
 
@@ -151,7 +152,7 @@ def find_launched(ec2: Any, execution_arn: str) -> Launched | None:
     """The live instance an earlier attempt of this launch already started, if any."""
     reservations = ec2.describe_instances(
         Filters=[
-            {"Name": "tag:longtask:execution-arn", "Values": [execution_arn]},
+            {"Name": f"tag:{EXECUTION_ARN}", "Values": [execution_arn]},
             {"Name": "instance-state-name", "Values": ["pending", "running"]},
         ]
     )["Reservations"]

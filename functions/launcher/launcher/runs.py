@@ -8,6 +8,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
+from common import tags as tag
+from common.keys import STAGED_SCRIPT, RunKeys, split_s3_uri
+from common.record import build_record, to_item
+from common.statuses import RUNNING
+from common.timestamps import iso_utc
 
 from .errors import InvalidInput, LaunchFailed
 from .instances import LaunchSpec, find_launched, launch, launch_options
@@ -16,7 +21,7 @@ from .run_input import ONE_YEAR_SECONDS, RunInput, parse_run_input
 from .secrets_check import refuse_secrets
 from .settings import Settings
 from .userdata import BootstrapConfig, fits, render
-from .watch_plan import GUARD_WINDOW_SECONDS, fewest_max_poll_seconds, iso, watch_windows
+from .watch_plan import GUARD_WINDOW_SECONDS, fewest_max_poll_seconds, watch_windows
 
 ATTEMPT_OVERHEAD_SECONDS = GUARD_WINDOW_SECONDS + 3600  # the guard's window, then launch, outcome and record
 # execution names are at most 80 characters (StartExecution); a child adds "-a5-w1000" at most
@@ -40,7 +45,8 @@ def start_run(
     attempt: int = 0,
     started: datetime | None = None,
 ) -> dict[str, Any]:
-    """Launch the instance for one run (attempt > 0: a relaunch) and return what the workflow carries on with.
+    """Launch the instance for one run (attempt > 0: a relaunch) and return what the workflow carries on with
+    ("launch") and the run's Runs item while it runs ("item").
 
     started: when this attempt's launch began (the workflow's state entry, the same for every retry of it), so
     that a retried launch sends EC2 the same request: deadline, tags and user data included."""
@@ -51,20 +57,20 @@ def start_run(
         _require_object(s3, run_input.script_s3_uri)
 
     run_id = execution.name
-    prefix = f"runs/{run_id}"
+    keys = RunKeys(run_id)
     timeout, poll, max_poll = _timing(run_input, settings)
     launched_at = (started or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     deadline = launched_at + timedelta(seconds=timeout)
-    config = BootstrapConfig(run_id, settings.bucket, prefix, int(deadline.timestamp()), run_input.env,
+    config = BootstrapConfig(run_id, settings.bucket, keys.prefix, int(deadline.timestamp()), run_input.env,
                              run_input.script_s3_uri, attempt)  # fmt: skip
     user_data = _user_data(run_input, config, s3)
     tags = {
         **run_input.tags,
         "Name": run_input.tags.get("Name", f"longtask-{run_id}"),
-        "longtask:run-id": run_id,
-        "longtask:execution-arn": execution.arn,
-        "longtask:deadline": iso(deadline),
-        "longtask:stack": settings.stack_name,
+        tag.RUN_ID: run_id,
+        tag.EXECUTION_ARN: execution.arn,
+        tag.DEADLINE: iso_utc(deadline),
+        tag.STACK: settings.stack_name,
     }
     spec = LaunchSpec(
         client_token_seed=f"{execution.arn}#{attempt}",
@@ -83,29 +89,25 @@ def start_run(
         options = launch_options(run_input.instance_types or settings.instance_types, subnets, run_input.spot)
         launched = launch(ec2, spec, options)
     windows = watch_windows(launched_at, deadline, poll, max_poll)
-    run_uri = f"s3://{settings.bucket}/{prefix}"
-    return {
+    run = {
         "runId": run_id,
         "executionArn": execution.arn,
         "instanceId": launched.instance_id,
         "instanceType": launched.instance_type,
         "subnetId": launched.subnet_id,
         "spot": launched.spot,
-        "launchedAt": iso(launched_at),
-        "deadline": iso(deadline),
+        "launchedAt": iso_utc(launched_at),
+        "deadline": iso_utc(deadline),
         "attempt": attempt,
         "retries": run_input.retries,
         "watchName": watch_name(run_id),
         "windows": windows,
         "windowCount": len(windows),
-        "bucket": settings.bucket,
-        "prefix": prefix,
-        "logUri": f"{run_uri}/cloud-init-output.log",
-        "resultUri": f"{run_uri}/result.json",
-        "artifactsUri": f"{run_uri}/artifacts/",
+        **keys.uris(settings.bucket),
         "launchAttempts": launched.attempts,
         "networkNote": network_note,
     }
+    return {"launch": run, "item": to_item(build_record(run_id, RUNNING, None, run))}
 
 
 def watch_name(run_id: str) -> str:
@@ -166,7 +168,7 @@ def _user_data(run_input: RunInput, config: BootstrapConfig, s3: Any) -> str:
         user_data = render(config, inline_script=run_input.script)
         if fits(user_data):
             return user_data
-        staged_key = f"{config.prefix}/script.sh"
+        staged_key = RunKeys(config.run_id).key(STAGED_SCRIPT)
         s3.put_object(Bucket=config.bucket, Key=staged_key, Body=run_input.script.encode())
         config = replace(config, script_uri=f"s3://{config.bucket}/{staged_key}")
     user_data = render(config, inline_script=None)
@@ -176,7 +178,7 @@ def _user_data(run_input: RunInput, config: BootstrapConfig, s3: Any) -> str:
 
 
 def _require_object(s3: Any, uri: str | None) -> None:
-    bucket, _, key = (uri or "").removeprefix("s3://").partition("/")
+    bucket, key = split_s3_uri(uri or "")
     try:
         s3.head_object(Bucket=bucket, Key=key)
     except ClientError as error:

@@ -7,6 +7,8 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
+from common.keys import ARTIFACTS, s3_uri
+
 from .watch_plan import BACKSTOP_GRACE_MINUTES
 
 USER_DATA_LIMIT_BYTES = 16 * 1024
@@ -29,7 +31,7 @@ class BootstrapConfig:
 
     @property
     def artifacts_uri(self) -> str:
-        return f"s3://{self.bucket}/{self.prefix}/artifacts/"
+        return s3_uri(self.bucket, f"{self.prefix}/{ARTIFACTS}")
 
 
 def render(config: BootstrapConfig, inline_script: str | None) -> str:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from common.timestamps import iso_utc as iso
+
 RAMP_TURNS = 10  # polls at each interval below the ceiling
 TURNS_PER_WINDOW = 2000  # 2,000 polls x 9 events = 18,000 history events per child execution
 GUARD_WINDOW_SECONDS = 3600  # how long to watch a terminate after the deadline
@@ -24,10 +26,6 @@ MAX_WINDOWS = 1000  # the parent's history: about 12 events a window
 # 2 s doubling (2 + 4 + ... + 256 = 510 s, statemachine/*.asl.json), plus a minute for the child to be noticed.
 GUARD_WORST_CASE_SECONDS = 2 * 510 + 60
 BACKSTOP_GRACE_MINUTES = -(-GUARD_WORST_CASE_SECONDS // 60) + 2  # 20: the backstop never races the guard
-
-
-def iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def watch_windows(start: datetime, deadline: datetime, poll: int, max_poll: int) -> list[dict[str, int | str]]:

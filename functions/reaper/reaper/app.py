@@ -1,4 +1,4 @@
-"""Reaper Lambda handler: on a schedule and when an execution ends ABORTED, TIMED_OUT or FAILED."""
+"""Reaper Lambda handler: every few minutes, when an execution ends, and when `longtask abort` asks."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from common.record import DEFAULT_RETENTION_DAYS
 
-from .sweep import settle_ended_execution, settle_orphaned_runs, sweep
+from .sweep import reap_execution, settle_orphaned_runs, sweep
 
 logger = Logger()
 tracer = Tracer()
@@ -22,15 +23,19 @@ metrics = Metrics(namespace="LongTask")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Event: a scheduled event, a Step Functions "Execution Status Change" event, or {} to sweep now."""
+    """Event: a Step Functions "Execution Status Change" event or {"executionArn": ...} (reap that execution),
+    or a scheduled event or {} (sweep the whole stack)."""
     clients = {name: boto3.client(name) for name in ("ec2", "stepfunctions", "dynamodb")}
-    table, now = os.environ["RUNS_TABLE"], datetime.now(UTC)
+    table, stack, now = os.environ["RUNS_TABLE"], os.environ["STACK_NAME"], datetime.now(UTC)
+    retention = int(os.environ.get("RUN_RETENTION_DAYS", DEFAULT_RETENTION_DAYS))
+    execution_arn = event.get("executionArn") or (event.get("detail") or {}).get("executionArn")
+    if execution_arn:
+        reaped = reap_execution(clients, table, stack, execution_arn, now, retention)
+        metrics.add_metric(name="InstancesReaped", unit=MetricUnit.Count, value=len(reaped["terminated"]))
+        return reaped
     grace = timedelta(seconds=int(os.environ.get("DEADLINE_GRACE_SECONDS", "900")))
-    status_change = event.get("detail-type") == "Step Functions Execution Status Change"
-    settled = status_change and settle_ended_execution(clients["dynamodb"], table, event["detail"], now)
-    reaped = sweep(clients, table, os.environ["STACK_NAME"], now, grace)
-    orphans = settle_orphaned_runs(clients, table, now)
-    for action in reaped:
+    swept = sweep(clients, table, stack, now, grace, retention)
+    for action in swept:
         logger.warning("reaped an instance", extra=action)
-    metrics.add_metric(name="InstancesReaped", unit=MetricUnit.Count, value=len(reaped))
-    return {"reaped": reaped, "settledRun": bool(settled), "settledOrphans": orphans}
+    metrics.add_metric(name="InstancesReaped", unit=MetricUnit.Count, value=len(swept))
+    return {"reaped": swept, "settledOrphans": settle_orphaned_runs(clients, table, now, retention)}

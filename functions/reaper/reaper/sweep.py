@@ -1,125 +1,125 @@
-"""Terminate this stack's instances whose run is over, and settle Runs items left RUNNING."""
+"""Terminate this stack's instances whose run is over, and settle the Runs items of ended executions.
+
+Outside the workflow, this is the one writer of a run's status: it writes only once the execution has ended
+(so the workflow can no longer write), only over an item still RUNNING or missing, and only the record the
+execution itself tells (common/execution.py), never a status of its own choosing.
+"""
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta
 from typing import Any
 
 from botocore.exceptions import ClientError
+from common import tags as tag
+from common.execution import settled_record
+from common.record import from_item, to_item
+from common.statuses import RUNNING
+from common.timestamps import parse_iso_utc
 
 ALIVE = ["pending", "running", "stopping", "stopped"]
 STATUS_INDEX = "ByStatus"  # the Runs table's index by status (template.yaml)
-ITEM_STATUS = {"ABORTED": "ABORTED", "FAILED": "ABORTED", "TIMED_OUT": "TIMED_OUT"}
 
 
-def execution_status(stepfunctions: Any, execution_arn: str | None) -> str:
-    """RUNNING, SUCCEEDED, FAILED, TIMED_OUT, ABORTED, or MISSING."""
+def describe_execution(stepfunctions: Any, execution_arn: str | None) -> dict[str, Any] | None:
+    """DescribeExecution, or None when there is no such execution."""
     if not execution_arn:
-        return "MISSING"
+        return None
     try:
-        return stepfunctions.describe_execution(executionArn=execution_arn)["status"]
+        return stepfunctions.describe_execution(executionArn=execution_arn)
     except ClientError as error:
         if error.response["Error"]["Code"] in ("ExecutionDoesNotExist", "InvalidArn"):
-            return "MISSING"
+            return None
         raise
 
 
-def sweep(clients: dict[str, Any], table: str, stack_name: str, now: datetime, grace: timedelta) -> list[dict]:
-    """Terminate instances tagged by this stack whose execution is not running or whose deadline is long past."""
+def reap_execution(clients: dict[str, Any], table: str, stack_name: str, execution_arn: str, now: datetime,
+                   retention_days: int) -> dict[str, Any]:  # fmt: skip
+    """For one execution that has ended: terminate its instances and settle its run. A running one is left be."""
+    execution = describe_execution(clients["stepfunctions"], execution_arn)
+    if execution is None or execution["status"] == RUNNING:
+        return {"terminated": [], "record": None}
+    pages = clients["ec2"].get_paginator("describe_instances").paginate(Filters=[
+        {"Name": f"tag:{tag.EXECUTION_ARN}", "Values": [execution_arn]},
+        {"Name": f"tag:{tag.STACK}", "Values": [stack_name]},
+        {"Name": "instance-state-name", "Values": ALIVE},
+    ])  # fmt: skip
+    instance_ids = [i["InstanceId"] for page in pages for r in page["Reservations"] for i in r["Instances"]]
+    if instance_ids:
+        clients["ec2"].terminate_instances(InstanceIds=instance_ids)
+    record = settle_run(clients["dynamodb"], table, execution, now, retention_days)
+    return {"terminated": instance_ids, "record": record}
+
+
+def sweep(clients: dict[str, Any], table: str, stack_name: str, now: datetime, grace: timedelta,
+          retention_days: int) -> list[dict]:  # fmt: skip
+    """Terminate instances tagged by this stack whose execution is not running (and settle its run), or whose
+    deadline is long past (the workflow, still running, then records the run)."""
     ec2 = clients["ec2"]
     reaped = []
     pages = ec2.get_paginator("describe_instances").paginate(
         Filters=[
-            {"Name": "tag:longtask:stack", "Values": [stack_name]},
+            {"Name": f"tag:{tag.STACK}", "Values": [stack_name]},
             {"Name": "instance-state-name", "Values": ALIVE},
         ]
     )
     for instance in (i for page in pages for r in page["Reservations"] for i in r["Instances"]):
-        tags = {tag["Key"]: tag["Value"] for tag in instance.get("Tags", [])}
-        execution = execution_status(clients["stepfunctions"], tags.get("longtask:execution-arn"))
-        deadline = datetime.fromisoformat(tags.get("longtask:deadline", now.isoformat()))
-        if execution != "RUNNING":
-            status, reason = ITEM_STATUS.get(execution, "ABORTED"), f"its execution is {execution}"
-        elif now > deadline + grace:
-            status, reason = "TIMED_OUT", f"its deadline {tags['longtask:deadline']} passed {grace} ago"
+        tags = {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
+        execution = describe_execution(clients["stepfunctions"], tags.get(tag.EXECUTION_ARN))
+        status = execution["status"] if execution else "MISSING"
+        if status != RUNNING:
+            reason = f"its execution is {status}"
+        elif tag.DEADLINE in tags and now > parse_iso_utc(tags[tag.DEADLINE]) + grace:
+            reason = f"its deadline {tags[tag.DEADLINE]} passed {grace} ago"
         else:
             continue
         ec2.terminate_instances(InstanceIds=[instance["InstanceId"]])
-        reason = f"the reaper terminated {instance['InstanceId']}: {reason}"
-        settled = settle(clients["dynamodb"], table, tags.get("longtask:run-id", ""), status, reason, now)
-        reaped.append({"instanceId": instance["InstanceId"], "runId": tags.get("longtask:run-id"),
-                       "status": status, "settled": settled, "reason": reason})  # fmt: skip
+        settled = None
+        if execution is not None and status != RUNNING:
+            settled = settle_run(clients["dynamodb"], table, execution, now, retention_days)
+        reaped.append({"instanceId": instance["InstanceId"], "runId": tags.get(tag.RUN_ID),
+                       "settled": settled is not None, "reason": f"the reaper terminated it: {reason}"})  # fmt: skip
     return reaped
 
 
-def settle(dynamodb: Any, table: str, run_id: str, status: str, reason: str, now: datetime) -> bool:
-    """Give a Runs item still RUNNING its final status; return whether it was RUNNING."""
-    if not run_id:
-        return False
+def settle_run(dynamodb: Any, table: str, execution: dict[str, Any], now: datetime, retention_days: int
+               ) -> dict[str, Any] | None:  # fmt: skip
+    """Write the final record of an ended execution's run unless the workflow did; return it when written."""
+    run_id = execution["name"]
+    found = dynamodb.get_item(TableName=table, Key={"runId": {"S": run_id}}, ConsistentRead=True).get("Item")
+    item = from_item(found) if found else None
+    if item is not None and item.get("status") != RUNNING:
+        return None
+    record = settled_record(execution, item, now)
     try:
-        dynamodb.update_item(
+        dynamodb.put_item(
             TableName=table,
-            Key={"runId": {"S": run_id}},
-            UpdateExpression="SET #status = :status, #reason = :reason, #finishedAt = :finishedAt, "
-            "#expiresAt = :expiresAt",
-            ConditionExpression="#status = :running",
-            ExpressionAttributeNames={
-                "#status": "status",
-                "#reason": "reason",
-                "#finishedAt": "finishedAt",
-                "#expiresAt": "expiresAt",
-            },
-            ExpressionAttributeValues={
-                ":status": {"S": status},
-                ":reason": {"S": reason},
-                ":finishedAt": {"S": now.strftime("%Y-%m-%dT%H:%M:%SZ")},
-                ":expiresAt": {"N": str(expires_at(now))},
-                ":running": {"S": "RUNNING"},
-            },
+            Item=to_item(record, retention_days),
+            ConditionExpression="attribute_not_exists(runId) OR #status = :running",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={":running": {"S": RUNNING}},
         )
     except ClientError as error:
         if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False
+            return None  # the workflow or another reaper got there first
         raise
-    return True
+    return record
 
 
-def expires_at(finished: datetime) -> int:
-    """When DynamoDB's TTL removes a finished run's item: with its logs, RUN_RETENTION_DAYS after it ended."""
-    return int((finished + timedelta(days=int(os.environ.get("RUN_RETENTION_DAYS", "90")))).timestamp())
-
-
-def settle_orphaned_runs(clients: dict[str, Any], table: str, now: datetime) -> list[str]:
-    """Runs still RUNNING in the table whose execution has ended (its status event was missed)."""
+def settle_orphaned_runs(clients: dict[str, Any], table: str, now: datetime, retention_days: int) -> list[str]:
+    """Runs still RUNNING in the table whose execution has ended (the workflow's final write failed, and the
+    execution's status event was missed)."""
     settled = []
-    pages = (
-        clients["dynamodb"]
-        .get_paginator("query")
-        .paginate(
-            TableName=table,
-            IndexName=STATUS_INDEX,
-            KeyConditionExpression="#status = :running",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":running": {"S": "RUNNING"}},
-        )
-    )
+    pages = clients["dynamodb"].get_paginator("query").paginate(
+        TableName=table,
+        IndexName=STATUS_INDEX,
+        KeyConditionExpression="#status = :running",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={":running": {"S": RUNNING}},
+    )  # fmt: skip
     for item in (item for page in pages for item in page["Items"]):
-        run_id = item["runId"]["S"]
-        execution = execution_status(clients["stepfunctions"], item.get("executionArn", {}).get("S"))
-        if execution == "RUNNING":
-            continue
-        reason = f"its execution is {execution} but the run was still recorded RUNNING"
-        if settle(clients["dynamodb"], table, run_id, ITEM_STATUS.get(execution, "ABORTED"), reason, now):
-            settled.append(run_id)
+        execution = describe_execution(clients["stepfunctions"], item.get("executionArn", {}).get("S"))
+        ended = execution is not None and execution["status"] != RUNNING
+        if ended and settle_run(clients["dynamodb"], table, execution, now, retention_days) is not None:
+            settled.append(item["runId"]["S"])
     return settled
-
-
-def settle_ended_execution(dynamodb: Any, table: str, detail: dict[str, Any], now: datetime) -> bool:
-    """For an "Execution Status Change" event: a run whose execution ended from outside is not RUNNING."""
-    status = ITEM_STATUS.get(detail.get("status", ""))
-    run_id = detail.get("name") or detail.get("executionArn", "").rsplit(":", 1)[-1]
-    if status is None or not run_id:
-        return False
-    reason = f"its execution ended {detail['status']} before the workflow could record the outcome"
-    return settle(dynamodb, table, run_id, status, reason, now)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from longtask.client import LongTaskClient, Stack
+from longtask.client import LongTaskClient
+from longtask.common.keys import RunKeys
 
 from ..conftest import BUCKET
 
 
 def client_of(aws: dict[str, Any]) -> LongTaskClient:
     client = LongTaskClient.__new__(LongTaskClient)  # its S3 only: no stack to look up in moto
-    client.s3, client.stack = aws["s3"], Stack("arn:aws:states:us-east-1:123456789012:stateMachine:m", BUCKET, "t")
+    client.s3 = aws["s3"]
+    uris = RunKeys("run-1").uris(BUCKET)
+    client.item = lambda run_id: {"runId": run_id, "status": "RUNNING", **uris}  # the record the launcher wrote
     return client
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from common.record import build_record, from_item
 from launcher.app import lambda_handler
 from launcher.errors import InvalidInput
 
@@ -25,10 +26,14 @@ def event(run_input: Any) -> dict[str, Any]:
     return {"input": run_input, "execution": {"arn": arn, "name": "run-7"}}
 
 
-def test_handler_returns_the_launch(aws: dict[str, Any]) -> None:
-    launch = lambda_handler(event({"script": "echo hi"}), Context())
+def test_handler_returns_the_launch_and_the_runs_item(aws: dict[str, Any]) -> None:
+    started = lambda_handler(event({"script": "echo hi"}), Context())
+    launch, item = started["launch"], started["item"]
     assert launch["runId"] == "run-7"
     assert [i["InstanceId"] for i in instances(aws["ec2"])] == [launch["instanceId"]]
+    assert from_item(item) == {name: value for name, value in build_record("run-7", "RUNNING", None, launch).items()
+                               if value not in (None, [])}  # fmt: skip
+    assert "expiresAt" not in item  # a running run's item never expires
 
 
 def test_handler_error_name_is_what_the_workflow_catches(aws: dict[str, Any]) -> None:

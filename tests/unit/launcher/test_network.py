@@ -85,7 +85,7 @@ def test_a_run_that_could_never_report_launches_nothing(aws: dict[str, Any]) -> 
 def test_unreachable_subnets_are_skipped_and_the_default_subnet_is_named(aws: dict[str, Any]) -> None:
     closed, _ = private_subnet(aws["ec2"])
     launch = start_run({"script": "echo hi", "subnetIds": [closed, default_subnet(aws["ec2"])]}, EXECUTION,
-                       Settings.from_environment(), aws["ec2"], aws["s3"])  # fmt: skip
+                       Settings.from_environment(), aws["ec2"], aws["s3"])["launch"]  # fmt: skip
     assert launch["subnetId"] == default_subnet(aws["ec2"])
     (instance,) = instances(aws["ec2"])
     assert instance["SubnetId"] == default_subnet(aws["ec2"]) and instance.get("PublicIpAddress")

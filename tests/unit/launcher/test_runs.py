@@ -17,7 +17,7 @@ EXECUTION = Execution(arn="arn:aws:states:us-east-1:123456789012:execution:longt
 
 
 def start(aws: dict[str, Any], raw: Any, execution: Execution = EXECUTION) -> dict[str, Any]:
-    return start_run(raw, execution, Settings.from_environment(), aws["ec2"], aws["s3"])
+    return start_run(raw, execution, Settings.from_environment(), aws["ec2"], aws["s3"])["launch"]
 
 
 def user_data_of(ec2: Any, instance_id: str) -> str:
@@ -131,7 +131,7 @@ def test_a_relaunch_is_a_new_instance_with_its_own_client_token(aws: dict[str, A
     first = start(aws, {"script": "echo hi", "retries": 1})
     aws["ec2"].terminate_instances(InstanceIds=[first["instanceId"]])
     second = start_run({"script": "echo hi", "retries": 1}, EXECUTION, Settings.from_environment(), aws["ec2"],
-                       aws["s3"], attempt=1)  # fmt: skip
+                       aws["s3"], attempt=1)["launch"]  # fmt: skip
     assert second["instanceId"] != first["instanceId"]
     assert (second["attempt"], second["retries"]) == (1, 1)
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from common.statuses import ERROR_NAMES
 from outcome.artifacts import LOG_TAIL_BYTES
 from outcome.collect import collect
-from outcome.record import ERROR_NAMES
 
 from ..conftest import BUCKET
 
@@ -27,9 +27,8 @@ def launch(aws: dict[str, Any]) -> dict[str, Any]:
         "subnetId": "subnet-aaaaaaaa",
         "launchedAt": "2026-01-01T00:00:00Z",
         "deadline": "2026-01-01T02:00:00Z",
-        "bucket": BUCKET,
-        "prefix": "runs/run-1",
         "logUri": f"s3://{BUCKET}/runs/run-1/cloud-init-output.log",
+        "liveLogUri": f"s3://{BUCKET}/runs/run-1/live-log/",
         "resultUri": f"s3://{BUCKET}/runs/run-1/result.json",
         "artifactsUri": f"s3://{BUCKET}/runs/run-1/artifacts/",
         "attempt": 0,
@@ -132,7 +131,8 @@ def test_item_is_the_record_in_dynamodb_form(aws: dict[str, Any], launch: dict[s
     assert outcome["item"]["status"] == {"S": "FAILED"}
     # the record's fields, and when DynamoDB's TTL removes the finished run (RunRetentionDays)
     assert set(outcome["item"]) == {k for k, v in outcome["record"].items() if v is not None} | {"expiresAt"}
-    assert int(outcome["item"]["expiresAt"]["N"]) > time.time() + 89 * 86400
+    finished = datetime(2026, 1, 1, 1, tzinfo=UTC)  # the result's finishedAt: the item lasts 90 days from there
+    assert int(outcome["item"]["expiresAt"]["N"]) == int((finished + timedelta(days=90)).timestamp())
 
 
 def set_state_reason(aws: dict[str, Any], instance_id: str, code: str) -> None:

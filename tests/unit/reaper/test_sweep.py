@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -9,8 +10,10 @@ from typing import Any
 
 import boto3
 import pytest
+from common.record import from_item
+from common.timestamps import iso_utc
 from moto import mock_aws
-from reaper.sweep import settle_ended_execution, settle_orphaned_runs, sweep
+from reaper.sweep import reap_execution, settle_orphaned_runs, settle_run, sweep
 
 from longtask.template_file import load_template
 
@@ -20,6 +23,7 @@ ROOT = Path(__file__).resolve().parents[3]
 TABLE, STACK = "runs", "longtask-test"
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 GRACE = timedelta(minutes=15)
+RETENTION = 90
 
 
 @pytest.fixture
@@ -43,7 +47,7 @@ def start_run(clients: dict[str, Any], run_id: str, deadline: datetime, stack: s
     """An execution, its RUNNING item and its tagged instance; returns (execution ARN, instance id)."""
     arn = clients["stepfunctions"].start_execution(stateMachineArn=clients["machine"], name=run_id)["executionArn"]
     tags = {"longtask:run-id": run_id, "longtask:execution-arn": arn, "longtask:stack": stack,
-            "longtask:deadline": deadline.strftime("%Y-%m-%dT%H:%M:%SZ")}  # fmt: skip
+            "longtask:deadline": iso_utc(deadline)}  # fmt: skip
     instance_id = clients["ec2"].run_instances(
         ImageId="ami-12345678", MinCount=1, MaxCount=1,
         TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}],
@@ -65,35 +69,39 @@ def status(clients: dict[str, Any], run_id: str) -> str:
 def test_an_instance_whose_execution_stopped_is_terminated_and_its_run_aborted(clients: dict[str, Any]) -> None:
     arn, instance_id = start_run(clients, "run-1", NOW + timedelta(hours=1))
     clients["stepfunctions"].stop_execution(executionArn=arn)
-    reaped = sweep(clients, TABLE, STACK, NOW, GRACE)
-    assert [(r["instanceId"], r["status"], r["settled"]) for r in reaped] == [(instance_id, "ABORTED", True)]
+    reaped = sweep(clients, TABLE, STACK, NOW, GRACE, RETENTION)
+    assert [(r["instanceId"], r["settled"]) for r in reaped] == [(instance_id, True)]
     assert state(clients, instance_id) in ("shutting-down", "terminated")
     assert status(clients, "run-1") == "ABORTED"
 
 
 def test_a_running_run_within_its_deadline_is_left_alone(clients: dict[str, Any]) -> None:
     _, instance_id = start_run(clients, "run-2", NOW + timedelta(hours=1))
-    assert sweep(clients, TABLE, STACK, NOW, GRACE) == []
+    assert sweep(clients, TABLE, STACK, NOW, GRACE, RETENTION) == []
     assert state(clients, instance_id) == "running"
     assert status(clients, "run-2") == "RUNNING"
 
 
-def test_a_deadline_long_past_times_the_run_out(clients: dict[str, Any]) -> None:
+def test_a_deadline_long_past_terminates_the_instance_and_leaves_the_record_to_the_workflow(
+    clients: dict[str, Any],
+) -> None:
     _, instance_id = start_run(clients, "run-3", NOW - GRACE - timedelta(seconds=1))
-    (reaped,) = sweep(clients, TABLE, STACK, NOW, GRACE)
-    assert (reaped["instanceId"], reaped["status"]) == (instance_id, "TIMED_OUT")
-    assert status(clients, "run-3") == "TIMED_OUT"
+    (reaped,) = sweep(clients, TABLE, STACK, NOW, GRACE, RETENTION)
+    assert (reaped["instanceId"], reaped["settled"]) == (instance_id, False)
+    assert state(clients, instance_id) in ("shutting-down", "terminated")
+    assert status(clients, "run-3") == "RUNNING"  # its execution still runs: the workflow records the run
 
 
 def test_a_deadline_within_the_grace_is_left_alone(clients: dict[str, Any]) -> None:
     start_run(clients, "run-4", NOW - GRACE + timedelta(seconds=1))
-    assert sweep(clients, TABLE, STACK, NOW, GRACE) == []
+    assert sweep(clients, TABLE, STACK, NOW, GRACE, RETENTION) == []
 
 
 def test_another_stacks_instances_are_never_touched(clients: dict[str, Any]) -> None:
     arn, instance_id = start_run(clients, "run-5", NOW - timedelta(days=1), stack="someone-else")
     clients["stepfunctions"].stop_execution(executionArn=arn)
-    assert sweep(clients, TABLE, STACK, NOW, GRACE) == []
+    assert sweep(clients, TABLE, STACK, NOW, GRACE, RETENTION) == []
+    assert reap_execution(clients, TABLE, STACK, arn, NOW, RETENTION)["terminated"] == []
     assert state(clients, instance_id) == "running"
 
 
@@ -101,7 +109,7 @@ def test_a_final_item_is_not_overwritten(clients: dict[str, Any]) -> None:
     arn, _ = start_run(clients, "run-6", NOW + timedelta(hours=1))
     clients["dynamodb"].put_item(TableName=TABLE, Item={"runId": {"S": "run-6"}, "status": {"S": "SUCCEEDED"}})
     clients["stepfunctions"].stop_execution(executionArn=arn)
-    (reaped,) = sweep(clients, TABLE, STACK, NOW, GRACE)
+    (reaped,) = sweep(clients, TABLE, STACK, NOW, GRACE, RETENTION)
     assert reaped["settled"] is False
     assert status(clients, "run-6") == "SUCCEEDED"
 
@@ -110,29 +118,53 @@ def test_a_run_recorded_running_after_its_execution_ended_is_settled(clients: di
     arn, instance_id = start_run(clients, "run-7", NOW + timedelta(hours=1))
     clients["ec2"].terminate_instances(InstanceIds=[instance_id])
     clients["stepfunctions"].stop_execution(executionArn=arn)
-    assert settle_orphaned_runs(clients, TABLE, NOW) == ["run-7"]
+    assert settle_orphaned_runs(clients, TABLE, NOW, RETENTION) == ["run-7"]
     assert status(clients, "run-7") == "ABORTED"
 
 
-def test_the_status_change_event_settles_its_run(clients: dict[str, Any]) -> None:
-    start_run(clients, "run-8", NOW + timedelta(hours=1))
-    assert settle_ended_execution(clients["dynamodb"], TABLE, {"name": "run-8", "status": "TIMED_OUT"}, NOW)
-    assert status(clients, "run-8") == "TIMED_OUT"
-    assert not settle_ended_execution(clients["dynamodb"], TABLE, {"name": "run-8", "status": "ABORTED"}, NOW)
+def test_reaping_one_execution_terminates_its_instance_and_settles_it_once(clients: dict[str, Any]) -> None:
+    arn, instance_id = start_run(clients, "run-8", NOW + timedelta(hours=1))
+    assert reap_execution(clients, TABLE, STACK, arn, NOW, RETENTION) == {"terminated": [], "record": None}
+    clients["stepfunctions"].stop_execution(executionArn=arn, error="LongTask.Aborted", cause="aborted by the user")
+    reaped = reap_execution(clients, TABLE, STACK, arn, NOW, RETENTION)
+    assert reaped["terminated"] == [instance_id]
+    assert (reaped["record"]["status"], reaped["record"]["executionArn"]) == ("ABORTED", arn)
+    assert status(clients, "run-8") == "ABORTED"
+    assert reap_execution(clients, TABLE, STACK, arn, NOW, RETENTION)["record"] is None  # already settled
+
+
+def ended(name: str, status: str, **fields: Any) -> dict[str, Any]:
+    """A DescribeExecution answer for an ended execution."""
+    arn = f"arn:aws:states:{REGION}:123456789012:execution:longtask:{name}"
+    return {"executionArn": arn, "name": name, "status": status, "stopDate": NOW, **fields}
+
+
+def test_a_run_whose_final_write_failed_gets_the_record_its_execution_carries(clients: dict[str, Any]) -> None:
+    """Record Run Finished failed: the item says RUNNING, the execution's output (or Fail cause) has the record."""
+    launch = {"runId": {"S": "run-9"}, "status": {"S": "RUNNING"}, "instanceId": {"S": "i-1"}}
+    clients["dynamodb"].put_item(TableName=TABLE, Item=launch)
+    record = {"runId": "run-9", "status": "SUCCEEDED", "exitCode": 0, "finishedAt": "2026-06-01T00:00:00Z"}
+    assert settle_run(clients["dynamodb"], TABLE, ended("run-9", "SUCCEEDED", output=json.dumps(record)), NOW, 30)
+    item = from_item(clients["dynamodb"].get_item(TableName=TABLE, Key={"runId": {"S": "run-9"}})["Item"])
+    assert (item["status"], item["exitCode"], item["instanceId"]) == ("SUCCEEDED", 0, "i-1")
+    assert item["expiresAt"] == int((NOW + timedelta(days=30)).timestamp())
+
+    failed = {**record, "runId": "run-10", "status": "FAILED", "exitCode": 3}
+    execution = ended("run-10", "FAILED", error="LongTask.ScriptFailed", cause=json.dumps(failed))
+    assert settle_run(clients["dynamodb"], TABLE, execution, NOW, RETENTION)["exitCode"] == 3  # no item: created
+    assert status(clients, "run-10") == "FAILED"
+
+
+def test_an_execution_that_failed_in_the_engine_is_settled_with_its_error(clients: dict[str, Any]) -> None:
+    clients["dynamodb"].put_item(TableName=TABLE, Item={"runId": {"S": "run-11"}, "status": {"S": "RUNNING"}})
+    execution = ended("run-11", "FAILED", error="States.Runtime", cause="an input path was missing")
+    record = settle_run(clients["dynamodb"], TABLE, execution, NOW, RETENTION)
+    assert (record["status"], record["reason"]) == ("FAILED", "States.Runtime: an input path was missing")
+    assert record["finishedAt"] == "2026-06-01T00:00:00Z"
 
 
 def test_orphans_are_found_through_the_status_index_without_a_scan(clients: dict[str, Any]) -> None:
     calls: list[str] = []
     clients["dynamodb"].meta.events.register("before-call.dynamodb.*", lambda model, **_: calls.append(model.name))
-    settle_orphaned_runs(clients, TABLE, NOW)
+    settle_orphaned_runs(clients, TABLE, NOW, RETENTION)
     assert "Scan" not in calls and "Query" in calls
-
-
-def test_a_settled_run_expires_with_its_logs(clients: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    from reaper.sweep import settle
-
-    monkeypatch.setenv("RUN_RETENTION_DAYS", "30")
-    clients["dynamodb"].put_item(TableName=TABLE, Item={"runId": {"S": "r1"}, "status": {"S": "RUNNING"}})
-    assert settle(clients["dynamodb"], TABLE, "r1", "ABORTED", "test", NOW)
-    item = clients["dynamodb"].get_item(TableName=TABLE, Key={"runId": {"S": "r1"}})["Item"]
-    assert int(item["expiresAt"]["N"]) == int((NOW + timedelta(days=30)).timestamp())

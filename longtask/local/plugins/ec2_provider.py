@@ -30,9 +30,9 @@ from localstack.services.ec2.provider import Ec2Provider, get_moto_backend
 from localstack.services.moto import call_moto, call_moto_with_request
 from localstack.services.plugins import Service, aws_provider
 
+from ..iam.enforcement import MotoWorld
+from ..iam.operations import RESOLVE_SSM
 from . import faults
-from .iam.enforcement import MotoWorld
-from .iam.operations import RESOLVE_SSM
 
 STATE_REASON_HEADER = "x-longtask-state-reason"
 PROFILE_PROPAGATION_SECONDS = float(os.environ.get("LONGTASK_PROFILE_PROPAGATION_SECONDS", "2"))

@@ -2,7 +2,7 @@
 
 Loaded inside LocalStack (its own virtual environment) through the entry point
 `localstack.lambda.runtime_executor: longtask`, selected with LAMBDA_RUNTIME_EXECUTOR=longtask.
-Each execution environment is one `python -m longtask.local.lambda_runtime` process that speaks
+Each execution environment is one `python -m longtask.local.plugins.lambda_runtime` process that speaks
 the protocol LocalStack's runtime-init speaks inside a container.
 """
 
@@ -53,7 +53,7 @@ class LocalProcessExecutor(RuntimeExecutor):
         with self.log_path.open("ab") as log:
             # in LocalStack's process group: stopping the engine ends it too
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "longtask.local.lambda_runtime"],
+                [sys.executable, "-m", "longtask.local.plugins.lambda_runtime"],
                 cwd=code,
                 env=env,
                 stdin=subprocess.DEVNULL,

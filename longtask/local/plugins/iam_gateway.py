@@ -13,8 +13,8 @@ from typing import Any
 
 from localstack.runtime import hooks
 
-from .enforcement import DECISION_LOG_ENV, Enforcer, MotoWorld, access_denied, denial_message
-from .operations import Check, copy_source
+from ..iam.enforcement import DECISION_LOG_ENV, Enforcer, MotoWorld, access_denied, denial_message
+from ..iam.operations import Check, copy_source
 
 MISSING_KEY_OPERATIONS = {"GetObject", "HeadObject", "CopyObject"}
 

@@ -1,0 +1,42 @@
+"""A run's record as its Step Functions execution tells it."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from .statuses import ERROR_PREFIX
+from .timestamps import iso_utc
+
+
+def carried_record(execution: dict[str, Any]) -> dict[str, Any] | None:
+    """The record an ended execution carries (DescribeExecution): its output when it SUCCEEDED, its cause when
+    it FAILED with a LongTask.* error; None otherwise (running, stopped, timed out, or failed in the engine)."""
+    text = None
+    if execution["status"] == "SUCCEEDED":
+        text = execution.get("output")
+    elif execution["status"] == "FAILED" and (execution.get("error") or "").startswith(ERROR_PREFIX):
+        text = execution.get("cause")
+    try:
+        record = json.loads(text or "")
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) and "status" in record else None
+
+
+def settled_record(execution: dict[str, Any], item: dict[str, Any] | None, now: datetime) -> dict[str, Any]:
+    """The final record of a run whose execution has ended: the one it carries, else what the table knew with
+    the execution's own status, why, and when it stopped."""
+    record = dict(item or {"runId": execution["name"], "executionArn": execution["executionArn"]})
+    carried = carried_record(execution)
+    if carried is not None:
+        record.update(carried)
+    else:
+        status = execution["status"]
+        why = ": ".join(p for p in (execution.get("error"), execution.get("cause")) if p)
+        record.update({"status": status, "reason": why or f"its execution ended {status}"})
+    if not record.get("finishedAt"):
+        stopped = execution.get("stopDate")
+        record["finishedAt"] = iso_utc(stopped if isinstance(stopped, datetime) else now)
+    return record

@@ -1,0 +1,50 @@
+"""Where a run's files live in the artifact bucket (the bootstrap writes them under these names)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+RUNS_PREFIX = "runs/"
+LOG = "cloud-init-output.log"
+RESULT = "result.json"
+ARTIFACTS = "artifacts/"
+LIVE_LOG = "live-log/"  # chunks <attempt:02d>-<sequence:06d>.log, uploaded while the script runs
+ATTEMPTS = "attempts/"  # attempts/<n>/cloud-init-output.log: an interrupted attempt's log, kept
+STAGED_SCRIPT = "script.sh"  # a script too big for user data
+
+
+@dataclass(frozen=True)
+class RunKeys:
+    """The keys of one run's files."""
+
+    run_id: str
+
+    @property
+    def prefix(self) -> str:
+        return f"{RUNS_PREFIX}{self.run_id}"
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}/{name}"
+
+    def attempt_log(self, attempt: int) -> str:
+        return self.key(f"{ATTEMPTS}{attempt}/{LOG}")
+
+    def uris(self, bucket: str) -> dict[str, str]:
+        """The URIs a run record carries; readers use these instead of rebuilding keys."""
+        names = {"logUri": LOG, "liveLogUri": LIVE_LOG, "resultUri": RESULT, "artifactsUri": ARTIFACTS}
+        return {field: s3_uri(bucket, self.key(name)) for field, name in names.items()}
+
+
+def live_log_attempt(key: str) -> str:
+    """The attempt a live-log chunk belongs to ("00" of ".../live-log/00-000003.log")."""
+    return key.rsplit("/", 1)[1].split("-")[0]
+
+
+def s3_uri(bucket: str, key: str) -> str:
+    return f"s3://{bucket}/{key}"
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """(bucket, key) of an s3:// URI."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key

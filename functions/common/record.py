@@ -1,0 +1,58 @@
+"""The run record: one shape for the Runs table item, the execution's output and its Fail cause."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from .statuses import RUNNING
+from .timestamps import iso_utc, parse_iso_utc
+
+# every field of a record, in the order people read them; those that do not apply are null
+FIELDS = (
+    "runId", "status", "exitCode", "reason", "executionArn", "instanceId", "instanceType", "subnetId", "spot",
+    "attempt", "launchAttempts", "launchedAt", "deadline", "finishedAt", "logUri", "liveLogUri", "resultUri",
+    "artifactsUri", "logTail",
+)  # fmt: skip
+# what the launch decides, carried from the launcher into every later record of the run
+LAUNCH_FIELDS = (
+    "executionArn", "instanceId", "instanceType", "subnetId", "spot", "attempt", "launchAttempts", "launchedAt",
+    "deadline", "logUri", "liveLogUri", "resultUri", "artifactsUri",
+)  # fmt: skip
+DEFAULT_RETENTION_DAYS = 90
+
+
+def build_record(run_id: str, status: str, reason: str | None, launch: dict[str, Any] | None = None, **facts: Any
+                 ) -> dict[str, Any]:  # fmt: skip
+    """A complete run record: the launch's fields, then the facts given; a final record has its finishedAt."""
+    record: dict[str, Any] = dict.fromkeys(FIELDS)
+    record.update({"runId": run_id, "status": status, "reason": reason})
+    record.update({name: (launch or {}).get(name) for name in LAUNCH_FIELDS})
+    if status != RUNNING:
+        record["finishedAt"] = iso_utc()
+    record.update(facts)
+    return record
+
+
+def to_item(record: dict[str, Any], retention_days: int = DEFAULT_RETENTION_DAYS) -> dict[str, Any]:
+    """The record as a Runs table item; a finished run's item expires (DynamoDB TTL) retention_days after it
+    finished, with its logs."""
+    serialize = TypeSerializer().serialize
+    item = {name: serialize(value) for name, value in record.items() if value is not None and value != []}
+    if record["status"] != RUNNING:
+        try:
+            finished = parse_iso_utc(record.get("finishedAt") or "")
+        except ValueError:
+            finished = datetime.now(UTC)
+        item["expiresAt"] = {"N": str(int((finished + timedelta(days=retention_days)).timestamp()))}
+    return item
+
+
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    """A Runs table item as plain JSON values (numbers as int)."""
+    deserialize = TypeDeserializer().deserialize
+    plain = {name: deserialize(value) for name, value in item.items()}
+    return {name: int(value) if isinstance(value, Decimal) else value for name, value in plain.items()}

@@ -1,0 +1,26 @@
+"""A run's statuses and the Step Functions error names of its Fail states."""
+
+from __future__ import annotations
+
+RUNNING = "RUNNING"
+SUCCEEDED = "SUCCEEDED"
+FAILED = "FAILED"
+TIMED_OUT = "TIMED_OUT"
+ABORTED = "ABORTED"
+LAUNCH_FAILED = "LAUNCH_FAILED"
+INVALID_INPUT = "INVALID_INPUT"
+NO_RESULT = "NO_RESULT"
+FINAL = (SUCCEEDED, FAILED, TIMED_OUT, ABORTED, LAUNCH_FAILED, INVALID_INPUT, NO_RESULT)
+
+# an execution's own statuses (DescribeExecution); every one but RUNNING is final
+EXECUTION_ENDED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+
+ERROR_PREFIX = "LongTask."
+ERROR_NAMES = {
+    FAILED: "LongTask.ScriptFailed",
+    TIMED_OUT: "LongTask.TimedOut",
+    LAUNCH_FAILED: "LongTask.LaunchFailed",
+    INVALID_INPUT: "LongTask.InvalidInput",
+    NO_RESULT: "LongTask.NoResult",
+    ABORTED: "LongTask.Aborted",  # StopExecution's error when `longtask abort` stops a run
+}
