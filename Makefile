@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 READY := $(VENV)/.ready
 
-.PHONY: setup dev demo test unit integration faults lint bench down clean
+.PHONY: setup demo test lint test-unit test-integration test-faults bench engine-down clean
 
 # The project's virtual environment with the package, the CLI and the dev tools (LocalStack's own
 # environment, .venv-localstack, is made by the local engine on first use).
@@ -14,7 +14,7 @@ $(READY): pyproject.toml
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
 	touch $(READY)
 
-setup dev: $(READY)
+setup: $(READY)
 
 demo: $(READY)
 	@repo=$$(demo/make-repo.sh .longtask/demo-repo) && \
@@ -26,21 +26,23 @@ lint: $(READY)
 test: $(READY) lint
 	$(BIN)/pytest
 
-unit: $(READY)
+# unit and static tests: in-process, no engine
+test-unit: $(READY)
 	$(BIN)/pytest tests/unit tests/static
 
-integration: $(READY)
+test-integration: $(READY)
 	$(BIN)/pytest tests/integration
 
-# The fault matrix alone, ending with its figures: scenarios passed, runs lost, instances leaked.
-faults: $(READY)
+# the fault matrix alone, ending with its figures: scenarios passed, runs lost, instances leaked
+test-faults: $(READY)
 	$(BIN)/pytest tests/integration/test_fault_matrix.py
 
 bench: $(READY)
 	$(BIN)/python -m bench
 
-down: $(READY)
-	$(BIN)/longtask local down
+# stops the local engine if the project was ever set up (nothing to stop otherwise)
+engine-down:
+	if test -x $(BIN)/longtask; then $(BIN)/longtask local down; fi
 
-clean: down
+clean: engine-down
 	rm -rf .longtask $(VENV) .venv-localstack

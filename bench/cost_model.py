@@ -17,6 +17,8 @@ from typing import Any
 from launcher.watch_plan import watch_windows
 
 from longtask.client import LongTaskClient
+from longtask.common.timestamps import parse_iso_utc
+from longtask.waiting import poll_condition
 
 from .histories import history, polls, transitions
 
@@ -67,9 +69,7 @@ def measure_naive(client: LongTaskClient, seconds: int = 12) -> dict[str, float]
     execution = sfn.start_execution(
         stateMachineArn=arn, input=json.dumps({"instanceId": instance_id, "pollSeconds": 1})
     )["executionArn"]
-    deadline = time.monotonic() + seconds + 120
-    while sfn.describe_execution(executionArn=execution)["status"] == "RUNNING" and time.monotonic() < deadline:
-        time.sleep(0.5)
+    poll_condition(lambda: sfn.describe_execution(executionArn=execution)["status"] != "RUNNING", seconds + 120, 0.5)
     sfn.stop_execution(executionArn=execution)  # a no-op once it has ended
     events = history(sfn, execution)
     turns = polls(events)
@@ -115,7 +115,7 @@ def project(design: dict[str, float], naive: dict[str, float]) -> list[dict[str,
 def _polls(start: datetime, windows: list[dict[str, Any]]) -> list[int]:
     counts, begin = [], start
     for window in windows:
-        end = datetime.strptime(window["until"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        end = parse_iso_utc(window["until"])
         counts.append(-(-int((end - begin).total_seconds()) // window["seconds"]))
         begin = end
     return counts

@@ -35,7 +35,7 @@ def settled_record(execution: dict[str, Any], item: dict[str, Any] | None, now: 
     else:
         status = execution["status"]
         why = ": ".join(p for p in (execution.get("error"), execution.get("cause")) if p)
-        record.update({"status": status, "reason": why or f"its execution ended {status}"})
+        record.update({"status": status, "reason": f"its execution ended {status}" + (f" ({why})" if why else "")})
     if not record.get("finishedAt"):
         stopped = execution.get("stopDate")
         record["finishedAt"] = iso_utc(stopped if isinstance(stopped, datetime) else now)

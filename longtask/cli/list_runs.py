@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -28,20 +29,22 @@ def list_runs(ctx: typer.Context, limit: Limit = 20, status: Status = None, json
     if json_output:
         print_json(runs)
         return
-    stdout.print(runs_table(runs, stdout.width))
+    stdout.print(runs_view(runs, stdout.width))
 
 
-def runs_table(runs: list[dict], width: int) -> Table:
-    """The runs as a table that fits width: whole run ids, and as many of the other columns as fit."""
-    shown = list(COLUMNS)
+def runs_view(runs: list[dict], width: int) -> RenderableType:
+    """The runs as a table that fits width, with whole run ids and as many of the other columns as fit; when
+    not even the run ids fit, a line per run ("runId status") that the terminal wraps but nothing cuts."""
     cells = [[_cell(run, column) for column in COLUMNS] for run in runs]
-    while len(shown) > 1 and _width(shown, cells) > width:
-        shown.pop()
-    table = Table(*shown)
+    shown = len(COLUMNS)
+    while shown > 2 and _width(COLUMNS[:shown], cells) > width:
+        shown -= 1
+    if _width(COLUMNS[:2], cells) > width:
+        return Text.from_markup("\n".join(f"{row[0]} {row[1]}" for row in cells), overflow="ignore")
+    table = Table(*COLUMNS[:shown])
     table.columns[0].no_wrap = True
-    table.columns[0].min_width = max([len(row[0]) for row in cells] + [len("runId")])
     for row in cells:
-        table.add_row(*row[: len(shown)])
+        table.add_row(*row[:shown])
     return table
 
 
@@ -52,7 +55,7 @@ def _cell(run: dict, column: str) -> str:
     return "" if value is None else str(value)
 
 
-def _width(columns: list[str], cells: list[list[str]]) -> int:
+def _width(columns: tuple[str, ...], cells: list[list[str]]) -> int:
     """The width a table of these columns needs (rich's box: a border and two spaces of padding a column)."""
     widths = [max([len(name)] + [Text.from_markup(row[i]).cell_len for row in cells]) for i, name in enumerate(columns)]
     return sum(widths) + 3 * len(columns) + 1

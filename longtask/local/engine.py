@@ -73,14 +73,13 @@ def target(paths: EnginePaths, stack_name: str) -> Target:
     return Target(stack_name=stack_name, endpoint_url=localstack.endpoint_url(), ca_bundle=str(paths.ca_bundle))
 
 
-def connect(stack: str, parameters: dict[str, str], paths: EnginePaths, template: Path | None = None
-            ) -> LongTaskClient:  # fmt: skip
-    """A client for the stack on this (running) engine, first deployed from template.yaml (or another of the app's
-    templates) with these parameters if anything changed."""
+def connect(stack: str, parameters: dict[str, str], paths: EnginePaths) -> LongTaskClient:
+    """A client for the stack on this (running) engine, first deployed from template.yaml with these parameters
+    if anything changed."""
     from .deploy import deploy
 
     stack_target = target(paths, stack)
-    deploy(stack_target.client("cloudformation"), stack_target.client("s3"), stack, parameters, paths, template)
+    deploy(stack_target.client("cloudformation"), stack_target.client("s3"), stack, parameters, paths)
     return LongTaskClient(stack_target)
 
 

@@ -27,6 +27,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ..common.timestamps import iso_utc
 from .imds import InstanceMetadata, MetadataServer
 from .machine import Machine, install_commands
 from .network import InstanceLink, s3_unreachable_reason
@@ -221,17 +222,13 @@ class RoleCredentials:
             return cached["document"]
         issued = self.sts.assume_role(RoleArn=role_arn, RoleSessionName=session)["Credentials"]
         cached = {"expires": issued["Expiration"].timestamp(), "document": {
-            "Code": "Success", "Type": "AWS-HMAC", "LastUpdated": _iso(time.time()),
+            "Code": "Success", "Type": "AWS-HMAC", "LastUpdated": iso_utc(),
             "AccessKeyId": issued["AccessKeyId"], "SecretAccessKey": issued["SecretAccessKey"],
-            "Token": issued["SessionToken"], "Expiration": _iso(issued["Expiration"].timestamp()),
+            "Token": issued["SessionToken"], "Expiration": iso_utc(issued["Expiration"]),
         }}  # fmt: skip
         with self._lock:
             self._cache[(role_arn, session)] = cached
         return cached["document"]
-
-
-def _iso(epoch: float) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
 
 
 def _as_service(service: str) -> Any:

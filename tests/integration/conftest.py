@@ -17,6 +17,7 @@ import pytest
 
 from longtask.client import LongTaskClient
 from longtask.local import engine
+from longtask.local.deploy import deploy
 from longtask.local.paths import EnginePaths
 from longtask.local.plugins.faults import write_plan
 
@@ -42,7 +43,8 @@ def client() -> Iterator[LongTaskClient]:
     try:
         client = engine.connect(STACK, PARAMETERS, paths)
         examples = {"LongTaskStateMachineArn": client.stack.state_machine_arn}
-        engine.connect(EXAMPLES_STACK, examples, paths, ROOT / "statemachine" / "examples" / "template.yaml")
+        deploy(client.target.client("cloudformation"), client.target.client("s3"), EXAMPLES_STACK, examples, paths,
+               ROOT / "statemachine" / "examples" / "template.yaml")  # fmt: skip
         yield client
         instances, running = leaks(client)
         LEAKS.update({"instances leaked": instances, "runs lost (still RUNNING)": running})
@@ -100,7 +102,8 @@ def stack_output(client: LongTaskClient, name: str, stack_name: str = STACK) -> 
 
 def instances_of(client: LongTaskClient, run_id: str) -> list[dict[str, Any]]:
     """Every instance launched for the run, with its state."""
-    reservations = client.ec2.describe_instances(Filters=[{"Name": "tag:longtask:run-id", "Values": [run_id]}])
+    run_tag = {"Name": "tag:longtask:run-id", "Values": [run_id]}
+    reservations = client.target.client("ec2").describe_instances(Filters=[run_tag])
     return [instance for r in reservations["Reservations"] for instance in r["Instances"]]
 
 
@@ -110,7 +113,7 @@ def live_instances(client: LongTaskClient, run_id: str) -> list[str]:
 
 def leaks(client: LongTaskClient) -> tuple[list[str], list[str]]:
     """(instances of the test stack still alive, runs still RUNNING in its table)."""
-    reservations = client.ec2.describe_instances(
+    reservations = client.target.client("ec2").describe_instances(
         Filters=[
             {"Name": "tag:longtask:stack", "Values": [STACK]},
             {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]},

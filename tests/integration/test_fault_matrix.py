@@ -2,7 +2,7 @@
 and the Runs item final. AWS errors LocalStack cannot produce are injected at the local engine's EC2
 boundary (longtask/local/faults.py), where the launcher meets them exactly as it meets AWS's.
 
-`make faults` runs this file and prints the figures (scenarios passed, runs lost, instances leaked).
+`make test-faults` runs this file and prints the figures (scenarios passed, runs lost, instances leaked).
 """
 
 from __future__ import annotations
@@ -142,6 +142,30 @@ def test_execution_stopped_from_outside(client: LongTaskClient) -> None:
     assert poll_condition(lambda: [i["State"]["Name"] for i in instances_of(client, run_id)] == ["terminated"], 10)
 
 
+@pytest.mark.parametrize(("script", "status", "exit_code"), [("echo ok\n", "SUCCEEDED", 0), ("exit 3\n", "FAILED", 3)])
+def test_a_run_whose_final_record_was_not_written_is_settled_with_its_real_status(
+    client: LongTaskClient, script: str, status: str, exit_code: int
+) -> None:
+    """When "Record Run Finished" exhausts its retries (8, over 510 s), the table keeps the item "Record Run
+    Started" wrote while the execution ends with the record. Here the table is put back in that state: the
+    launcher's own item from the execution's history. The reaper writes the record the execution carries."""
+    run_id = client.start({"script": script})
+    assert_final(client, run_id, status)
+    history = client.stepfunctions.get_execution_history(executionArn=client.execution_arn(run_id))["events"]
+    outputs = [json.loads(e["taskSucceededEventDetails"]["output"]) for e in history if e["type"] == "TaskSucceeded"]
+    (launched,) = [output for output in outputs if "launch" in (output.get("Payload") or {})]
+    client.dynamodb.put_item(TableName=client.stack.table, Item=launched["Payload"]["item"])
+    assert client.item(run_id)["status"] == "RUNNING"
+    assert client.record(run_id)["status"] == status  # the client shows the execution's record meanwhile
+    event = {"detail-type": "Step Functions Execution Status Change",
+             "detail": {"executionArn": client.execution_arn(run_id), "status": status}}  # fmt: skip
+    settled = invoke_reaper(client, event)["record"]
+    item = client.item(run_id)
+    assert (settled["status"], item["status"], item["exitCode"]) == (status, status, exit_code)
+    assert item["instanceId"] == launched["Payload"]["launch"]["instanceId"]
+    assert invoke_reaper(client, event)["record"] is None  # settled once
+
+
 def test_reaper_leaves_running_runs_alone(client: LongTaskClient) -> None:
     run_id = client.start({"script": "echo started\nsleep 3\n"})
     instance_id = wait_until_running(client, run_id)["instanceId"]
@@ -180,7 +204,8 @@ def test_workflow_gone_while_the_instance_runs_on(client: LongTaskClient, reaper
     instance_id = client.item(run_id)["instanceId"]
     client.stepfunctions.stop_execution(executionArn=client.execution_arn(run_id))
     assert poll_condition(lambda: live_instances(client, run_id) == [], timeout=backstop_seconds + 30)
-    instance = client.ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+    (reservation,) = client.target.client("ec2").describe_instances(InstanceIds=[instance_id])["Reservations"]
+    instance = reservation["Instances"][0]
     assert instance["StateReason"]["Code"] == "Client.InstanceInitiatedShutdown"
     # the status event was missed too: the reaper's next sweep settles the run
     assert invoke_reaper(client, {})["settledOrphans"] == [run_id]

@@ -103,7 +103,7 @@ def test_the_instance_acts_as_its_profile_role_through_imdsv2(client: LongTaskCl
 
 
 def test_a_run_in_a_subnet_with_no_route_to_s3_launches_nothing(client: LongTaskClient) -> None:
-    ec2 = client.ec2
+    ec2 = client.target.client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.9.1.0/24")["Subnet"]["SubnetId"]
     run_id = client.start({"script": "echo hi", "subnetIds": [subnet]})
@@ -116,7 +116,7 @@ def test_a_run_in_a_subnet_with_no_route_to_s3_launches_nothing(client: LongTask
 
 def launch_raw(client: LongTaskClient, user_data: str, public_ip: bool, run_id: str) -> str:
     """An instance of the stack's profile with this user data, launched directly (no launcher, no preflight)."""
-    ec2 = client.ec2
+    ec2 = client.target.client("ec2")
     subnet = ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"][0]["SubnetId"]
     profile = client.target.client("cloudformation").describe_stack_resource(
         StackName=STACK, LogicalResourceId="InstanceProfile"
@@ -143,7 +143,7 @@ def test_an_instance_without_a_route_to_s3_cannot_report(client: LongTaskClient)
         assert poll_condition(lambda: "s3 call ended" in _text(console_of(instance)), timeout=60)
         assert "s3 call ended with 124" in _text(console_of(instance))  # it hung until `timeout` ended it
     finally:
-        client.ec2.terminate_instances(InstanceIds=[instance])
+        client.target.client("ec2").terminate_instances(InstanceIds=[instance])
 
 
 def test_what_cloud_final_leaves_running_is_stopped_after_the_network_is_down(client: LongTaskClient) -> None:
@@ -153,7 +153,7 @@ def test_what_cloud_final_leaves_running_is_stopped_after_the_network_is_down(cl
     user_data = f"#!/bin/bash\ntrap '{upload}; echo \"report ended $?\"; exit' TERM\necho ready\nsleep 300 &\nwait\n"
     instance = launch_raw(client, user_data, public_ip=True, run_id="cloud-final")
     assert poll_condition(lambda: "ready" in _text(console_of(instance)), timeout=60)
-    client.ec2.terminate_instances(InstanceIds=[instance])
+    client.target.client("ec2").terminate_instances(InstanceIds=[instance])
     assert poll_condition(lambda: "report ended" in _text(console_of(instance)), timeout=60)
     assert "report ended 124" in _text(console_of(instance))  # it hung: the network was already down
     with pytest.raises(ClientError, match=r"NoSuchKey|404"):

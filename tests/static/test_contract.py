@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from common import keys, statuses, tags
+from common.timestamps import FORMAT
 from reaper.sweep import STATUS_INDEX
 
 from longtask import client
@@ -40,6 +41,11 @@ def test_the_workflow_ends_only_with_the_contracts_errors_and_statuses() -> None
 def test_the_reaper_hears_every_way_an_execution_ends() -> None:
     rule = TEMPLATE["Resources"]["ReaperFunction"]["Properties"]["Events"]["ExecutionEnded"]["Properties"]
     assert set(rule["Pattern"]["detail"]["status"]) == set(statuses.EXECUTION_ENDED)
+
+
+def test_the_bootstrap_writes_timestamps_in_the_contracts_format() -> None:
+    formats = set(re.findall(r"date -u \+(\S+)\)", BOOTSTRAP))
+    assert formats == {FORMAT}
 
 
 def test_the_bootstrap_uploads_under_the_contracts_key_names() -> None:

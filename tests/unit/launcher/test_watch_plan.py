@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from common.timestamps import parse_iso_utc
 from launcher.watch_plan import (
     MAX_WINDOWS,
     RAMP_TURNS,
@@ -20,7 +21,7 @@ def spans(windows: list[dict]) -> list[tuple[int, float]]:
     """(seconds, window length in seconds) of each window."""
     result, begin = [], START
     for window in windows:
-        end = datetime.strptime(window["until"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        end = parse_iso_utc(window["until"])
         result.append((window["seconds"], (end - begin).total_seconds()))
         begin = end
     return result
@@ -74,7 +75,7 @@ def test_no_wait_passes_the_deadline() -> None:
     for window in windows[:-1]:
         assert window["seconds"] <= (deadline - begin).total_seconds()
         assert window["deadlineWaitFrom"] == iso(deadline - timedelta(seconds=window["seconds"]))
-        begin = datetime.strptime(window["until"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+        begin = parse_iso_utc(window["until"])
 
 
 def test_the_backstop_waits_out_the_guards_retries_and_the_reaper_waits_out_the_backstop() -> None:

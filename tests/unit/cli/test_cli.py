@@ -1,0 +1,121 @@
+"""The CLI through Typer's runner, with a stand-in client: target options anywhere, errors, and `list`."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from rich.console import Console
+from typer.testing import CliRunner
+
+from longtask.cli import list_runs, options, status
+from longtask.cli.main import app, main
+from longtask.cli.options import TargetOptions, hoist_target_options
+from longtask.errors import UserError
+
+RUN_IDS = ["20261128-190000-abcdef", "a-run-started-by-an-eventbridge-rule-with-a-long-name-0123456789"]
+
+
+class FakeClient:
+    def __init__(self) -> None:
+        self.asked: list[tuple[int, str | None]] = []
+
+    def list_runs(self, limit: int, status: str | None = None) -> list[dict[str, Any]]:
+        self.asked.append((limit, status))
+        times = {"launchedAt": "2026-11-28T19:00:00Z", "finishedAt": "2026-11-28T19:00:09Z"}
+        return [{"runId": run_id, "status": "SUCCEEDED", "exitCode": 0, **times, "instanceId": "i-0123456789abcdef0"}
+                for run_id in RUN_IDS]  # fmt: skip
+
+    def record(self, run_id: str) -> dict[str, Any]:
+        return {"runId": run_id, "status": "RUNNING"}
+
+
+@pytest.fixture
+def connected(monkeypatch: pytest.MonkeyPatch) -> tuple[list[TargetOptions], FakeClient]:
+    """Every command's connect() replaced: records the target it was asked for, returns a FakeClient."""
+    targets: list[TargetOptions] = []
+    fake = FakeClient()
+
+    def connect(ctx: Any) -> FakeClient:
+        targets.append(ctx.find_root().obj)
+        return fake
+
+    for module in (list_runs, status):
+        monkeypatch.setattr(module, "connect", connect)
+    monkeypatch.delenv("LONGTASK_STACK", raising=False)
+    return targets, fake
+
+
+def invoke(*args: str, **env: str) -> Any:
+    return CliRunner().invoke(app, hoist_target_options(list(args)), env={"COLUMNS": "200", **env})
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--aws", "--stack", "prod", "--region", "eu-west-1", "status", "r1"],
+        ["status", "r1", "--aws", "--stack", "prod", "--region", "eu-west-1"],
+        ["status", "--stack=prod", "r1", "--region=eu-west-1", "--aws"],
+    ],
+)
+def test_target_options_are_taken_before_or_after_the_command(connected: Any, args: list[str]) -> None:
+    targets, _ = connected
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    assert targets == [TargetOptions(aws=True, stack="prod", region="eu-west-1")]
+
+
+def test_target_options_come_from_the_environment_too(connected: Any) -> None:
+    targets, _ = connected
+    assert invoke("status", "r1", LONGTASK_STACK="from-env", AWS_PROFILE="ops").exit_code == 0
+    assert targets == [TargetOptions(stack="from-env", profile="ops")]
+
+
+def test_nothing_after_a_double_dash_is_moved() -> None:
+    assert hoist_target_options(["run", "x.sh", "--", "--aws"]) == ["run", "x.sh", "--", "--aws"]
+    assert hoist_target_options(["run", "x.sh", "--stack"]) == ["--stack", "run", "x.sh"]  # Typer: needs a value
+
+
+def test_list_is_newest_first_with_status_and_limit(connected: Any) -> None:
+    _, fake = connected
+    result = invoke("list", "--status", "failed", "--limit", "5", "--json")
+    assert result.exit_code == 0, result.output
+    assert fake.asked == [(5, "FAILED")]
+
+
+@pytest.mark.parametrize("width", [40, 80, 200])
+def test_list_never_cuts_a_run_id(width: int) -> None:
+    console = Console(width=width, record=True, file=io.StringIO(), soft_wrap=True)  # as the CLI's stdout
+    console.print(list_runs.runs_view(FakeClient().list_runs(20), width))
+    shown = console.export_text()
+    for run_id in RUN_IDS:
+        assert run_id in shown
+    assert ("i-0123456789abcdef0" in shown) == (width == 200)  # the last column goes first
+
+
+def test_list_prints_the_runs(connected: Any) -> None:
+    result = invoke("list")
+    assert result.exit_code == 0, result.output
+    assert RUN_IDS[0] in result.output
+
+
+def test_a_bad_status_is_a_named_error(connected: Any) -> None:
+    result = invoke("list", "--status", "DONE")
+    assert isinstance(result.exception, UserError)
+    assert "--status DONE: use one of RUNNING" in str(result.exception)
+
+
+def test_main_prints_one_line_and_exits_2(connected: Any, monkeypatch: pytest.MonkeyPatch,
+                                          capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    monkeypatch.setattr("sys.argv", ["longtask", "list", "--status", "DONE"])
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 2
+    assert capsys.readouterr().err.strip().startswith("error: --status DONE")
+
+
+def test_key_values_name_the_bad_pair() -> None:
+    assert options.key_values(["A=1", "B=x=y"], "--env") == {"A": "1", "B": "x=y"}
+    with pytest.raises(UserError, match="--env 'oops': write KEY=VALUE"):
+        options.key_values(["oops"], "--env")
