@@ -18,7 +18,14 @@ def transitions(events: list[dict[str, Any]]) -> int:
 
 
 def polls(events: list[dict[str, Any]]) -> int:
-    return sum(1 for event in events if event["type"] == "WaitStateEntered")
+    """DescribeInstances polls (the state of that name, in this design's watcher and in the naive loop)."""
+    return sum(1 for e in events if (e.get("stateEnteredEventDetails") or {}).get("name") == "Describe Instance")
+
+
+def last_exit(events: list[dict[str, Any]], state: str) -> Any:
+    """When the state was last left."""
+    exits = [e for e in events if (e.get("stateExitedEventDetails") or {}).get("name") == state]
+    return exits[-1]["timestamp"]
 
 
 def seconds_between(events: list[dict[str, Any]], first: str, then: str, name: str | None = None) -> float:

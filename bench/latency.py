@@ -11,7 +11,7 @@ from typing import Any
 
 from longtask.client import LongTaskClient
 
-from .histories import history, seconds_between
+from .histories import history, last_exit, seconds_between
 
 TRIVIAL = {"script": "echo hello\n"}
 
@@ -30,10 +30,7 @@ def split(client: LongTaskClient, run_id: str, agent_log: Path) -> dict[str, flo
     record = client.record(run_id)
     shut = re.search(rf"^(\S+ \S+) INFO {record['instanceId']} shut itself down", agent_log.read_text(), re.M)
     powered_off = datetime.strptime(shut.group(1), "%Y-%m-%d %H:%M:%S,%f").astimezone()
-    watch_exit = next(
-        e["timestamp"] for e in reversed(parent)
-        if e["type"] == "TaskStateExited" and e["stateExitedEventDetails"]["name"] == "Watch Instance"
-    )  # fmt: skip
+    watch_exit = last_exit(parent, "Watch Instance")
     return {
         "launch": seconds_between(parent, "ExecutionStarted", "TaskStateExited", "Launch Instance"),
         "to first poll": seconds_between(parent, "ExecutionStarted", "TaskStateEntered", "Watch Instance"),

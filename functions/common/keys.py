@@ -35,6 +35,14 @@ class RunKeys:
         return {field: s3_uri(bucket, self.key(name)) for field, name in names.items()}
 
 
+def run_id_of_result_key(key: str) -> str | None:
+    """The run whose result.json this key is (runs/<run id>/result.json), else None."""
+    prefix, _, name = key.rpartition("/")
+    if name != RESULT or not prefix.startswith(RUNS_PREFIX) or "/" in prefix.removeprefix(RUNS_PREFIX):
+        return None
+    return prefix.removeprefix(RUNS_PREFIX) or None
+
+
 def live_log_attempt(key: str) -> str:
     """The attempt a live-log chunk belongs to ("00" of ".../live-log/00-000003.log")."""
     return key.rsplit("/", 1)[1].split("-")[0]

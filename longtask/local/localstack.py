@@ -19,7 +19,7 @@ from .processes import read_pid, spawn, stop
 # 4.9.2 is the newest core that runs on Python 3.11; its dependencies must be resolved as of its release.
 LOCALSTACK_REQUIREMENTS = ["localstack-core[runtime]==4.9.2", "awscli"]
 LOCALSTACK_EXCLUDE_NEWER = "2025-10-07"
-SERVICES = "cloudformation,dynamodb,ec2,events,iam,lambda,logs,s3,ssm,stepfunctions,sts"
+SERVICES = "cloudformation,dynamodb,ec2,events,iam,lambda,logs,s3,sqs,ssm,stepfunctions,sts"
 STARTUP_TIMEOUT_SECONDS = 90
 STOP_GRACE_SECONDS = 10
 CA_BUNDLE_ENV = "LONGTASK_CA_BUNDLE"

@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from longtask.local import engine
 from longtask.local.deploy import deploy
 from longtask.local.paths import EnginePaths
 from longtask.local.plugins.faults import write_plan
+from longtask.waiting import poll_condition
 
 ROOT = Path(__file__).resolve().parents[2]
 STACK = "longtask-it"
@@ -139,3 +141,34 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.write_line(f"scenarios passed: {passed} of {passed + failed}")
     for name, found in LEAKS.items():
         terminalreporter.write_line(f"{name}: {len(found)}" + (f" {found}" if found else ""))
+
+
+def assert_final(client: LongTaskClient, run_id: str, status: str) -> dict[str, Any]:
+    """The run ended in `status`: execution over, Runs item final, no instance of it alive."""
+    record = client.wait(run_id)
+    assert record["status"] == status, record
+    assert client.item(run_id)["status"] == status
+    assert poll_condition(lambda: live_instances(client, run_id) == [], timeout=20)
+    return record
+
+
+def wait_until_running(client: LongTaskClient, run_id: str) -> dict[str, Any]:
+    assert poll_condition(lambda: b"started" in client.log_since(run_id, 0), timeout=60)
+    return client.item(run_id)
+
+
+@contextmanager
+def rules_without_targets(client: LongTaskClient, function: str, stack: str = STACK) -> Iterator[None]:
+    """The stack's EventBridge rules that invoke a function (by its logical id), without their targets for a
+    while: as if every event they would deliver were lost."""
+    events = client.target.client("events")
+    names = [rule["Name"] for rule in events.list_rules(NamePrefix=stack)["Rules"] if function in rule["Name"]]
+    targets = {name: events.list_targets_by_rule(Rule=name)["Targets"] for name in names}
+    assert names and all(targets.values())
+    for name, rule_targets in targets.items():
+        events.remove_targets(Rule=name, Ids=[target["Id"] for target in rule_targets])
+    try:
+        yield
+    finally:
+        for name, rule_targets in targets.items():
+            events.put_targets(Rule=name, Targets=rule_targets)

@@ -1,6 +1,6 @@
 """The fault matrix: each way a run can go wrong ends in its named status, with no instance left running
 and the Runs item final. AWS errors LocalStack cannot produce are injected at the local engine's EC2
-boundary (longtask/local/faults.py), where the launcher meets them exactly as it meets AWS's.
+boundary (longtask/local/plugins/faults.py), where the launcher meets them exactly as it meets AWS's.
 
 `make test-faults` runs this file and prints the figures (scenarios passed, runs lost, instances leaked).
 """
@@ -20,23 +20,18 @@ from launcher.watch_plan import BACKSTOP_GRACE_MINUTES
 from longtask.client import LongTaskClient
 from longtask.waiting import poll_condition
 
-from .conftest import MINUTE_SECONDS, STACK, default_image, instances_of, live_instances, stack_output
+from .conftest import (
+    MINUTE_SECONDS,
+    assert_final,
+    default_image,
+    instances_of,
+    live_instances,
+    rules_without_targets,
+    stack_output,
+    wait_until_running,
+)
 
 SLEEPER = "echo started\nsleep 300\n"
-
-
-def assert_final(client: LongTaskClient, run_id: str, status: str) -> dict[str, Any]:
-    """The run ended in `status`: execution over, Runs item final, no instance of it alive."""
-    record = client.wait(run_id)
-    assert record["status"] == status, record
-    assert client.item(run_id)["status"] == status
-    assert poll_condition(lambda: live_instances(client, run_id) == [], timeout=20)
-    return record
-
-
-def wait_until_running(client: LongTaskClient, run_id: str) -> dict[str, Any]:
-    assert poll_condition(lambda: b"started" in client.log_since(run_id, 0), timeout=60)
-    return client.item(run_id)
 
 
 def terminate_as(client: LongTaskClient, instance_id: str, state_reason: str | None = None) -> None:
@@ -215,15 +210,8 @@ def test_workflow_gone_while_the_instance_runs_on(client: LongTaskClient, reaper
 @pytest.fixture
 def reaper_rules_disabled(client: LongTaskClient) -> Iterator[None]:
     """The stack's EventBridge rules that start the reaper, without their targets for one test."""
-    events = client.target.client("events")
-    names = [rule["Name"] for rule in events.list_rules(NamePrefix=STACK)["Rules"] if "ReaperFunction" in rule["Name"]]
-    targets = {name: events.list_targets_by_rule(Rule=name)["Targets"] for name in names}
-    assert names and all(targets.values())
-    for name, rule_targets in targets.items():
-        events.remove_targets(Rule=name, Ids=[target["Id"] for target in rule_targets])
-    yield
-    for name, rule_targets in targets.items():
-        events.put_targets(Rule=name, Targets=rule_targets)
+    with rules_without_targets(client, "ReaperFunction"):
+        yield
 
 
 def test_spot_interruption_relaunches_a_fresh_instance(client: LongTaskClient) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 from common import keys, statuses, tags
 from common.timestamps import FORMAT
 from reaper.sweep import STATUS_INDEX
+from signaling.app import INSTANCE_INDEX
 
 from longtask import client
 from longtask.template_file import load_template
@@ -59,7 +60,8 @@ def test_the_template_scopes_runs_and_tags_as_the_contract_names_them() -> None:
     assert set(re.findall(r"/(runs/)\*", text)) == {keys.RUNS_PREFIX}
     assert set(re.findall(r"Tag/(longtask:[\w-]+)", text)) == {tags.STACK}
     indexes = TEMPLATE["Resources"]["RunsTable"]["Properties"]["GlobalSecondaryIndexes"]
-    assert [index["IndexName"] for index in indexes] == [STATUS_INDEX] == [client.STATUS_INDEX]
+    assert [index["IndexName"] for index in indexes] == [STATUS_INDEX, INSTANCE_INDEX]
+    assert client.STATUS_INDEX == STATUS_INDEX
 
 
 def test_the_launcher_and_the_records_carry_the_uris_readers_use() -> None:

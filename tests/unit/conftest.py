@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -10,7 +11,9 @@ import pytest
 from moto import mock_aws
 
 from longtask.local.network import give_default_vpc_an_internet_gateway
+from longtask.template_file import load_template
 
+ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "longtask-test-artifacts"
 REGION = "us-east-1"
 
@@ -43,6 +46,13 @@ def aws() -> Iterator[dict[str, Any]]:
         ec2 = boto3.client("ec2", region_name=REGION)
         give_default_vpc_an_internet_gateway(ec2)
         yield {"ec2": ec2, "s3": s3}
+
+
+def create_runs_table(dynamodb: Any, name: str) -> None:
+    """The Runs table as template.yaml defines it (its one schema: keys, indexes)."""
+    table = load_template(ROOT / "template.yaml")["Resources"]["RunsTable"]["Properties"]
+    schema = {key: table[key] for key in ("KeySchema", "AttributeDefinitions", "GlobalSecondaryIndexes")}
+    dynamodb.create_table(TableName=name, BillingMode=table["BillingMode"], **schema)
 
 
 def instances(ec2: Any) -> list[dict[str, Any]]:

@@ -38,5 +38,5 @@ class Settings:
             image_id=env["DEFAULT_IMAGE_ID"],
             timeout_seconds=int(env.get("DEFAULT_TIMEOUT_SECONDS", "7200")),
             poll_seconds=int(env.get("DEFAULT_POLL_SECONDS", "30")),
-            max_poll_seconds=int(env.get("DEFAULT_MAX_POLL_SECONDS", "300")),
+            max_poll_seconds=int(env.get("DEFAULT_MAX_POLL_SECONDS", "3600")),
         )

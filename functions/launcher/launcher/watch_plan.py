@@ -1,13 +1,16 @@
 """The watch plan: windows of polling, each watched by one child execution of the watcher workflow.
 
-Within a window the watcher polls at a fixed interval; the interval doubles from one window to the
-next (from pollSeconds up to maxPollSeconds), so a long run costs few polls. A window never holds more
-than TURNS_PER_WINDOW polls, which keeps each child's history far below Step Functions' 25,000 events
-(9 events a poll), and the parent spends about 12 events a window. After the deadline one more
-window, at the fastest interval, watches the timeout guard's terminate go through.
+Completion events end a wait at once (functions/signal/); the polls are the safety net for an event lost. Within
+a window the watcher polls at a fixed interval; the interval doubles from one window to the next (from
+pollSeconds up to maxPollSeconds), so a long run costs few polls. A window never holds more than TURNS_PER_WINDOW
+polls, which keeps each child's history far below Step Functions' 25,000 events (13 events a poll), and the
+parent spends about 12 events a window. After the deadline one more window, at the fastest interval, watches
+the timeout guard's terminate go through.
 
-No wait passes the deadline: a window's interval is at most the time left before it, and each window says from
-when (`deadlineWaitFrom`) the watcher waits for the deadline itself instead of a full interval. The instance's
+No wait passes the deadline. Near it the interval ramps down again, to at most half the time left, so that a run
+ending close to its deadline is still seen at once: every window but the last ends at least one interval before
+the deadline, and in the last (at pollSeconds) the watcher waits for the deadline itself from `deadlineWaitFrom`,
+within one interval of it. The instance's
 own backstop (`shutdown -h +N`) fires BACKSTOP_GRACE_MINUTES after the deadline: more than the guard's worst
 case (the deadline poll and the terminate, each with all their retries), so a guarded run ends TIMED_OUT.
 """
@@ -18,8 +21,8 @@ from datetime import datetime, timedelta
 
 from common.timestamps import iso_utc as iso
 
-RAMP_TURNS = 10  # polls at each interval below the ceiling
-TURNS_PER_WINDOW = 2000  # 2,000 polls x 9 events = 18,000 history events per child execution
+RAMP_TURNS = 5  # polls at each interval below the ceiling (events carry the latency; polls are the net)
+TURNS_PER_WINDOW = 1500  # 1,500 polls x 13 events = 19,500 history events per child execution
 GUARD_WINDOW_SECONDS = 3600  # how long to watch a terminate after the deadline
 MAX_WINDOWS = 1000  # the parent's history: about 12 events a window
 # The guard's worst case after the deadline: Describe Instance and Terminate Instance each retried 8 times with
@@ -29,15 +32,20 @@ BACKSTOP_GRACE_MINUTES = -(-GUARD_WORST_CASE_SECONDS // 60) + 2  # 20: the backs
 
 
 def watch_windows(start: datetime, deadline: datetime, poll: int, max_poll: int) -> list[dict[str, int | str]]:
-    """[{"seconds": interval, "until": RFC 3339 end}, ...] from start to a little after the deadline."""
+    """[{"seconds": interval, "until": end, "deadlineWaitFrom": moment}, ...] from start to a little after the
+    deadline (RFC 3339 moments)."""
     windows: list[dict[str, int | str]] = []
     moment, seconds = start, poll
     while moment < deadline:
+        left = int((deadline - moment).total_seconds())
+        interval = max(1, min(seconds, max(poll, left // 2), left))  # near the deadline: half the time left
+        if left <= 2 * max(poll, 1):  # the last: waits for the deadline itself once within one interval of it
+            windows.append({"seconds": interval, "until": iso(deadline),
+                            "deadlineWaitFrom": iso(deadline - timedelta(seconds=interval))})  # fmt: skip
+            break
         turns = RAMP_TURNS if seconds < max_poll else TURNS_PER_WINDOW
-        interval = max(1, min(seconds, int((deadline - moment).total_seconds())))  # never past the deadline
-        moment = min(moment + timedelta(seconds=turns * interval), deadline)
-        windows.append({"seconds": interval, "until": iso(moment),
-                        "deadlineWaitFrom": iso(deadline - timedelta(seconds=interval))})  # fmt: skip
+        moment += timedelta(seconds=min(turns * interval, left - interval))  # any wait begun in it ends in time
+        windows.append({"seconds": interval, "until": iso(moment), "deadlineWaitFrom": iso(deadline)})
         seconds = min(seconds * 2, max_poll)
     guard_end = deadline + timedelta(seconds=min(GUARD_WINDOW_SECONDS, TURNS_PER_WINDOW * poll))
     windows.append({"seconds": poll, "until": iso(guard_end), "deadlineWaitFrom": iso(guard_end)})
@@ -46,4 +54,4 @@ def watch_windows(start: datetime, deadline: datetime, poll: int, max_poll: int)
 
 def fewest_max_poll_seconds(timeout_seconds: int) -> int:
     """The smallest maxPollSeconds that keeps a run of this length within MAX_WINDOWS windows."""
-    return -(-timeout_seconds // ((MAX_WINDOWS - 20) * TURNS_PER_WINDOW))
+    return -(-timeout_seconds // ((MAX_WINDOWS - 30) * TURNS_PER_WINDOW))  # 30: the ramps up and down

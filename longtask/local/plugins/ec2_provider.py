@@ -11,6 +11,7 @@
 - An image or an instance type that does not exist is refused (InvalidAMIID.NotFound, InvalidParameterValue).
 - An ImageId of `resolve:ssm:<parameter>` launches the image the parameter names at that moment
   (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/finding-an-ami-parameter-store.html).
+- Every state change puts an "EC2 Instance State-change Notification" on the default bus (ec2_state_events.py).
 - The test-only fault plan (faults.py) injects AWS errors at this boundary.
 Selected with PROVIDER_OVERRIDE_EC2=longtask; found through the entry point `localstack.aws.provider`.
 """
@@ -32,7 +33,7 @@ from localstack.services.plugins import Service, aws_provider
 
 from ..iam.enforcement import MotoWorld
 from ..iam.operations import RESOLVE_SSM
-from . import faults
+from . import ec2_state_events, faults
 
 STATE_REASON_HEADER = "x-longtask-state-reason"
 PROFILE_PROPAGATION_SECONDS = float(os.environ.get("LONGTASK_PROFILE_PROPAGATION_SECONDS", "2"))
@@ -72,6 +73,10 @@ class LocalEc2Provider(Ec2Provider):
                     response = call_moto(context)
                 if token:
                     self._instances_by_token[token] = (digest, [i["InstanceId"] for i in response["Instances"]])
+            if not known:
+                launched = [i["InstanceId"] for i in response["Instances"]]
+                ec2_state_events.emit(context.account_id, context.region, launched, "pending")
+                ec2_state_events.emit(context.account_id, context.region, launched, "running")
         _raise_fault("RunInstances", "after", request)
         return response
 
@@ -92,19 +97,23 @@ class LocalEc2Provider(Ec2Provider):
             elif change["PreviousState"]["Name"] != "terminated":
                 if code:
                     instance._state_reason = StateReason(f"{code}: {code}", code)
-                self._shut_down(instance)
+                self._shut_down(context, instance)
             if instance_id in self._shutting_down:
                 instance._state.name, instance._state.code = "shutting-down", 32
                 change["CurrentState"] = {"Code": 32, "Name": "shutting-down"}
+                if change["PreviousState"]["Name"] != "shutting-down":
+                    ec2_state_events.emit(context.account_id, context.region, [instance_id], "shutting-down")
         return response
 
-    def _shut_down(self, instance: Any) -> None:
+    def _shut_down(self, context: RequestContext, instance: Any) -> None:
         """`shutting-down` while the OS stops, then `terminated` (EC2 user guide, "Instance state changes")."""
         self._shutting_down.add(instance.id)
+        account, region = context.account_id, context.region
 
         def terminated() -> None:
             instance._state.name, instance._state.code = "terminated", 48
             self._shutting_down.discard(instance.id)
+            ec2_state_events.emit(account, region, [instance.id], "terminated")
 
         timer = threading.Timer(SHUTTING_DOWN_SECONDS, terminated)
         timer.daemon = True

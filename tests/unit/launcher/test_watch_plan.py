@@ -27,14 +27,23 @@ def spans(windows: list[dict]) -> list[tuple[int, float]]:
     return result
 
 
-def test_intervals_double_up_to_the_ceiling() -> None:
+def test_intervals_double_up_to_the_ceiling_and_halve_towards_the_deadline() -> None:
     windows = watch_windows(START, START + timedelta(days=1), poll=30, max_poll=300)
-    seconds = [w["seconds"] for w in windows]
+    seconds = [w["seconds"] for w in windows[:-1]]  # the last: the guard's window
     assert seconds[:5] == [30, 60, 120, 240, 300]
-    assert set(seconds[4:-1]) == {300}
+    assert seconds[-4:] == [150, 75, 37, 30]
 
 
-def test_ramp_windows_hold_ten_polls() -> None:
+def test_near_the_deadline_each_window_waits_at_most_half_the_time_left() -> None:
+    deadline = START + timedelta(days=30)
+    begin = START
+    for window in watch_windows(START, deadline, poll=30, max_poll=3600)[:-1]:
+        left = (deadline - begin).total_seconds()
+        assert window["seconds"] <= max(30, left // 2)
+        begin = parse_iso_utc(window["until"])
+
+
+def test_ramp_windows_hold_their_turns() -> None:
     ramp = spans(watch_windows(START, START + timedelta(days=1), poll=30, max_poll=300))[:4]
     assert ramp == [(30, 30 * RAMP_TURNS), (60, 60 * RAMP_TURNS), (120, 120 * RAMP_TURNS), (240, 240 * RAMP_TURNS)]
 
@@ -55,27 +64,30 @@ def test_windows_reach_the_deadline_then_watch_the_guard_at_the_fastest_interval
 def test_a_year_fits_in_the_parent_history() -> None:
     windows = watch_windows(START, START + timedelta(days=365), poll=30, max_poll=300)
     assert len(windows) < 100
-    assert fewest_max_poll_seconds(365 * 86400) == 17
-    assert len(watch_windows(START, START + timedelta(days=365), poll=1, max_poll=17)) <= MAX_WINDOWS
+    fewest = fewest_max_poll_seconds(365 * 86400)
+    assert len(watch_windows(START, START + timedelta(days=365), poll=1, max_poll=fewest)) <= MAX_WINDOWS
 
 
-def test_a_short_run_is_one_window_and_the_guard() -> None:
+def test_a_short_run_is_a_window_the_last_window_and_the_guard() -> None:
     windows = watch_windows(START, START + timedelta(seconds=3), poll=1, max_poll=1)
-    guard_end, deadline = iso(START + timedelta(seconds=3 + 2000)), START + timedelta(seconds=3)
+    guard_end, deadline = iso(START + timedelta(seconds=3 + TURNS_PER_WINDOW)), START + timedelta(seconds=3)
     assert windows == [
+        {"seconds": 1, "until": iso(START + timedelta(seconds=2)), "deadlineWaitFrom": iso(deadline)},
         {"seconds": 1, "until": iso(deadline), "deadlineWaitFrom": iso(deadline - timedelta(seconds=1))},
         {"seconds": 1, "until": guard_end, "deadlineWaitFrom": guard_end},
     ]
 
 
 def test_no_wait_passes_the_deadline() -> None:
-    deadline = START + timedelta(seconds=7 * 60 + 10)  # the third window (120 s) starts with 10 s left
-    windows = watch_windows(START, deadline, poll=30, max_poll=300)
-    begin = START
-    for window in windows[:-1]:
-        assert window["seconds"] <= (deadline - begin).total_seconds()
-        assert window["deadlineWaitFrom"] == iso(deadline - timedelta(seconds=window["seconds"]))
-        begin = parse_iso_utc(window["until"])
+    for length in (7 * 60 + 10, 3600, 86400 + 17):
+        deadline = START + timedelta(seconds=length)
+        *before, last, _guard = watch_windows(START, deadline, poll=30, max_poll=3600)
+        for window in before:  # a wait begun before the window ends, ends by the deadline
+            assert parse_iso_utc(window["until"]) + timedelta(seconds=window["seconds"]) <= deadline
+            assert window["deadlineWaitFrom"] == iso(deadline)
+        # the last: waits for the deadline itself once within one interval (at most pollSeconds) of it
+        assert last["until"] == iso(deadline) and last["seconds"] <= 30
+        assert last["deadlineWaitFrom"] == iso(deadline - timedelta(seconds=last["seconds"]))
 
 
 def test_the_backstop_waits_out_the_guards_retries_and_the_reaper_waits_out_the_backstop() -> None:

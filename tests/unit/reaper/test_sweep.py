@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -15,11 +14,8 @@ from common.timestamps import iso_utc
 from moto import mock_aws
 from reaper.sweep import reap_execution, settle_orphaned_runs, settle_run, sweep
 
-from longtask.template_file import load_template
+from ..conftest import REGION, create_runs_table
 
-from ..conftest import REGION
-
-ROOT = Path(__file__).resolve().parents[3]
 TABLE, STACK = "runs", "longtask-test"
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 GRACE = timedelta(minutes=15)
@@ -30,12 +26,7 @@ RETENTION = 90
 def clients() -> Iterator[dict[str, Any]]:
     with mock_aws():
         clients = {name: boto3.client(name, region_name=REGION) for name in ("ec2", "stepfunctions", "dynamodb")}
-        table = load_template(ROOT / "template.yaml")["Resources"]["RunsTable"]["Properties"]  # its one schema
-        clients["dynamodb"].create_table(
-            TableName=TABLE,
-            **{key: table[key] for key in ("KeySchema", "AttributeDefinitions", "GlobalSecondaryIndexes")},
-            BillingMode=table["BillingMode"],
-        )
+        create_runs_table(clients["dynamodb"], TABLE)
         definition = '{"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 600, "End": true}}}'
         clients["machine"] = clients["stepfunctions"].create_state_machine(
             name="longtask", definition=definition, roleArn="arn:aws:iam::123456789012:role/sfn"

@@ -1,0 +1,74 @@
+"""Detection latency: how long after a run's end the workflow sees it, at pollSeconds 300, with completion events
+(this design), without them (today's polling: the signal rules' targets removed), and the naive fixed loop."""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from longtask.client import LongTaskClient
+from longtask.waiting import poll_condition
+from tests.integration.conftest import rules_without_targets
+
+from .histories import history, last_exit
+
+SLOW_POLLS = {"pollSeconds": 300, "maxPollSeconds": 300}
+SLEEPER = "echo started\nsleep 3600\n"
+
+
+def detection(client: LongTaskClient, runs: int = 10) -> list[dict[str, Any]]:
+    """p50 and max seconds from the end to the workflow seeing it, for a script that ends and for an instance
+    terminated from outside: with events, then with the events lost (polling alone)."""
+    rows = []
+    for design, events in (("completion events (this)", True), ("polling only (before)", False)):
+        with _events(client, events):
+            for ending in ("script ends", "outside termination"):
+                seconds = _ends_seen(client, runs, ending == "outside termination")
+                rows.append({"design": design, "ending": ending, "runs": runs, "p50 s": statistics.median(seconds),
+                             "max s": max(seconds)})  # fmt: skip
+    return rows
+
+
+def _ends_seen(client: LongTaskClient, runs: int, from_outside: bool) -> list[float]:
+    """Seconds from each run's end (its instance terminated) to the parent's Watch Instance ending."""
+    script = SLEEPER if from_outside else "echo done\n"
+    run_ids = [client.start({"script": script, **SLOW_POLLS}) for _ in range(runs)]
+    ends: dict[str, datetime] = {}
+    if from_outside:
+        ec2 = client.target.client("ec2")
+        for run_id in run_ids:
+            assert poll_condition(lambda r=run_id: b"started" in client.log_since(r, 0), timeout=120)
+            ec2.terminate_instances(InstanceIds=[client.item(run_id)["instanceId"]])
+            ends[run_id] = datetime.now(UTC)
+    with ThreadPoolExecutor(max_workers=runs) as pool:
+        list(pool.map(lambda run_id: client.wait(run_id, interval=0.5), run_ids))
+    ec2 = client.target.client("ec2")
+    seconds = []
+    for run_id in run_ids:
+        parent = history(client.stepfunctions, client.execution_arn(run_id))
+        seen = last_exit(parent, "Watch Instance")
+        end = ends.get(run_id) or _terminated_at(ec2, client.item(run_id)["instanceId"])
+        seconds.append((seen - end).total_seconds())
+    return seconds
+
+
+def _terminated_at(ec2: Any, instance_id: str) -> datetime:
+    """When the instance's own shutdown ended it: EC2 keeps it in the state transition reason."""
+    instance = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+    reason = instance.get("StateTransitionReason", "")  # "User initiated (2026-11-28 19:00:00 GMT)"
+    stamp = reason[reason.index("(") + 1 : reason.index(")")].removesuffix(" GMT")
+    return datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+
+
+@contextmanager
+def _events(client: LongTaskClient, on: bool) -> Iterator[None]:
+    """The signal rules as deployed (on), or without their targets (off: every completion event lost)."""
+    if on:
+        yield
+    else:
+        with rules_without_targets(client, "SignalFunction", client.target.stack_name):
+            yield

@@ -1,0 +1,79 @@
+"""Wake the watcher of a run, or leave it a signal for its next wait; each signal is consumed once.
+
+The watcher parks in a wait that stores its task token on the run's Runs item (`waitToken`), on condition that
+no signal is recorded there (`signaledAt`); a wait that finds one consumes it (removes it) and polls at once.
+A signal, then, either takes the parked token and sends it, or, when no wait is parked (or the token it took is
+stale: that wait already timed out), records `signaledAt` on condition that no token arrived meanwhile. Each
+step is one conditional write, so whatever the order of signals and waits, none is lost and none counts twice.
+Only a RUNNING run is signalled: a finished record is never touched.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+from common.statuses import RUNNING
+from common.timestamps import iso_utc
+
+WAIT_TOKEN = "waitToken"
+SIGNALED_AT = "signaledAt"
+# SendTaskSuccess for a wait that has ended: the signal is not lost, it is recorded for the next wait instead
+STALE_TOKEN = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
+MOST_TRIES = 5  # each retry means a wait parked or ended between two of our writes: rare, and never endless
+
+
+def wake(dynamodb: Any, stepfunctions: Any, table: str, run_id: str) -> str:
+    """Signal the run's watcher; return what happened: "woken", "recorded", or "not running"."""
+    for _ in range(MOST_TRIES):
+        token = _take_token(dynamodb, table, run_id)
+        if token is not None:
+            try:
+                stepfunctions.send_task_success(taskToken=token, output='{"signaled": true}')
+                return "woken"
+            except ClientError as error:
+                if error.response["Error"]["Code"] not in STALE_TOKEN:
+                    raise
+        recorded = _record_signal(dynamodb, table, run_id)
+        if recorded is not None:
+            return "recorded" if recorded else "not running"
+    return "recorded"  # MOST_TRIES waits came and went: the watcher is active and polling anyway
+
+
+def _take_token(dynamodb: Any, table: str, run_id: str) -> str | None:
+    """Remove and return the parked wait's token, if any."""
+    try:
+        old = dynamodb.update_item(
+            TableName=table, Key={"runId": {"S": run_id}},
+            UpdateExpression="REMOVE #token",
+            ConditionExpression="#status = :running AND attribute_exists(#token)",
+            ExpressionAttributeNames={"#token": WAIT_TOKEN, "#status": "status"},
+            ExpressionAttributeValues={":running": {"S": RUNNING}},
+            ReturnValues="ALL_OLD",
+        )["Attributes"]  # fmt: skip
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return None
+        raise
+    return old[WAIT_TOKEN]["S"]
+
+
+def _record_signal(dynamodb: Any, table: str, run_id: str) -> bool | None:
+    """Record the signal for the next wait: True; False when the run is not RUNNING; None when a wait parked
+    meanwhile (take its token instead)."""
+    try:
+        dynamodb.update_item(
+            TableName=table, Key={"runId": {"S": run_id}},
+            UpdateExpression="SET #signal = :now",
+            ConditionExpression="#status = :running AND attribute_not_exists(#token)",
+            ExpressionAttributeNames={"#token": WAIT_TOKEN, "#status": "status", "#signal": SIGNALED_AT},
+            ExpressionAttributeValues={":running": {"S": RUNNING}, ":now": {"S": iso_utc()}},
+        )  # fmt: skip
+    except ClientError as error:
+        if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            raise
+        found = dynamodb.get_item(TableName=table, Key={"runId": {"S": run_id}}, ConsistentRead=True).get("Item")
+        if not found or found["status"]["S"] != RUNNING:
+            return False
+        return None
+    return True

@@ -1,0 +1,115 @@
+"""Completion events: with a 300 s poll interval, the end of a run is seen when its instance reports or ends
+(S3 and EC2 events wake the watcher through the signal Lambda), and the polls remain the safety net."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from longtask.client import LongTaskClient
+from longtask.waiting import poll_condition
+
+from .conftest import assert_final, rules_without_targets, stack_output, wait_until_running
+
+SLOW_POLLS = {"pollSeconds": 300, "maxPollSeconds": 300}
+SOONER_THAN_A_POLL = 120  # seconds: a run seen to end within this was not seen by a poll (the first is at 300 s)
+
+
+def watcher_histories(client: LongTaskClient, run_id: str) -> list[list[dict[str, Any]]]:
+    """The history of each watcher child of the run."""
+    sfn = client.stepfunctions
+    watcher = stack_output(client, "WatcherStateMachineArn")
+    children = [e["executionArn"] for e in sfn.list_executions(stateMachineArn=watcher)["executions"]
+                if e["name"].startswith(f"{run_id}-a")]  # fmt: skip
+    return [sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"] for arn in children]
+
+
+def entered(histories: list[list[dict[str, Any]]], state: str) -> int:
+    """How many times the watchers entered a state."""
+    return sum(1 for events in histories for e in events
+               if e["type"].endswith("StateEntered") and e["stateEnteredEventDetails"]["name"] == state)  # fmt: skip
+
+
+def parked(client: LongTaskClient, run_id: str) -> bool:
+    """The watcher waits for a signal: its token on the run's item, no signal left unconsumed."""
+    item = client.item(run_id) or {}
+    return "waitToken" in item and "signaledAt" not in item
+
+
+def signal(client: LongTaskClient, run_id: str) -> dict[str, Any]:
+    """Invoke the signal Lambda as EventBridge does for the run's result.json."""
+    detail = {"bucket": {"name": client.stack.bucket}, "object": {"key": f"runs/{run_id}/result.json"}}
+    event = {"source": "aws.s3", "detail-type": "Object Created", "detail": detail}
+    response = client.target.client("lambda").invoke(
+        FunctionName=stack_output(client, "SignalFunctionName"), Payload=json.dumps(event).encode()
+    )
+    payload = json.loads(response["Payload"].read())
+    assert "FunctionError" not in response, payload
+    return payload
+
+
+def test_a_finish_is_seen_at_once_with_a_300_s_poll_interval(client: LongTaskClient) -> None:
+    run_id = client.start({"script": "echo done\n", **SLOW_POLLS})
+    assert poll_condition(lambda: client.is_final(run_id), timeout=SOONER_THAN_A_POLL)
+    assert_final(client, run_id, "SUCCEEDED")
+    assert entered(watcher_histories(client, run_id), "Wait Without Signal") == 0
+
+
+def test_an_outside_termination_is_seen_at_once(client: LongTaskClient) -> None:
+    run_id = client.start({"script": "echo started\nsleep 600\n", **SLOW_POLLS})
+    instance_id = wait_until_running(client, run_id)["instanceId"]
+    client.target.client("ec2").terminate_instances(InstanceIds=[instance_id])
+    assert poll_condition(lambda: client.is_final(run_id), timeout=SOONER_THAN_A_POLL)
+    assert_final(client, run_id, "NO_RESULT")
+
+
+def test_a_signal_before_the_wait_is_kept_and_consumed_once(client: LongTaskClient) -> None:
+    run_id = client.start({"script": "echo started\nsleep 600\n", **SLOW_POLLS})
+    wait_until_running(client, run_id)
+    assert poll_condition(lambda: parked(client, run_id), timeout=60)
+    before = entered(watcher_histories(client, run_id), "Describe Instance")
+    # a signal recorded while no wait was parked (as wake.py records it), then one that wakes the parked wait:
+    # the woken watcher polls, its next wait finds the recorded signal and consumes it, polls, and parks again
+    client.dynamodb.update_item(TableName=client.stack.table, Key={"runId": {"S": run_id}},
+                                UpdateExpression="SET signaledAt = :now",
+                                ExpressionAttributeValues={":now": {"S": "2026-01-01T00:00:00Z"}})  # fmt: skip
+    assert signal(client, run_id)["signaled"] == {run_id: "woken"}
+    assert poll_condition(lambda: parked(client, run_id), timeout=60)
+    histories = watcher_histories(client, run_id)
+    assert entered(histories, "Consume Signal") == 1
+    assert entered(histories, "Describe Instance") == before + 2  # one poll a signal, no more
+    assert client.abort(run_id)["status"] == "ABORTED"
+
+
+def test_duplicate_signals_wake_no_more_than_once_each(client: LongTaskClient) -> None:
+    run_id = client.start({"script": "echo started\nsleep 600\n", **SLOW_POLLS})
+    wait_until_running(client, run_id)
+    assert poll_condition(lambda: parked(client, run_id), timeout=60)
+    before = entered(watcher_histories(client, run_id), "Describe Instance")
+    outcomes = [signal(client, run_id)["signaled"][run_id] for _ in range(3)]
+    assert outcomes[0] == "woken" and set(outcomes) <= {"woken", "recorded"}
+    assert poll_condition(lambda: parked(client, run_id), timeout=60)  # parked again: no signal left to spin on
+    assert before + 1 <= entered(watcher_histories(client, run_id), "Describe Instance") <= before + 3
+    assert client.abort(run_id)["status"] == "ABORTED"
+
+
+def test_with_every_event_lost_the_polls_still_see_the_end(client: LongTaskClient) -> None:
+    with rules_without_targets(client, "SignalFunction"):
+        run_id = client.start({"script": "echo done\n", "pollSeconds": 1, "maxPollSeconds": 2})
+        assert_final(client, run_id, "SUCCEEDED")
+    histories = watcher_histories(client, run_id)
+    woken = [e for events in histories for e in events if e["type"] == "TaskSucceeded"
+             and "waitForTaskToken" in e["taskSucceededEventDetails"]["resource"]]  # fmt: skip
+    assert woken == [] and entered(histories, "Describe Instance") >= 1
+
+
+def test_with_the_ec2_events_lost_the_run_still_ends(client: LongTaskClient, fault_plan: Any) -> None:
+    fault_plan({"operation": "StateChangeNotification"})  # every EC2 state-change event dropped
+    run_id = client.start({"script": "echo done\n", "pollSeconds": 2, "maxPollSeconds": 2})
+    assert_final(client, run_id, "SUCCEEDED")  # the report wakes a poll; a later poll sees it terminated
+
+
+def test_the_timeout_guard_fires_on_time_with_a_300_s_poll_interval(client: LongTaskClient) -> None:
+    run_id = client.start({"script": "echo started\nsleep 600\n", "timeoutSeconds": 20, **SLOW_POLLS})
+    assert poll_condition(lambda: client.is_final(run_id), timeout=SOONER_THAN_A_POLL)
+    assert_final(client, run_id, "TIMED_OUT")
