@@ -13,7 +13,7 @@ from longtask.client import LongTaskClient
 from longtask.local import engine
 from longtask.local.paths import EnginePaths
 
-from . import concurrency, cost_model, latency, launcher_time
+from . import concurrency, cost_model, detection, latency, launcher_time
 
 STACK = "longtask-bench"
 RESULTS = Path(__file__).with_name("results")
@@ -60,6 +60,7 @@ def main() -> None:
         watcher = client.target.client("cloudformation").describe_stacks(StackName=STACK)["Stacks"][0]["Outputs"]
         watcher_arn = next(o["OutputValue"] for o in watcher if o["OutputKey"] == "WatcherStateMachineArn")
         design, naive = cost_model.measure_design(client, watcher_arn), cost_model.measure_naive(client)
+        seen = [*detection.detection(client), detection.naive_detection(client)]
     finally:
         if not was_up:
             engine.down(paths)
@@ -78,6 +79,7 @@ def main() -> None:
     console.print(table("3. Projected on AWS (30 s doubling to 300 s vs naive fixed 30 s)",
                         cost_model.project(design, naive)))  # fmt: skip
     console.print(table("4. Launcher: invocation → RunInstances (in-process, moto)", launches))
+    console.print(table("5. Detection: the end of a run → the workflow sees it (pollSeconds 300; naive 30 s)", seen))
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.txt").write_text(console.export_text())
     console.print(f"written to {RESULTS / 'latest.txt'}")

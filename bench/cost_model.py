@@ -53,27 +53,39 @@ def measure_design(client: LongTaskClient, watcher_arn: str) -> dict[str, float]
     }
 
 
-def measure_naive(client: LongTaskClient, seconds: int = 12) -> dict[str, float]:
-    """Deploy the naive loop, point it at a real local instance that runs `seconds`, count its history."""
+def run_naive(client: LongTaskClient, seconds: int, poll: int, runs: int = 1) -> list[tuple[list[dict], str]]:
+    """Deploy the naive loop, point it at `runs` real local instances that each run `seconds` and power off;
+    return each execution's history with its instance id."""
     sfn, ec2 = client.stepfunctions, client.target.client("ec2")
     definition = (Path(__file__).with_name("naive.asl.json")).read_text()
     arn = sfn.create_state_machine(
         name=f"naive-{int(time.time())}", definition=definition, roleArn="arn:aws:iam::000000000000:role/naive"
     )["stateMachineArn"]
     user_data = f"#!/bin/bash\nsleep {seconds}\nshutdown -h now\n"  # boto3 base64-encodes it
-    instance_id = ec2.run_instances(
-        ImageId="ami-12345678", MinCount=1, MaxCount=1, UserData=user_data,
-        InstanceInitiatedShutdownBehavior="terminate",
-        TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "longtask:run-id", "Value": "naive"}]}],
-    )["Instances"][0]["InstanceId"]  # fmt: skip
-    execution = sfn.start_execution(
-        stateMachineArn=arn, input=json.dumps({"instanceId": instance_id, "pollSeconds": 1})
-    )["executionArn"]
-    poll_condition(lambda: sfn.describe_execution(executionArn=execution)["status"] != "RUNNING", seconds + 120, 0.5)
-    sfn.stop_execution(executionArn=execution)  # a no-op once it has ended
-    events = history(sfn, execution)
-    turns = polls(events)
+    watched = []
+    for _ in range(runs):
+        instance_id = ec2.run_instances(
+            ImageId="ami-12345678", MinCount=1, MaxCount=1, UserData=user_data,
+            InstanceInitiatedShutdownBehavior="terminate",
+            TagSpecifications=[{"ResourceType": "instance", "Tags": [{"Key": "longtask:run-id", "Value": "naive"}]}],
+        )["Instances"][0]["InstanceId"]  # fmt: skip
+        execution = sfn.start_execution(
+            stateMachineArn=arn, input=json.dumps({"instanceId": instance_id, "pollSeconds": poll})
+        )["executionArn"]
+        watched.append((execution, instance_id))
+    for execution, _ in watched:
+        poll_condition(lambda e=execution: sfn.describe_execution(executionArn=e)["status"] != "RUNNING",
+                       seconds + poll + 120, 0.5)  # fmt: skip
+        sfn.stop_execution(executionArn=execution)  # a no-op once it has ended
+    histories = [(history(sfn, execution), instance_id) for execution, instance_id in watched]
     sfn.delete_state_machine(stateMachineArn=arn)
+    return histories
+
+
+def measure_naive(client: LongTaskClient, seconds: int = 12) -> dict[str, float]:
+    """The naive loop's events and transitions per poll, from one real run at 1 s polls."""
+    ((events, _),) = run_naive(client, seconds, poll=1)
+    turns = polls(events)
     return {
         "polls measured": turns,
         "events per poll": (len(events) - 4) / turns,

@@ -14,6 +14,7 @@ from longtask.client import LongTaskClient
 from longtask.waiting import poll_condition
 from tests.integration.conftest import rules_without_targets
 
+from .cost_model import run_naive
 from .histories import history, last_exit
 
 SLOW_POLLS = {"pollSeconds": 300, "maxPollSeconds": 300}
@@ -31,6 +32,14 @@ def detection(client: LongTaskClient, runs: int = 10) -> list[dict[str, Any]]:
                 rows.append({"design": design, "ending": ending, "runs": runs, "p50 s": statistics.median(seconds),
                              "max s": max(seconds)})  # fmt: skip
     return rows
+
+
+def naive_detection(client: LongTaskClient, runs: int = 10, poll: int = 30) -> dict[str, Any]:
+    """The naive fixed loop at 30 s: seconds from each instance's end to its execution's end."""
+    seconds = [(events[-1]["timestamp"] - _terminated_at(client.target.client("ec2"), instance_id)).total_seconds()
+               for events, instance_id in run_naive(client, 5, poll, runs)]  # fmt: skip
+    return {"design": f"naive fixed {poll} s loop", "ending": "script ends", "runs": runs,
+            "p50 s": statistics.median(seconds), "max s": max(seconds)}  # fmt: skip
 
 
 def _ends_seen(client: LongTaskClient, runs: int, from_outside: bool) -> list[float]:
@@ -57,10 +66,10 @@ def _ends_seen(client: LongTaskClient, runs: int, from_outside: bool) -> list[fl
 
 
 def _terminated_at(ec2: Any, instance_id: str) -> datetime:
-    """When the instance's own shutdown ended it: EC2 keeps it in the state transition reason."""
+    """When the instance was ended (its own power-off, or a terminate): EC2 keeps it in the transition reason."""
     instance = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
-    reason = instance.get("StateTransitionReason", "")  # "User initiated (2026-11-28 19:00:00 GMT)"
-    stamp = reason[reason.index("(") + 1 : reason.index(")")].removesuffix(" GMT")
+    reason = instance.get("StateTransitionReason", "")  # "User initiated (2026-11-28 19:00:00 UTC)"
+    stamp = reason[reason.index("(") + 1 : reason.index(")")].removesuffix(" UTC").removesuffix(" GMT")
     return datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
 
 
