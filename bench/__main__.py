@@ -47,42 +47,40 @@ def table(title: str, rows: list[dict[str, Any]]) -> Table:
 
 
 def main() -> None:
+    """Each table is printed as soon as it is measured, and all are written to bench/results/latest.txt."""
     paths = EnginePaths.default()
     console = Console(record=True, width=160)
+    launches = [{"script": name, **launcher_time.time_to_run_instances(script)}
+                for name, script in (("small", launcher_time.SMALL), ("16 KB+", launcher_time.LARGE))]  # fmt: skip
+    console.print(table("4. Launcher: invocation → RunInstances (in-process, moto)", launches))
     was_up = engine.status(paths).up
     try:
-        cold = cold_start(paths)
+        console.print(table("1. Local engine, cold (nothing running → first run done)", [cold_start(paths)]))
         client = connect(paths)
         warm = latency.warm(client, paths.logs / "agent.log")
+        console.print(table("1. Warm runs: StartExecution → final record, seconds",
+                            [{k: v for k, v in warm.items() if k != "split"}]))  # fmt: skip
+        console.print(table("1. Where a warm run's time goes (median seconds)", [warm["split"]]))
         state = engine.status(paths)
         pids = {"engine": state.localstack_pid, "agent": state.agent_pid}
         crowd = [concurrency.concurrent_runs(client, n, pids) for n in (1, 10, 50)]
-        watcher = client.target.client("cloudformation").describe_stacks(StackName=STACK)["Stacks"][0]["Outputs"]
-        watcher_arn = next(o["OutputValue"] for o in watcher if o["OutputKey"] == "WatcherStateMachineArn")
+        console.print(table("2. Concurrent runs of a 2-second script", crowd))
+        outputs = client.target.client("cloudformation").describe_stacks(StackName=STACK)["Stacks"][0]["Outputs"]
+        watcher_arn = next(o["OutputValue"] for o in outputs if o["OutputKey"] == "WatcherStateMachineArn")
         design, naive = cost_model.measure_design(client, watcher_arn), cost_model.measure_naive(client)
+        console.print(table("3. Measured per poll / window / run (compressed clock)",
+                            [{"design": "this (watcher windows)", **design}]))  # fmt: skip
+        console.print(table("3. Measured per poll, naive fixed loop", [naive]))
+        console.print(table("3. Projected on AWS (30 s doubling to 3,600 s vs naive fixed 30 s)",
+                            cost_model.project(design, naive)))  # fmt: skip
         seen = [*detection.detection(client), detection.naive_detection(client)]
+        console.print(table("5. Detection: a run's end → the workflow sees it (pollSeconds 300; naive 30 s)", seen))
     finally:
         if not was_up:
             engine.down(paths)
-    launches = [{"script": name, **launcher_time.time_to_run_instances(script)}
-                for name, script in (("small", launcher_time.SMALL), ("16 KB+", launcher_time.LARGE))]  # fmt: skip
-
-    console.print(table("1. Local engine, cold (nothing running → first run done)", [cold]))
-    console.print(table("1. Warm runs: StartExecution → final record, seconds",
-                        [{k: v for k, v in warm.items() if k != "split"}]))  # fmt: skip
-    console.print(table("1. Where a warm run's time goes (median seconds)", [warm["split"]]))
-    console.print(table("2. Concurrent runs of a 2-second script", crowd))
-    console.print(table("3. Measured per poll / window / run (compressed clock)", [
-        {"design": "this (watcher windows)", **{k: v for k, v in design.items()}},
-    ]))  # fmt: skip
-    console.print(table("3. Measured per poll, naive fixed loop", [naive]))
-    console.print(table("3. Projected on AWS (30 s doubling to 300 s vs naive fixed 30 s)",
-                        cost_model.project(design, naive)))  # fmt: skip
-    console.print(table("4. Launcher: invocation → RunInstances (in-process, moto)", launches))
-    console.print(table("5. Detection: the end of a run → the workflow sees it (pollSeconds 300; naive 30 s)", seen))
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "latest.txt").write_text(console.export_text())
-    console.print(f"written to {RESULTS / 'latest.txt'}")
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "latest.txt").write_text(console.export_text())
+        console.print(f"written to {RESULTS / 'latest.txt'}")
 
 
 if __name__ == "__main__":

@@ -20,10 +20,13 @@ def time_to_run_instances(script: str, repeats: int = 20) -> dict[str, float]:
     from launcher.runs import Execution, start_run
     from launcher.settings import Settings
 
+    from longtask.local.network import give_default_vpc_an_internet_gateway
+
     samples = []
     with mock_aws():
         s3, ec2 = boto3.client("s3"), boto3.client("ec2")
         s3.create_bucket(Bucket="bench")
+        give_default_vpc_an_internet_gateway(ec2)  # a fresh account's default VPC: the launch preflight passes
         reached: dict[str, float] = {}
 
         def mark(**_: Any) -> None:
