@@ -22,7 +22,6 @@ from .errors import LongTaskError, RunNotFound
 from .waiting import poll_condition
 
 STOP_TIMEOUT_SECONDS = 30
-STATUS_INDEX = "ByStatus"  # the Runs table's index by status (template.yaml)
 
 
 @dataclass(frozen=True)
@@ -172,14 +171,11 @@ class LongTaskClient:
             time.sleep(interval)
 
     def list_runs(self, limit: int = 50, status: str | None = None) -> list[dict[str, Any]]:
-        """The newest runs in the Runs table (with that status, if given), newest first."""
-        if status:
-            pages = self.dynamodb.get_paginator("query").paginate(
-                TableName=self.stack.table, IndexName=STATUS_INDEX, KeyConditionExpression="#status = :status",
-                ExpressionAttributeNames={"#status": "status"}, ExpressionAttributeValues={":status": {"S": status}},
-            )  # fmt: skip
-        else:
-            pages = self.dynamodb.get_paginator("scan").paginate(TableName=self.stack.table)
+        """The newest runs in the Runs table (with that status, if given), newest first. A scan, filtered: the
+        status index projects only the keys and the execution ARN, and a list shows whole records."""
+        filtered = {"FilterExpression": "#status = :status", "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": {":status": {"S": status}}} if status else {}  # fmt: skip
+        pages = self.dynamodb.get_paginator("scan").paginate(TableName=self.stack.table, **filtered)
         items = [from_item(item) for page in pages for item in page["Items"]]
         items.sort(key=lambda item: item.get("launchedAt") or item.get("finishedAt") or "", reverse=True)
         return items[:limit]

@@ -13,7 +13,6 @@ from common.timestamps import FORMAT
 from reaper.sweep import STATUS_INDEX
 from signaling.app import INSTANCE_INDEX
 
-from longtask import client
 from longtask.template_file import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -61,7 +60,6 @@ def test_the_template_scopes_runs_and_tags_as_the_contract_names_them() -> None:
     assert set(re.findall(r"Tag/(longtask:[\w-]+)", text)) == {tags.STACK}
     indexes = TEMPLATE["Resources"]["RunsTable"]["Properties"]["GlobalSecondaryIndexes"]
     assert [index["IndexName"] for index in indexes] == [STATUS_INDEX, INSTANCE_INDEX]
-    assert client.STATUS_INDEX == STATUS_INDEX
 
 
 def test_the_launcher_and_the_records_carry_the_uris_readers_use() -> None:
