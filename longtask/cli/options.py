@@ -70,7 +70,7 @@ def connect(ctx: typer.Context) -> LongTaskClient:
 
     paths = EnginePaths.default()
     if engine.up(paths):
-        stderr.print(f"[dim]local engine up at {engine.status(paths).endpoint_url}[/]")
+        stderr.print(f"[dim]local engine up at {engine.target(paths, chosen.stack).endpoint_url}[/]")
     with stderr.status(f"deploying stack {chosen.stack} locally (when anything changed)"):
         return engine.connect(chosen.stack, engine.LOCAL_STACK_PARAMETERS, paths)
 

@@ -164,9 +164,16 @@ def _stack(cloudformation: Any, stack_name: str) -> tuple[str | None, dict[str, 
 
 
 def _wait(cloudformation: Any, stack_name: str, done: set) -> str | None:
-    if not poll_condition(lambda: _stack(cloudformation, stack_name)[0] in done, STACK_TIMEOUT_SECONDS, 0.5):
+    """The stack's status once it is one of `done`."""
+    seen: list[str | None] = []
+
+    def settled() -> bool:
+        seen.append(_stack(cloudformation, stack_name)[0])
+        return seen[-1] in done
+
+    if not poll_condition(settled, STACK_TIMEOUT_SECONDS, 0.5):
         raise EngineError(f"stack {stack_name} did not settle within {STACK_TIMEOUT_SECONDS}s")
-    return _stack(cloudformation, stack_name)[0]
+    return seen[-1]
 
 
 def _failure_reasons(cloudformation: Any, stack_name: str) -> str:

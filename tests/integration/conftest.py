@@ -157,6 +157,16 @@ def wait_until_running(client: LongTaskClient, run_id: str) -> dict[str, Any]:
     return client.item(run_id)
 
 
+def invoke_function(client: LongTaskClient, output: str, event: dict[str, Any]) -> dict[str, Any]:
+    """Invoke the stack's function named by that output with the event; its answer (it must not fail)."""
+    response = client.target.client("lambda").invoke(
+        FunctionName=stack_output(client, output), Payload=json.dumps(event).encode()
+    )
+    payload = json.loads(response["Payload"].read())
+    assert "FunctionError" not in response, payload
+    return payload
+
+
 @contextmanager
 def rules_without_targets(client: LongTaskClient, function: str, stack: str = STACK) -> Iterator[None]:
     """The stack's EventBridge rules that invoke a function (by its logical id), without their targets for a

@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from longtask.client import LongTaskClient
 from longtask.waiting import poll_condition
 
-from .conftest import assert_final, rules_without_targets, stack_output, wait_until_running
+from .conftest import assert_final, invoke_function, rules_without_targets, stack_output, wait_until_running
 
 SLOW_POLLS = {"pollSeconds": 300, "maxPollSeconds": 300}
 SOONER_THAN_A_POLL = 120  # seconds: a run seen to end within this was not seen by a poll (the first is at 300 s)
@@ -40,12 +39,7 @@ def signal(client: LongTaskClient, run_id: str) -> dict[str, Any]:
     """Invoke the signal Lambda as EventBridge does for the run's result.json."""
     detail = {"bucket": {"name": client.stack.bucket}, "object": {"key": f"runs/{run_id}/result.json"}}
     event = {"source": "aws.s3", "detail-type": "Object Created", "detail": detail}
-    response = client.target.client("lambda").invoke(
-        FunctionName=stack_output(client, "SignalFunctionName"), Payload=json.dumps(event).encode()
-    )
-    payload = json.loads(response["Payload"].read())
-    assert "FunctionError" not in response, payload
-    return payload
+    return invoke_function(client, "SignalFunctionName", event)
 
 
 def test_a_finish_is_seen_at_once_with_a_300_s_poll_interval(client: LongTaskClient) -> None:

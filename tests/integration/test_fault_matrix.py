@@ -25,9 +25,9 @@ from .conftest import (
     assert_final,
     default_image,
     instances_of,
+    invoke_function,
     live_instances,
     rules_without_targets,
-    stack_output,
     wait_until_running,
 )
 
@@ -278,9 +278,4 @@ def test_fifty_runs_at_once(client: LongTaskClient) -> None:
 
 
 def invoke_reaper(client: LongTaskClient, event: dict[str, Any]) -> dict[str, Any]:
-    response = client.target.client("lambda").invoke(
-        FunctionName=stack_output(client, "ReaperFunctionName"), Payload=json.dumps(event).encode()
-    )
-    payload = json.loads(response["Payload"].read())
-    assert "FunctionError" not in response, payload
-    return payload
+    return invoke_function(client, "ReaperFunctionName", event)
