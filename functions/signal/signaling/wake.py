@@ -6,6 +6,14 @@ A signal, then, either takes the parked token and sends it, or, when no wait is 
 stale: that wait already timed out), records `signaledAt` on condition that no token arrived meanwhile. Each
 step is one conditional write, so whatever the order of signals and waits, none is lost and none counts twice.
 Only a RUNNING run is signalled: a finished record is never touched.
+
+AWS behaviour relied on: the AWS SDK integration supports `.waitForTaskToken` and a Task's TimeoutSeconds ends
+the wait with States.Timeout (https://docs.aws.amazon.com/step-functions/latest/dg/connect-to-resource.html);
+SendTaskSuccess for a token whose task has ended answers TaskTimedOut, InvalidToken or TaskDoesNotExist
+(https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskSuccess.html); S3 "Object Created"
+events reach EventBridge (https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventBridge.html), and a rule
+retries its target, then drops the event or sends it to the dead-letter queue
+(https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html).
 """
 
 from __future__ import annotations
