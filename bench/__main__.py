@@ -13,7 +13,7 @@ from longtask.client import LongTaskClient
 from longtask.local import engine
 from longtask.local.paths import EnginePaths
 
-from . import concurrency, cost_model, detection, latency, launcher_time
+from . import cli_time, concurrency, cost_model, detection, latency, launcher_time
 
 STACK = "longtask-bench"
 RESULTS = Path(__file__).with_name("results")
@@ -53,6 +53,7 @@ def main() -> None:
     launches = [{"script": name, **launcher_time.time_to_run_instances(script)}
                 for name, script in (("small", launcher_time.SMALL), ("16 KB+", launcher_time.LARGE))]  # fmt: skip
     console.print(table("4. Launcher: invocation → RunInstances (in-process, moto)", launches))
+    console.print(table("6. CLI: `longtask --help`, a fresh process each time (7 runs)", [cli_time.help_time()]))
     was_up = engine.status(paths).up
     try:
         console.print(table("1. Local engine, cold (nothing running → first run done)", [cold_start(paths)]))

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import typer
 
-from ..local import engine
 from ..local.paths import EnginePaths
 from .options import Json, print_json, stderr, stdout
 
-app = typer.Typer(help="Start, stop and inspect the local engine (LocalStack without Docker + instance agent).")
+app = typer.Typer(help="Start, stop and inspect the local engine (LocalStack without Docker + instance agent).",
+                  rich_markup_mode=None)
 
 
 @app.command()
 def up() -> None:
     """Start LocalStack and the instance agent (a no-op when they run)."""
+    from ..local import engine
+
     paths = EnginePaths.default()
     started = engine.up(paths)
     state = engine.status(paths)
@@ -23,6 +25,8 @@ def up() -> None:
 @app.command()
 def down() -> None:
     """Stop the instance agent (powering off its instances) and LocalStack."""
+    from ..local import engine
+
     stopped = engine.down(EnginePaths.default())
     stderr.print("local engine stopped" if stopped else "local engine was not running")
 
@@ -30,6 +34,8 @@ def down() -> None:
 @app.command()
 def status(json_output: Json = False) -> None:
     """Say whether the local engine is up."""
+    from ..local import engine
+
     state = engine.status(EnginePaths.default())
     if json_output:
         print_json({**state.__dict__, "up": state.up})
@@ -48,6 +54,7 @@ def iam_report(ctx: typer.Context, json_output: Json = False) -> None:
     a reason to keep it."""
     from rich.table import Table
 
+    from ..local import engine
     from ..local.iam.report import build
 
     paths = EnginePaths.default()

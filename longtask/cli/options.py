@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
-from ..client import LongTaskClient, Target
 from ..errors import UserError
+
+if TYPE_CHECKING:  # boto3 is imported when a command connects, not for `--help`
+    from ..client import LongTaskClient
 
 stderr = Console(stderr=True, highlight=False)
 stdout = Console(highlight=False, soft_wrap=True)
@@ -62,6 +64,8 @@ def hoist_target_options(args: list[str]) -> list[str]:
 
 def connect(ctx: typer.Context) -> LongTaskClient:
     """A client for the chosen stack: on AWS as configured, or on the local engine (started, deployed as needed)."""
+    from ..client import LongTaskClient, Target
+
     chosen: TargetOptions = ctx.find_root().obj
     if chosen.aws:
         return LongTaskClient(Target(stack_name=chosen.stack, region=chosen.region, profile=chosen.profile))

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..client import LongTaskClient
 from ..durations import parse_duration
 from ..errors import UserError
 from .options import Json, connect, key_values, print_json, stderr
 from .render import show_record
+
+if TYPE_CHECKING:
+    from ..client import LongTaskClient
 
 Script = Annotated[str, typer.Argument(help="Bash script to run: a file, '-' for stdin, or an s3:// URI.")]
 Timeout = Annotated[
