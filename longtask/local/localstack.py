@@ -101,6 +101,7 @@ def start(paths: EnginePaths) -> bool:
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": os.environ.get("HOME", str(paths.state)),
+        "LONGTASK_HOME": str(paths.home),  # the EC2 provider reads the instances' folders (plugins/ec2_provider.py)
         "LANG": "C.UTF-8",
         "OVERRIDE_IN_DOCKER": "0",  # a sandbox may have /.dockerenv: LocalStack must not think it is in one
         "FILESYSTEM_ROOT": str(paths.localstack_data),

@@ -25,6 +25,7 @@ from pathlib import Path
 from ..waiting import poll_condition
 from .imds import MetadataServer
 from .network import InstanceLink
+from .paths import POWERED_OFF
 from .processes import is_alive, stop_group
 
 FINAL_KILL_GRACE_SECONDS = 10  # SIGTERM, then SIGKILL, for what cloud-final left behind
@@ -171,4 +172,5 @@ class Machine:
         self.process.wait()
         self.metadata_server.stop()
         self.link.close()
+        (self.directory / POWERED_OFF).touch()  # EC2 may now call it terminated (plugins/ec2_provider.py)
         return True

@@ -7,6 +7,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+POWERED_OFF = "powered-off"  # in an instance's folder once its machine is off: its OS has shut down
+
 
 @dataclass(frozen=True)
 class EnginePaths:

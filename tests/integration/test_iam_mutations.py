@@ -143,13 +143,13 @@ def test_a_rule_without_its_lambda_permission_cannot_invoke_the_reaper(client: L
     try:
         since = _log_size()
         denied_run = stop_a_run()
-        assert _decision(since, "lambda:InvokeFunction", "events.amazonaws.com", allowed=False)
+        assert _decision(since, "lambda:InvokeFunction", "events.amazonaws.com", reaper, allowed=False)
     finally:
         functions.add_permission(FunctionName=reaper, StatementId=permission["Sid"], Action="lambda:InvokeFunction",
                                  Principal="events.amazonaws.com", SourceArn=rule_arn)  # fmt: skip
     since = _log_size()
     allowed_run = stop_a_run()
-    assert _decision(since, "lambda:InvokeFunction", "events.amazonaws.com", allowed=True)
+    assert _decision(since, "lambda:InvokeFunction", "events.amazonaws.com", reaper, allowed=True)
     for run_id in (denied_run, allowed_run):  # the sweep ends what the refused event left running
         functions.invoke(FunctionName=reaper, Payload=b"{}")
         assert poll_condition(lambda r=run_id: client.item(r)["status"] == "ABORTED", timeout=30)
@@ -162,8 +162,9 @@ def _log_size() -> int:
     return log.stat().st_size if log.exists() else 0
 
 
-def _decision(since: int, action: str, principal: str, allowed: bool) -> bool:
-    """Wait until the engine has decided, after byte `since` of its decision log, a call of `principal`."""
+def _decision(since: int, action: str, principal: str, function: str, allowed: bool) -> bool:
+    """Wait until the engine has decided, after byte `since` of its decision log, a call of `principal` on
+    `function` (the signal function's rules invoke it as events.amazonaws.com too)."""
     from longtask.local.paths import EnginePaths
 
     log = EnginePaths.default().iam_decisions
@@ -172,6 +173,7 @@ def _decision(since: int, action: str, principal: str, allowed: bool) -> bool:
         with log.open() as lines:
             lines.seek(since)
             return any((d := json.loads(line))["action"] == action and d["principal"] == principal
-                       and d["allowed"] is allowed for line in lines)  # fmt: skip
+                       and d["resource"].endswith(f":function:{function}") and d["allowed"] is allowed
+                       for line in lines)  # fmt: skip
 
     return poll_condition(decided, timeout=30, interval=1)

@@ -22,6 +22,7 @@ import base64
 import json
 import os
 import threading
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,11 +34,13 @@ from localstack.services.plugins import Service, aws_provider
 
 from ..iam.enforcement import MotoWorld
 from ..iam.operations import RESOLVE_SSM
+from ..paths import POWERED_OFF, EnginePaths
 from . import ec2_state_events, faults
 
 STATE_REASON_HEADER = "x-longtask-state-reason"
 PROFILE_PROPAGATION_SECONDS = float(os.environ.get("LONGTASK_PROFILE_PROPAGATION_SECONDS", "2"))
 SHUTTING_DOWN_SECONDS = float(os.environ.get("LONGTASK_SHUTTING_DOWN_SECONDS", "2"))
+OS_SHUTDOWN_LIMIT_SECONDS = 60  # then EC2 powers a stuck OS off (the agent's own SIGKILL grace is 10 s)
 DESCRIBE_DELAY = float(os.environ.get("LONGTASK_DESCRIBE_DELAY_SECONDS", "1"))
 
 
@@ -106,18 +109,27 @@ class LocalEc2Provider(Ec2Provider):
         return response
 
     def _shut_down(self, context: RequestContext, instance: Any) -> None:
-        """`shutting-down` while the OS stops, then `terminated` (EC2 user guide, "Instance state changes")."""
+        """`shutting-down` while the OS stops, then `terminated` (EC2 user guide, "Instance state changes").
+
+        A terminate through the API shuts the OS down gracefully first ("Default terminate: normal instance
+        shutdown with attempted graceful OS shutdown",
+        https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instance-terminate-methods.html): an instance the
+        agent runs stays `shutting-down` until its machine is off (its bootstrap has reported), at least
+        SHUTTING_DOWN_SECONDS, at most OS_SHUTDOWN_LIMIT_SECONDS."""
         self._shutting_down.add(instance.id)
         account, region = context.account_id, context.region
+        machine = EnginePaths.default().instances / instance.id
 
-        def terminated() -> None:
+        def terminated_once_off() -> None:
+            time.sleep(SHUTTING_DOWN_SECONDS)
+            limit = time.monotonic() + OS_SHUTDOWN_LIMIT_SECONDS
+            while machine.is_dir() and not (machine / POWERED_OFF).exists() and time.monotonic() < limit:
+                time.sleep(0.1)
             instance._state.name, instance._state.code = "terminated", 48
             self._shutting_down.discard(instance.id)
             ec2_state_events.emit(account, region, [instance.id], "terminated")
 
-        timer = threading.Timer(SHUTTING_DOWN_SECONDS, terminated)
-        timer.daemon = True
-        timer.start()
+        threading.Thread(target=terminated_once_off, daemon=True).start()
 
     @handler("DescribeInstances", expand=False)
     def describe_instances(self, context: RequestContext, request: dict) -> dict:
