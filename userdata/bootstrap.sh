@@ -133,7 +133,7 @@ report() {
   fi
   echo "longtask: run ${LONGTASK_RUN_ID} finished with exit code ${code}${reason:+ (${reason})}"
   cat >"$work_dir/result.json" <<RESULT
-{"runId": $(json_string "$LONGTASK_RUN_ID"), "exitCode": ${code}, "signal": ${signal}, "interrupted": ${interrupted}, "shutdownRequested": ${shutdown_requested}, "spotNotice": ${spot_notice}, "reason": $(json_string "$reason"), "startedAt": "${started_at}", "finishedAt": "$(date -u +%Y-%m-%dT%H:%M:%SZ)"}
+{"runId": $(json_string "$LONGTASK_RUN_ID"), "attempt": ${LONGTASK_ATTEMPT:-0}, "exitCode": ${code}, "signal": ${signal}, "interrupted": ${interrupted}, "shutdownRequested": ${shutdown_requested}, "spotNotice": ${spot_notice}, "reason": $(json_string "$reason"), "startedAt": "${started_at}", "finishedAt": "$(date -u +%Y-%m-%dT%H:%M:%SZ)"}
 RESULT
   upload "$work_dir/result.json" result.json # the result first: it is what the workflow needs most
   upload "$console_log" cloud-init-output.log

@@ -8,7 +8,7 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from .statuses import RUNNING
+from .statuses import FINAL, RUNNING
 from .timestamps import iso_utc, parse_iso_utc
 
 # every field of a record, in the order people read them; those that do not apply are null
@@ -31,7 +31,7 @@ def build_record(run_id: str, status: str, reason: str | None, launch: dict[str,
     record: dict[str, Any] = dict.fromkeys(FIELDS)
     record.update({"runId": run_id, "status": status, "reason": reason})
     record.update({name: (launch or {}).get(name) for name in LAUNCH_FIELDS})
-    if status != RUNNING:
+    if status in FINAL:
         record["finishedAt"] = iso_utc()
     record.update(facts)
     return record

@@ -109,6 +109,17 @@ def instances_of(client: LongTaskClient, run_id: str) -> list[dict[str, Any]]:
     return [instance for r in reservations["Reservations"] for instance in r["Instances"]]
 
 
+def terminate_as(client: LongTaskClient, instance_id: str, state_reason: str | None = None) -> None:
+    """TerminateInstances; state_reason makes EC2 record why (the local engine's ec2_provider.py)."""
+    ec2 = client.target.client("ec2")
+    if state_reason:
+        ec2.meta.events.register(
+            "before-sign.ec2.TerminateInstances",
+            lambda request, **_: request.headers.__setitem__("x-longtask-state-reason", state_reason),
+        )
+    ec2.terminate_instances(InstanceIds=[instance_id])
+
+
 def live_instances(client: LongTaskClient, run_id: str) -> list[str]:
     return [i["InstanceId"] for i in instances_of(client, run_id) if i["State"]["Name"] in ("pending", "running")]
 

@@ -28,21 +28,11 @@ from .conftest import (
     invoke_function,
     live_instances,
     rules_without_targets,
+    terminate_as,
     wait_until_running,
 )
 
 SLEEPER = "echo started\nsleep 300\n"
-
-
-def terminate_as(client: LongTaskClient, instance_id: str, state_reason: str | None = None) -> None:
-    """TerminateInstances; state_reason makes EC2 record why (the local engine's ec2_provider.py)."""
-    ec2 = client.target.client("ec2")
-    if state_reason:
-        ec2.meta.events.register(
-            "before-sign.ec2.TerminateInstances",
-            lambda request, **_: request.headers.__setitem__("x-longtask-state-reason", state_reason),
-        )
-    ec2.terminate_instances(InstanceIds=[instance_id])
 
 
 def test_nonzero_exit(client: LongTaskClient) -> None:
@@ -128,7 +118,7 @@ def test_execution_stopped_from_outside(client: LongTaskClient) -> None:
     run_id = client.start({"script": SLEEPER})
     wait_until_running(client, run_id)
     client.stepfunctions.stop_execution(executionArn=client.execution_arn(run_id), error="Operator", cause="console")
-    assert poll_condition(lambda: client.execution(run_id)["status"] == "ABORTED", timeout=10)
+    assert client.execution(run_id)["status"] == "ABORTED"  # at once, as on AWS (plugins/stepfunctions_stop.py)
     # EventBridge delivers "Execution Status Change" to the reaper; invoking it again (as the schedule does) is safe
     invoke_reaper(client, {})
     record = assert_final(client, run_id, "ABORTED")
@@ -177,6 +167,25 @@ def test_duplicate_launch_with_the_same_client_token(client: LongTaskClient) -> 
     with pytest.raises(ClientError, match="IdempotentParameterMismatch"):  # the same token, another request
         ec2.run_instances(**{**arguments, "InstanceType": "t3.nano"})
     ec2.terminate_instances(InstanceIds=[first])
+
+
+def test_a_stop_while_the_launch_is_retried_ends_the_run_at_once(client: LongTaskClient, fault_plan: Any) -> None:
+    """StopExecution during Launch Instance's Retry interval: ABORTED at once, no further launch, and the
+    instance the crashed attempt started (its response lost) is terminated by the reaper the end wakes."""
+    fault_plan({"operation": "RunInstances", "when": "after", "code": "InternalError", "status": 500, "times": 30})
+    run_id = client.start({"script": SLEEPER})
+
+    def launch_failed() -> bool:
+        history = client.stepfunctions.get_execution_history(executionArn=client.execution_arn(run_id))["events"]
+        return any(e["type"] == "TaskFailed" for e in history)
+
+    assert poll_condition(launch_failed, timeout=60)
+    client.stepfunctions.stop_execution(executionArn=client.execution_arn(run_id))
+    assert client.execution(run_id)["status"] == "ABORTED"
+    assert poll_condition(lambda: client.item(run_id) is not None, timeout=30)  # written by the reaper the end woke
+    record = assert_final(client, run_id, "ABORTED")  # and no instance of it alive
+    assert record.get("instanceId") is None  # "Record Run Started" never ran
+    assert len(instances_of(client, run_id)) == 1  # the one the crashed attempt started, and no other
 
 
 def test_launcher_crashing_once(client: LongTaskClient, fault_plan: Any) -> None:
@@ -232,6 +241,20 @@ def test_spot_interruption_relaunches_a_fresh_instance(client: LongTaskClient) -
     assert b"started" in kept["Body"].read()
 
 
+def test_an_exit_code_to_retry_relaunches_after_its_backoff(client: LongTaskClient) -> None:
+    script = 'echo "attempt $LONGTASK_ATTEMPT"\n[ "$LONGTASK_ATTEMPT" = 0 ] && exit 75\necho second attempt\n'
+    run_id = client.start({"script": script, "retries": 2, "retryOnExitCodes": [75], "retryBackoffSeconds": 2})
+    record = assert_final(client, run_id, "SUCCEEDED")
+    assert (record["attempt"], record["exitCode"]) == (1, 0) and "second attempt" in record["logTail"]
+    assert len(instances_of(client, run_id)) == 2
+    kept = client.s3.get_object(Bucket=client.stack.bucket, Key=f"runs/{run_id}/attempts/0/cloud-init-output.log")
+    assert b"attempt 0" in kept["Body"].read()
+    history = client.stepfunctions.get_execution_history(executionArn=client.execution_arn(run_id))["events"]
+    waited = [e["timestamp"] for e in history if (e.get("stateEnteredEventDetails") or e.get("stateExitedEventDetails")
+                                                  or {}).get("name") == "Back Off Before Relaunch"]  # fmt: skip
+    assert len(waited) == 2 and (waited[1] - waited[0]).total_seconds() >= 2  # retryBackoffSeconds * 2**0
+
+
 def test_a_spot_notice_reports_at_once_and_the_reclaim_relaunches(client: LongTaskClient) -> None:
     """IMDS spot/instance-action two minutes ahead: the bootstrap reports while it can, then EC2 reclaims."""
     from longtask.local.paths import EnginePaths
@@ -253,7 +276,7 @@ def test_a_spot_notice_reports_at_once_and_the_reclaim_relaunches(client: LongTa
     terminate_as(client, instance_id, "Server.SpotInstanceTermination")
     assert poll_condition(lambda: len(instances_of(client, run_id)) == 2, timeout=60)  # relaunched
     client.stepfunctions.stop_execution(executionArn=client.execution_arn(run_id))
-    assert poll_condition(lambda: client.execution(run_id)["status"] == "ABORTED", timeout=10)
+    assert client.execution(run_id)["status"] == "ABORTED"
     invoke_reaper(client, {})  # the second attempt ends with the execution
     assert_final(client, run_id, "ABORTED")
 

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from common import keys, statuses, tags
+from common import events, keys, statuses, tags
 from common.timestamps import FORMAT
 from reaper.sweep import STATUS_INDEX
 from signaling.app import INSTANCE_INDEX
@@ -68,3 +68,17 @@ def test_the_launcher_and_the_records_carry_the_uris_readers_use() -> None:
     uris: dict[str, Any] = keys.RunKeys("r").uris("b")
     assert set(uris) <= set(LAUNCH_FIELDS)
     assert uris["liveLogUri"].endswith(f"/{keys.LIVE_LOG}") and uris["logUri"].endswith(f"/{keys.LOG}")
+
+
+def test_every_status_the_workflow_writes_or_relaunches_with_is_announced_as_the_contract_says() -> None:
+    states = WORKFLOW["States"]
+    announces = {name: s for name, s in states.items() if s.get("Resource") == "arn:aws:states:::events:putEvents"}
+    expected = {"Source": events.SOURCE, "DetailType": events.DETAIL_TYPE, "EventBusName": events.BUS,
+                "Detail.$": "$.record"}  # fmt: skip
+    assert announces and all(s["Parameters"]["Entries"] == [expected] for s in announces.values())
+    writes = [s for s in states.values() if s.get("Resource") == "arn:aws:states:::dynamodb:putItem"]
+    assert writes and all(s["Next"] in announces and {c["Next"] for c in s["Catch"]} == {s["Next"]} for s in writes)
+    assert [c["Next"] for c in states["Relaunch?"]["Choices"]] == ["Announce Relaunch"]
+    notify = TEMPLATE["Resources"]["RunNotificationRule"]["Properties"]["EventPattern"]
+    assert (notify["source"], notify["detail-type"]) == ([events.SOURCE], [events.DETAIL_TYPE])
+    assert set(notify["detail"]["status"]) == set(statuses.FINAL)

@@ -19,6 +19,7 @@ SubnetId = Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=256)]
 TagKey = Annotated[str, Field(min_length=1, max_length=128)]
 TagValue = Annotated[str, Field(max_length=256)]
+ExitCode = Annotated[int, Field(ge=1, le=255)]
 
 
 class RunInput(BaseModel):
@@ -36,6 +37,8 @@ class RunInput(BaseModel):
     max_poll_seconds: int | None = Field(None, alias="maxPollSeconds", ge=1, le=3600)
     spot: bool = False
     retries: int = Field(0, ge=0, le=5)
+    retry_on_exit_codes: list[ExitCode] = Field(default_factory=list, alias="retryOnExitCodes", max_length=20)
+    retry_backoff_seconds: int = Field(0, alias="retryBackoffSeconds", ge=0, le=3600)
     env: dict[EnvName, str] = Field(default_factory=dict)
     tags: dict[TagKey, TagValue] = Field(default_factory=dict, max_length=40)
     associate_public_ip_address: bool | None = Field(None, alias="associatePublicIpAddress")
@@ -54,6 +57,8 @@ class RunInput(BaseModel):
             raise ValueError(f"tags {reserved} use a reserved prefix ({', '.join(RESERVED_TAG_PREFIXES)})")
         if self.max_poll_seconds and self.poll_seconds and self.max_poll_seconds < self.poll_seconds:
             raise ValueError("maxPollSeconds must be at least pollSeconds")
+        if self.retry_on_exit_codes and not self.retries:
+            raise ValueError("retryOnExitCodes relaunches within retries; set retries (1 to 5) too")
         reserved_env = [name for name in self.env if name.upper().startswith(RESERVED_ENV_PREFIX)]
         if reserved_env:
             raise ValueError(f"env names {reserved_env} use the reserved prefix {RESERVED_ENV_PREFIX}")

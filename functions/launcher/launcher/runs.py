@@ -46,7 +46,7 @@ def start_run(
     started: datetime | None = None,
 ) -> dict[str, Any]:
     """Launch the instance for one run (attempt > 0: a relaunch) and return what the workflow carries on with
-    ("launch") and the run's Runs item while it runs ("item").
+    ("launch"), the run's record while it runs ("record", announced) and its Runs item ("item", written).
 
     started: when this attempt's launch began (the workflow's state entry, the same for every retry of it), so
     that a retried launch sends EC2 the same request: deadline, tags and user data included."""
@@ -100,6 +100,8 @@ def start_run(
         "deadline": iso_utc(deadline),
         "attempt": attempt,
         "retries": run_input.retries,
+        "retryOnExitCodes": run_input.retry_on_exit_codes,
+        "retryBackoffSeconds": run_input.retry_backoff_seconds,
         "watchName": watch_name(run_id),
         "windows": windows,
         "windowCount": len(windows),
@@ -107,7 +109,8 @@ def start_run(
         "launchAttempts": launched.attempts,
         "networkNote": network_note,
     }
-    return {"launch": run, "item": to_item(build_record(run_id, RUNNING, None, run))}
+    record = build_record(run_id, RUNNING, None, run)
+    return {"launch": run, "record": record, "item": to_item(record)}
 
 
 def watch_name(run_id: str) -> str:
@@ -144,13 +147,14 @@ def _subnets_reaching_s3(ec2: Any, subnet_ids: list[str], spec: LaunchSpec) -> t
 def _timing(run_input: RunInput, settings: Settings) -> tuple[int, int, int]:
     """(timeoutSeconds, pollSeconds, maxPollSeconds) of the run, its own or the stack's defaults."""
     timeout = run_input.timeout_seconds or settings.timeout_seconds
-    attempts = run_input.retries + 1  # each relaunch gets a fresh deadline
-    longest = (ONE_YEAR_SECONDS // attempts) - ATTEMPT_OVERHEAD_SECONDS
+    attempts = run_input.retries + 1  # each relaunch gets a fresh deadline, after its backoff
+    backoff = run_input.retry_backoff_seconds * (2**run_input.retries - 1)
+    longest = ((ONE_YEAR_SECONDS - backoff) // attempts) - ATTEMPT_OVERHEAD_SECONDS
     if timeout > longest:
         raise InvalidInput(
             f"timeoutSeconds: {timeout} with {run_input.retries} retries could outlive the execution (a Standard "
             f"workflow lasts at most one year, and each attempt needs about {ATTEMPT_OVERHEAD_SECONDS} s more for "
-            f"launch, guard and outcome); use at most {longest}"
+            f"launch, guard and outcome, plus {backoff} s of retry backoff); use at most {longest}"
         )
     poll = run_input.poll_seconds or settings.poll_seconds
     max_poll = max(run_input.max_poll_seconds or settings.max_poll_seconds, poll)

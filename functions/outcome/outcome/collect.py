@@ -6,7 +6,7 @@ from typing import Any
 
 from common.keys import split_s3_uri
 from common.record import build_record
-from common.statuses import FAILED, INVALID_INPUT, LAUNCH_FAILED, NO_RESULT, RUNNING, SUCCEEDED, TIMED_OUT
+from common.statuses import FAILED, INVALID_INPUT, LAUNCH_FAILED, NO_RESULT, RELAUNCHING, SUCCEEDED, TIMED_OUT
 
 from .artifacts import keep_attempt_log, read_log_tail, read_result
 from .instance import ensure_terminated
@@ -24,16 +24,20 @@ def collect(run_id: str, run: dict[str, Any], s3: Any, ec2: Any) -> dict[str, An
         return finish(build_record(run_id, status, lambda_error_message(error)))
 
     reason_code, reason_message = ensure_terminated(ec2, launch["instanceId"])
+    attempt = launch.get("attempt", 0)
     result = read_result(s3, *split_s3_uri(launch["resultUri"]))
-    ended_by_aws = reason_code.startswith("Server.")
+    if result is not None and result.get("attempt", attempt) != attempt:
+        result = None  # an earlier attempt's report: this one never wrote its own
     interrupted = result is None or (bool(result.get("interrupted")) and reason_code != OWN_SHUTDOWN)
     guarded = bool(run.get("watch", {}).get("guarded"))
 
-    if interrupted and ended_by_aws and not guarded and launch.get("attempt", 0) < launch.get("retries", 0):
-        keep_attempt_log(s3, run_id, launch["logUri"], launch["attempt"])
-        reason = f"the instance ended for AWS's reason ({reason_code}: {reason_message}); launching a fresh one"
-        record = build_record(run_id, RUNNING, reason, launch)
-        return finish(record, relaunch={"attempt": launch["attempt"] + 1})
+    retries_left = not guarded and attempt < launch.get("retries", 0)
+    retry = _retry_reason(launch, result, interrupted, reason_code, reason_message) if retries_left else None
+    if retry:
+        keep_attempt_log(s3, run_id, launch["logUri"], attempt)
+        record = build_record(run_id, RELAUNCHING, f"{retry}; launching a fresh one", launch)  # announced only
+        backoff = launch.get("retryBackoffSeconds", 0) * 2**attempt
+        return finish(record, relaunch={"attempt": attempt + 1, "backoffSeconds": backoff})
 
     facts: dict[str, Any] = {"logTail": read_log_tail(s3, launch["logUri"], launch["liveLogUri"])}
     if result is not None:
@@ -47,6 +51,17 @@ def collect(run_id: str, run: dict[str, Any], s3: Any, ec2: Any) -> dict[str, An
     if launch.get("networkNote"):
         reason += f"; launched although {launch['networkNote']}"
     return finish(build_record(run_id, status, reason, launch, **{k: v for k, v in facts.items() if v is not None}))
+
+
+def _retry_reason(launch: dict[str, Any], result: dict[str, Any] | None, interrupted: bool, reason_code: str,
+                  reason_message: str) -> str | None:  # fmt: skip
+    """Why this attempt calls for a fresh one (retries left): EC2 ended it for its own reasons, or the script
+    exited with one of retryOnExitCodes. None otherwise."""
+    if interrupted and reason_code.startswith("Server."):
+        return f"the instance ended for AWS's reason ({reason_code}: {reason_message})"
+    if result is not None and not interrupted and result["exitCode"] in launch.get("retryOnExitCodes", []):
+        return f"the script exited {result['exitCode']}, one of retryOnExitCodes"
+    return None
 
 
 def _status(

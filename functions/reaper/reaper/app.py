@@ -25,7 +25,7 @@ metrics = Metrics(namespace="LongTask")
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Event: a Step Functions "Execution Status Change" event or {"executionArn": ...} (reap that execution),
     or a scheduled event or {} (sweep the whole stack)."""
-    clients = {name: boto3.client(name) for name in ("ec2", "stepfunctions", "dynamodb")}
+    clients = {name: boto3.client(name) for name in ("ec2", "stepfunctions", "dynamodb", "events")}
     table, stack, now = os.environ["RUNS_TABLE"], os.environ["STACK_NAME"], datetime.now(UTC)
     retention = int(os.environ.get("RUN_RETENTION_DAYS", DEFAULT_RETENTION_DAYS))
     execution_arn = event.get("executionArn") or (event.get("detail") or {}).get("executionArn")

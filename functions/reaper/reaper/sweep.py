@@ -10,8 +10,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 from common import tags as tag
+from common.events import state_change
 from common.execution import settled_record
 from common.record import from_item, to_item
 from common.statuses import RUNNING
@@ -19,6 +21,8 @@ from common.timestamps import parse_iso_utc
 
 ALIVE = ["pending", "running", "stopping", "stopped"]
 STATUS_INDEX = "ByStatus"  # the Runs table's index by status (template.yaml)
+
+logger = Logger(child=True)
 
 
 def describe_execution(stepfunctions: Any, execution_arn: str | None) -> dict[str, Any] | None:
@@ -47,7 +51,7 @@ def reap_execution(clients: dict[str, Any], table: str, stack_name: str, executi
     instance_ids = [i["InstanceId"] for page in pages for r in page["Reservations"] for i in r["Instances"]]
     if instance_ids:
         clients["ec2"].terminate_instances(InstanceIds=instance_ids)
-    record = settle_run(clients["dynamodb"], table, execution, now, retention_days)
+    record = settle_run(clients, table, execution, now, retention_days)
     return {"terminated": instance_ids, "record": record}
 
 
@@ -76,16 +80,17 @@ def sweep(clients: dict[str, Any], table: str, stack_name: str, now: datetime, g
         ec2.terminate_instances(InstanceIds=[instance["InstanceId"]])
         settled = None
         if execution is not None and status != RUNNING:
-            settled = settle_run(clients["dynamodb"], table, execution, now, retention_days)
+            settled = settle_run(clients, table, execution, now, retention_days)
         reaped.append({"instanceId": instance["InstanceId"], "runId": tags.get(tag.RUN_ID),
                        "settled": settled is not None, "reason": f"the reaper terminated it: {reason}"})  # fmt: skip
     return reaped
 
 
-def settle_run(dynamodb: Any, table: str, execution: dict[str, Any], now: datetime, retention_days: int
+def settle_run(clients: dict[str, Any], table: str, execution: dict[str, Any], now: datetime, retention_days: int
                ) -> dict[str, Any] | None:  # fmt: skip
-    """Write the final record of an ended execution's run unless the workflow did; return it when written."""
-    run_id = execution["name"]
+    """Write the final record of an ended execution's run unless the workflow did, and announce it (the run
+    state-change event); return it when written."""
+    dynamodb, run_id = clients["dynamodb"], execution["name"]
     found = dynamodb.get_item(TableName=table, Key={"runId": {"S": run_id}}, ConsistentRead=True).get("Item")
     item = from_item(found) if found else None
     if item is not None and item.get("status") != RUNNING:
@@ -103,6 +108,10 @@ def settle_run(dynamodb: Any, table: str, execution: dict[str, Any], now: dateti
         if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
             return None  # the workflow or another reaper got there first
         raise
+    try:
+        clients["events"].put_events(Entries=[state_change(record)])
+    except ClientError:  # the record is written; a lost announcement must not fail the settle (or `abort`)
+        logger.exception("could not announce the settled run", extra={"runId": run_id})
     return record
 
 
@@ -120,6 +129,6 @@ def settle_orphaned_runs(clients: dict[str, Any], table: str, now: datetime, ret
     for item in (item for page in pages for item in page["Items"]):
         execution = describe_execution(clients["stepfunctions"], item.get("executionArn", {}).get("S"))
         ended = execution is not None and execution["status"] != RUNNING
-        if ended and settle_run(clients["dynamodb"], table, execution, now, retention_days) is not None:
+        if ended and settle_run(clients, table, execution, now, retention_days) is not None:
             settled.append(item["runId"]["S"])
     return settled

@@ -30,6 +30,10 @@ from launcher.run_input import parse_run_input
         ({"script": "x", "shell": "zsh"}, "shell: Extra inputs are not permitted"),
         ({"script": "x", "retries": 9}, "retries: Input should be less than or equal to 5"),
         ({"script": "x", "spot": "maybe"}, "spot: Input should be a valid boolean"),
+        ({"script": "x", "retryOnExitCodes": [75]}, "retryOnExitCodes relaunches within retries; set retries"),
+        ({"script": "x", "retries": 1, "retryOnExitCodes": [0]}, "retryOnExitCodes.0: Input should be greater"),
+        ({"script": "x", "retries": 1, "retryOnExitCodes": [256]}, "retryOnExitCodes.0: Input should be less"),
+        ({"script": "x", "retryBackoffSeconds": -1}, "retryBackoffSeconds: Input should be greater than or equal"),
         ({"script": "x", "pollSeconds": 60, "maxPollSeconds": 30}, "maxPollSeconds must be at least pollSeconds"),
     ],
 )

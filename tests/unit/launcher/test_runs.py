@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from common.record import to_item
 from launcher.errors import InvalidInput
 from launcher.runs import Execution, start_run
 from launcher.settings import Settings
@@ -163,6 +164,18 @@ def test_a_run_that_could_outlive_its_execution_is_refused(aws: dict[str, Any], 
     assert instances(aws["ec2"]) == []
 
 
+def test_the_retry_backoff_counts_in_the_year_a_run_may_last(aws: dict[str, Any]) -> None:
+    from launcher.run_input import ONE_YEAR_SECONDS
+    from launcher.runs import ATTEMPT_OVERHEAD_SECONDS
+
+    backoff = 3600 * (2**5 - 1)  # before relaunches 1..5: 1, 2, 4, 8 and 16 hours
+    timeout = (ONE_YEAR_SECONDS - backoff) // 6 - ATTEMPT_OVERHEAD_SECONDS + 1
+    run_input = {"script": "echo hi", "timeoutSeconds": timeout, "retries": 5, "maxPollSeconds": 3600}
+    assert start(aws, run_input)["retries"] == 5  # fits without backoff
+    with pytest.raises(InvalidInput, match=rf"plus {backoff} s of retry backoff\); use at most {timeout - 1}"):
+        start(aws, {**run_input, "retryBackoffSeconds": 3600})
+
+
 def test_watcher_children_are_named_within_80_characters_whatever_the_run_id() -> None:
     from launcher.runs import watch_name
 
@@ -185,3 +198,10 @@ def test_a_retried_launch_sends_ec2_the_same_request(aws: dict[str, Any]) -> Non
             aws["ec2"].terminate_instances(InstanceIds=[instance["InstanceId"]])
         start_run({"script": "echo hi"}, EXECUTION, Settings.from_environment(), aws["ec2"], aws["s3"], 0, entered)
     assert len(sent) == 2 and sent[0] == sent[1]  # the whole RunInstances request, user data included
+
+
+def test_the_record_announced_is_the_item_written(aws: dict[str, Any]) -> None:
+    started = start_run({"script": "true"}, EXECUTION, Settings.from_environment(), aws["ec2"], aws["s3"])
+    assert started["record"]["status"] == "RUNNING" and started["record"]["finishedAt"] is None
+    assert started["record"]["instanceId"] == started["launch"]["instanceId"]
+    assert started["item"] == to_item(started["record"])

@@ -162,8 +162,9 @@ def test_spot_reclaim_with_retries_left_asks_for_a_relaunch(aws: dict[str, Any],
     set_state_reason(aws, launch["instanceId"], "Server.SpotInstanceTermination")
     aws["s3"].put_object(Bucket=BUCKET, Key="runs/run-1/cloud-init-output.log", Body=b"half done\n")
     outcome = outcome_of(aws, {"launch": {**launch, "retries": 2}})
-    assert outcome["relaunch"] == {"attempt": 1}
+    assert outcome["relaunch"] == {"attempt": 1, "backoffSeconds": 0}
     assert "Server.SpotInstanceTermination" in outcome["record"]["reason"]
+    assert outcome["record"]["status"] == "RELAUNCHING" and outcome["record"]["finishedAt"] is None  # announced only
     kept = aws["s3"].get_object(Bucket=BUCKET, Key="runs/run-1/attempts/0/cloud-init-output.log")
     assert kept["Body"].read() == b"half done\n"
 
@@ -215,7 +216,7 @@ def test_a_reclaimed_instance_without_result_answered_403_still_relaunches(aws: 
     # without the 403 read as "no result", the outcome Lambda failed and the relaunch never happened
     set_state_reason(aws, launch["instanceId"], "Server.SpotInstanceTermination")
     outcome = collect("run-1", {"launch": {**launch, "retries": 1}}, WithoutListBucket(aws["s3"]), aws["ec2"])
-    assert outcome["relaunch"] == {"attempt": 1}
+    assert outcome["relaunch"] == {"attempt": 1, "backoffSeconds": 0}
 
 
 def test_a_route_the_launcher_could_not_check_is_in_the_reason(aws: dict, launch: dict) -> None:
@@ -230,3 +231,31 @@ def test_without_a_final_log_the_tail_comes_from_the_live_log_chunks(aws: dict, 
         aws["s3"].put_object(Bucket=BUCKET, Key=key, Body=text.encode())
     record = outcome_of(aws, {"launch": launch})["record"]
     assert record["status"] == "NO_RESULT" and record["logTail"] == "first chunk\nlast words\n"
+
+
+@pytest.mark.parametrize(("attempt", "backoff"), [(0, 10), (1, 20)])
+def test_an_exit_code_to_retry_relaunches_after_a_growing_backoff(aws: dict, launch: dict, attempt: int,
+                                                                  backoff: int) -> None:  # fmt: skip
+    set_state_reason(aws, launch["instanceId"], "Client.InstanceInitiatedShutdown")
+    report(aws, 75, attempt=attempt)
+    rules = {"attempt": attempt, "retries": 2, "retryOnExitCodes": [75, 76], "retryBackoffSeconds": 10}
+    outcome = outcome_of(aws, {"launch": {**launch, **rules}})
+    assert outcome["relaunch"] == {"attempt": attempt + 1, "backoffSeconds": backoff}
+    assert outcome["record"]["status"] == "RELAUNCHING"
+    assert "the script exited 75, one of retryOnExitCodes" in outcome["record"]["reason"]
+
+
+@pytest.mark.parametrize(("exit_code", "attempt"), [(75, 2), (3, 0)])
+def test_an_exit_code_not_to_retry_or_without_retries_left_fails(aws: dict, launch: dict, exit_code: int,
+                                                                 attempt: int) -> None:  # fmt: skip
+    set_state_reason(aws, launch["instanceId"], "Client.InstanceInitiatedShutdown")
+    report(aws, exit_code, attempt=attempt)
+    outcome = outcome_of(aws, {"launch": {**launch, "attempt": attempt, "retries": 2, "retryOnExitCodes": [75]}})
+    assert outcome["relaunch"] is None
+    assert (outcome["record"]["status"], outcome["record"]["exitCode"]) == ("FAILED", exit_code)
+
+
+def test_an_earlier_attempts_result_is_not_this_attempts(aws: dict[str, Any], launch: dict[str, Any]) -> None:
+    report(aws, 75, attempt=0)  # attempt 1 was terminated before it wrote its own
+    outcome = outcome_of(aws, {"launch": {**launch, "attempt": 1, "retries": 1, "retryOnExitCodes": [75]}})
+    assert outcome["record"]["status"] == "NO_RESULT" and outcome["relaunch"] is None

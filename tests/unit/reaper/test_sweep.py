@@ -25,7 +25,8 @@ RETENTION = 90
 @pytest.fixture
 def clients() -> Iterator[dict[str, Any]]:
     with mock_aws():
-        clients = {name: boto3.client(name, region_name=REGION) for name in ("ec2", "stepfunctions", "dynamodb")}
+        names = ("ec2", "stepfunctions", "dynamodb", "events")
+        clients = {name: boto3.client(name, region_name=REGION) for name in names}
         create_runs_table(clients["dynamodb"], TABLE)
         definition = '{"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 600, "End": true}}}'
         clients["machine"] = clients["stepfunctions"].create_state_machine(
@@ -135,21 +136,35 @@ def test_a_run_whose_final_write_failed_gets_the_record_its_execution_carries(cl
     launch = {"runId": {"S": "run-9"}, "status": {"S": "RUNNING"}, "instanceId": {"S": "i-1"}}
     clients["dynamodb"].put_item(TableName=TABLE, Item=launch)
     record = {"runId": "run-9", "status": "SUCCEEDED", "exitCode": 0, "finishedAt": "2026-06-01T00:00:00Z"}
-    assert settle_run(clients["dynamodb"], TABLE, ended("run-9", "SUCCEEDED", output=json.dumps(record)), NOW, 30)
+    assert settle_run(clients, TABLE, ended("run-9", "SUCCEEDED", output=json.dumps(record)), NOW, 30)
     item = from_item(clients["dynamodb"].get_item(TableName=TABLE, Key={"runId": {"S": "run-9"}})["Item"])
     assert (item["status"], item["exitCode"], item["instanceId"]) == ("SUCCEEDED", 0, "i-1")
     assert item["expiresAt"] == int((NOW + timedelta(days=30)).timestamp())
 
     failed = {**record, "runId": "run-10", "status": "FAILED", "exitCode": 3}
     execution = ended("run-10", "FAILED", error="LongTask.ScriptFailed", cause=json.dumps(failed))
-    assert settle_run(clients["dynamodb"], TABLE, execution, NOW, RETENTION)["exitCode"] == 3  # no item: created
+    assert settle_run(clients, TABLE, execution, NOW, RETENTION)["exitCode"] == 3  # no item: created
     assert status(clients, "run-10") == "FAILED"
+
+
+def test_a_settled_run_is_announced_once_with_its_record(clients: dict[str, Any]) -> None:
+    put: list[dict[str, Any]] = []
+    capture = "provide-client-params.events.PutEvents"
+    clients["events"].meta.events.register(capture, lambda params, **_: put.append(params))
+    clients["dynamodb"].put_item(TableName=TABLE, Item={"runId": {"S": "run-12"}, "status": {"S": "RUNNING"}})
+    execution = ended("run-12", "ABORTED")
+    record = settle_run(clients, TABLE, execution, NOW, RETENTION)
+    assert settle_run(clients, TABLE, execution, NOW, RETENTION) is None  # settled already: nothing to announce
+    (entries,) = [call["Entries"] for call in put]
+    assert [(e["Source"], e["DetailType"], e["EventBusName"]) for e in entries] == [
+        ("longtask", "LongTask Run State Change", "default")]  # fmt: skip
+    assert json.loads(entries[0]["Detail"]) == record and record["status"] == "ABORTED"
 
 
 def test_an_execution_that_failed_in_the_engine_is_settled_with_its_error(clients: dict[str, Any]) -> None:
     clients["dynamodb"].put_item(TableName=TABLE, Item={"runId": {"S": "run-11"}, "status": {"S": "RUNNING"}})
     execution = ended("run-11", "FAILED", error="States.Runtime", cause="an input path was missing")
-    record = settle_run(clients["dynamodb"], TABLE, execution, NOW, RETENTION)
+    record = settle_run(clients, TABLE, execution, NOW, RETENTION)
     assert record["status"] == "FAILED"
     assert record["reason"] == "its execution ended FAILED (States.Runtime: an input path was missing)"
     assert record["finishedAt"] == "2026-06-01T00:00:00Z"

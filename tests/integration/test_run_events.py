@@ -1,0 +1,84 @@
+"""Run state-change events: each change of a run's status reaches the default bus with the run record as detail,
+where a user's own rule (here one to an SQS queue) picks it up."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from longtask.client import LongTaskClient
+from longtask.waiting import poll_condition
+
+from .conftest import STACK, assert_final, instances_of, terminate_as, wait_until_running
+
+RULE = f"{STACK}-run-events"
+
+
+@pytest.fixture(scope="module")
+def run_events(client: LongTaskClient) -> Iterator[Callable[[str, int], list[dict[str, Any]]]]:
+    """events_of(run_id, n): the details of the run's first n "LongTask Run State Change" events, as they came."""
+    sqs, events = client.target.client("sqs"), client.target.client("events")
+    queue_url = sqs.create_queue(QueueName=RULE)["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    pattern = {"source": ["longtask"], "detail-type": ["LongTask Run State Change"]}
+    events.put_rule(Name=RULE, EventPattern=json.dumps(pattern))
+    events.put_targets(Rule=RULE, Targets=[{"Id": "queue", "Arn": queue_arn}])
+    received: dict[str, list[dict[str, Any]]] = defaultdict(list)
+
+    def events_of(run_id: str, count: int) -> list[dict[str, Any]]:
+        def arrived() -> bool:
+            for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
+                event = json.loads(message["Body"])
+                assert (event["source"], event["detail-type"]) == ("longtask", "LongTask Run State Change")
+                received[event["detail"]["runId"]].append(event["detail"])
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            return len(received[run_id]) >= count
+
+        assert poll_condition(arrived, timeout=30), received[run_id]
+        return received[run_id]
+
+    yield events_of
+    events.remove_targets(Rule=RULE, Ids=["queue"])
+    events.delete_rule(Name=RULE)
+    sqs.delete_queue(QueueUrl=queue_url)
+
+
+def statuses(details: list[dict[str, Any]]) -> list[str]:
+    return sorted(detail["status"] for detail in details)  # EventBridge does not keep their order
+
+
+def test_a_run_announces_it_started_and_how_it_ended_with_its_record(client: LongTaskClient, run_events: Any) -> None:
+    run_id = client.start({"script": "echo announced\nexit 3\n"})
+    record = assert_final(client, run_id, "FAILED")
+    details = run_events(run_id, 2)
+    assert statuses(details) == ["FAILED", "RUNNING"]
+    started, ended = sorted(details, key=lambda d: d["status"] == "FAILED")
+    assert ended == record and ended["exitCode"] == 3
+    assert started["instanceId"] == record["instanceId"] and started["logUri"] == record["logUri"]
+
+
+def test_an_aborted_run_is_announced_by_the_reaper_that_settles_it(client: LongTaskClient, run_events: Any) -> None:
+    run_id = client.start({"script": "echo started\nsleep 300\n"})
+    wait_until_running(client, run_id)
+    record = client.abort(run_id)
+    details = run_events(run_id, 2)
+    assert statuses(details) == ["ABORTED", "RUNNING"]
+    (aborted,) = [d for d in details if d["status"] == "ABORTED"]
+    kept = {k: v for k, v in record.items() if k != "expiresAt"}  # the item's TTL is not part of the record
+    assert {k: v for k, v in aborted.items() if v not in (None, [])} == kept
+
+
+def test_a_relaunch_is_announced_between_its_attempts(client: LongTaskClient, run_events: Any) -> None:
+    run_id = client.start({"script": "echo started\nsleep 5\n", "spot": True, "retries": 1})
+    terminate_as(client, wait_until_running(client, run_id)["instanceId"], "Server.SpotInstanceTermination")
+    final = assert_final(client, run_id, "SUCCEEDED")
+    details = run_events(run_id, 4)
+    assert statuses(details) == ["RELAUNCHING", "RUNNING", "RUNNING", "SUCCEEDED"]
+    (relaunching,) = [d for d in details if d["status"] == "RELAUNCHING"]
+    assert relaunching["attempt"] == 0 and "launching a fresh one" in relaunching["reason"]
+    attempts = {relaunching["instanceId"], final["instanceId"]}
+    assert len(attempts) == 2 and attempts == {i["InstanceId"] for i in instances_of(client, run_id)}
