@@ -11,7 +11,8 @@ READY := $(VENV)/.ready
 $(READY): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
 	test -x $(BIN)/uv || $(BIN)/pip install --quiet --disable-pip-version-check uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dev]'
+	$(BIN)/python -m compileall -q longtask > /dev/null
 	touch $(READY)
 
 setup: $(READY)

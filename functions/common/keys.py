@@ -9,7 +9,8 @@ LOG = "cloud-init-output.log"
 RESULT = "result.json"
 ARTIFACTS = "artifacts/"
 LIVE_LOG = "live-log/"  # chunks <attempt:02d>-<sequence:06d>.log, uploaded while the script runs
-ATTEMPTS = "attempts/"  # attempts/<n>/cloud-init-output.log: an interrupted attempt's log, kept
+ATTEMPTS = "attempts/"  # attempts/<n>/: a relaunched attempt's log, kept, and its summary
+ATTEMPT_SUMMARY = "attempt.json"  # what the attempt was and how it ended (the final record lists them)
 STAGED_SCRIPT = "script.sh"  # a script too big for user data
 
 
@@ -28,6 +29,9 @@ class RunKeys:
 
     def attempt_log(self, attempt: int) -> str:
         return self.key(f"{ATTEMPTS}{attempt}/{LOG}")
+
+    def attempt_summary(self, attempt: int) -> str:
+        return self.key(f"{ATTEMPTS}{attempt}/{ATTEMPT_SUMMARY}")
 
     def uris(self, bucket: str) -> dict[str, str]:
         """The URIs a run record carries; readers use these instead of rebuilding keys."""

@@ -14,8 +14,8 @@ from .timestamps import iso_utc, parse_iso_utc
 # every field of a record, in the order people read them; those that do not apply are null
 FIELDS = (
     "runId", "status", "exitCode", "reason", "executionArn", "instanceId", "instanceType", "subnetId", "spot",
-    "attempt", "launchAttempts", "launchedAt", "deadline", "finishedAt", "logUri", "liveLogUri", "resultUri",
-    "artifactsUri", "logTail",
+    "attempt", "attempts", "launchAttempts", "launchedAt", "deadline", "finishedAt", "logUri", "liveLogUri",
+    "resultUri", "artifactsUri", "logTail",
 )  # fmt: skip
 # what the launch decides, carried from the launcher into every later record of the run
 LAUNCH_FIELDS = (
@@ -52,7 +52,16 @@ def to_item(record: dict[str, Any], retention_days: int = DEFAULT_RETENTION_DAYS
 
 
 def from_item(item: dict[str, Any]) -> dict[str, Any]:
-    """A Runs table item as plain JSON values (numbers as int)."""
+    """A Runs table item as plain JSON values (numbers as int, in the attempts' maps too)."""
     deserialize = TypeDeserializer().deserialize
-    plain = {name: deserialize(value) for name, value in item.items()}
-    return {name: int(value) if isinstance(value, Decimal) else value for name, value in plain.items()}
+    return {name: _plain(deserialize(value)) for name, value in item.items()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value)
+    if isinstance(value, list):
+        return [_plain(element) for element in value]
+    if isinstance(value, dict):
+        return {name: _plain(element) for name, element in value.items()}
+    return value

@@ -11,7 +11,7 @@ LAUNCH_FAILED = "LAUNCH_FAILED"
 INVALID_INPUT = "INVALID_INPUT"
 NO_RESULT = "NO_RESULT"
 FINAL = (SUCCEEDED, FAILED, TIMED_OUT, ABORTED, LAUNCH_FAILED, INVALID_INPUT, NO_RESULT)
-RELAUNCHING = "RELAUNCHING"  # only in a run state-change event: an attempt ended for AWS's reason, a fresh one starts
+RELAUNCHING = "RELAUNCHING"  # only in run state-change events: an attempt ended so that a fresh one starts
 
 # an execution's own statuses (DescribeExecution); every one but RUNNING is final
 EXECUTION_ENDED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")

@@ -28,6 +28,9 @@ def record_table(record: dict[str, Any]) -> Table:
         value = record.get(name)
         if value is not None:
             table.add_row(name, status_text(value) if name == "status" else str(value))
+    if record.get("attempts"):
+        ended = [f"{a['attempt']}: {a.get('instanceId')}, exit code {a.get('exitCode')}" for a in record["attempts"]]
+        table.add_row("attempts", "\n".join(ended))
     return table
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -15,7 +16,10 @@ from .render import show_record
 if TYPE_CHECKING:
     from ..client import LongTaskClient
 
-Script = Annotated[str, typer.Argument(help="Bash script to run: a file, '-' for stdin, or an s3:// URI.")]
+Script = Annotated[
+    str | None,
+    typer.Argument(metavar="SCRIPT", help="Bash script: a file, '-' for stdin, or an s3:// URI (or the --input's)."),
+]
 Timeout = Annotated[
     int | None,
     typer.Option(parser=parse_duration, metavar="DURATION", help="Deadline, e.g. 30m or 2h (default: the stack's)."),
@@ -26,25 +30,66 @@ Poll = Annotated[
         parser=parse_duration, metavar="DURATION", help="Time between instance checks (default: the stack's)."
     ),
 ]
-Env = Annotated[list[str] | None, typer.Option("--env", help="KEY=VALUE exported to the script.")]
-InstanceTypes = Annotated[list[str] | None, typer.Option("--instance-type", help="Instance type, tried in order.")]
-Tags = Annotated[list[str] | None, typer.Option("--tag", help="KEY=VALUE tag on the instance.")]
+Env = Annotated[list[str] | None, typer.Option("--env", metavar="KEY=VALUE", help="Exported to the script.")]
+InstanceTypes = Annotated[
+    list[str] | None, typer.Option("--instance-type", metavar="TYPE", help="Instance type, tried in order.")
+]
+Tags = Annotated[list[str] | None, typer.Option("--tag", metavar="KEY=VALUE", help="A tag on the instance.")]
 NoWait = Annotated[bool, typer.Option("--no-wait", help="Print the run id and return at once.")]
+InputDocument = Annotated[
+    str | None,
+    typer.Option("--input", metavar="FILE|JSON", help="A whole execution input (README); the options override it."),
+]
+Spot = Annotated[bool | None, typer.Option("--spot/--on-demand", help="Ask for Spot (on-demand if none is left).")]
+Retries = Annotated[
+    int | None, typer.Option(metavar="N", help="Fresh attempts (0-5) after EC2 ends one, or --retry-on-exit-code.")
+]
+RetryOn = Annotated[
+    list[int] | None,
+    typer.Option("--retry-on-exit-code", metavar="CODE", help="An exit code (1-255) that relaunches; repeatable."),
+]
+Backoff = Annotated[
+    int | None,
+    typer.Option("--retry-backoff", parser=parse_duration, metavar="DURATION", help="Wait before a relaunch; doubles."),
+]
+MaxPoll = Annotated[
+    int | None,
+    typer.Option(parser=parse_duration, metavar="DURATION", help="Ceiling of the doubling poll interval."),
+]
+Subnets = Annotated[list[str] | None, typer.Option("--subnet", metavar="SUBNET_ID", help="Tried in order; repeatable.")]
+Image = Annotated[str | None, typer.Option("--image", metavar="AMI_ID", help="The image (default: the stack's).")]
+PublicIp = Annotated[
+    bool | None, typer.Option("--public-ip/--no-public-ip", help="Give the instance a public IP or none.")
+]
 
 
 def run(
     ctx: typer.Context,
-    script: Script,
+    script: Script = None,
     timeout: Timeout = None,
     poll: Poll = None,
+    max_poll: MaxPoll = None,
     env: Env = None,
     instance_type: InstanceTypes = None,
+    subnet: Subnets = None,
+    image: Image = None,
+    public_ip: PublicIp = None,
+    spot: Spot = None,
+    retries: Retries = None,
+    retry_on_exit_code: RetryOn = None,
+    retry_backoff: Backoff = None,
     tag: Tags = None,
+    input_document: InputDocument = None,
     json_output: Json = False,
     no_wait: NoWait = False,
 ) -> None:
     """Run SCRIPT on a throwaway instance; exit 0 only if the run SUCCEEDED."""
-    run_input = build_input(script, timeout, poll, key_values(env, "--env"), instance_type, key_values(tag, "--tag"))
+    options = {"timeoutSeconds": timeout, "pollSeconds": poll, "maxPollSeconds": max_poll,
+               "env": key_values(env, "--env"), "instanceTypes": instance_type, "subnetIds": subnet, "imageId": image,
+               "associatePublicIpAddress": public_ip, "spot": spot, "retries": retries,
+               "retryOnExitCodes": retry_on_exit_code, "retryBackoffSeconds": retry_backoff,
+               "tags": key_values(tag, "--tag")}  # fmt: skip
+    run_input = build_input(script, read_input_document(input_document), options)
     client = connect(ctx)
     run_id = client.start(run_input)
     if no_wait:
@@ -59,25 +104,44 @@ def run(
     raise typer.Exit(0 if record.get("status") == "SUCCEEDED" else 1)
 
 
-def build_input(
-    script: str, timeout: int | None, poll: int | None, env: dict[str, str],
-    instance_types: list[str] | None, tags: dict[str, str],
-) -> dict[str, Any]:  # fmt: skip
-    """The execution input for these options."""
-    run_input: dict[str, Any] = {}
-    if script.startswith("s3://"):
-        run_input["scriptS3Uri"] = script
-    elif script == "-":
-        run_input["script"] = typer.get_text_stream("stdin").read()
-    else:
-        path = Path(script)
-        if not path.is_file():
-            raise UserError(f"script {script}: no such file (give a path, '-' for stdin, or an s3:// URI)")
-        run_input["script"] = path.read_text()
-    optional = {"timeoutSeconds": timeout, "pollSeconds": poll, "env": env, "instanceTypes": instance_types,
-                "tags": tags}  # fmt: skip
-    run_input.update({name: value for name, value in optional.items() if value})
+def build_input(script: str | None, document: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+    """The execution input: the --input document, then the script and each option given (None or empty: not
+    given). The launcher validates it all and names what is wrong."""
+    run_input = dict(document)
+    if script is not None:
+        run_input.pop("script", None)
+        run_input.pop("scriptS3Uri", None)
+        run_input.update(_script_source(script))
+    elif "script" not in run_input and "scriptS3Uri" not in run_input:
+        raise UserError("give a SCRIPT (a file, '-' for stdin, or an s3:// URI), or an --input with one")
+    run_input.update({name: value for name, value in options.items() if value not in (None, {}, [])})
     return run_input
+
+
+def _script_source(script: str) -> dict[str, str]:
+    if script.startswith("s3://"):
+        return {"scriptS3Uri": script}
+    if script == "-":
+        return {"script": typer.get_text_stream("stdin").read()}
+    path = Path(script)
+    if not path.is_file():
+        raise UserError(f"script {script}: no such file (give a path, '-' for stdin, or an s3:// URI)")
+    return {"script": path.read_text()}
+
+
+def read_input_document(text: str | None) -> dict[str, Any]:
+    """--input: a JSON file, or JSON text; an object."""
+    if text is None:
+        return {}
+    path = Path(text)
+    source = path.read_text() if not text.lstrip().startswith("{") and path.is_file() else text
+    try:
+        document = json.loads(source)
+    except ValueError as error:
+        raise UserError(f"--input: neither a JSON file nor JSON text ({error})") from None
+    if not isinstance(document, dict):
+        raise UserError(f"--input: an execution input is a JSON object, not {type(document).__name__}")
+    return document
 
 
 def follow(client: LongTaskClient, run_id: str) -> dict[str, Any]:

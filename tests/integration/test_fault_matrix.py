@@ -241,18 +241,22 @@ def test_spot_interruption_relaunches_a_fresh_instance(client: LongTaskClient) -
     assert b"started" in kept["Body"].read()
 
 
-def test_an_exit_code_to_retry_relaunches_after_its_backoff(client: LongTaskClient) -> None:
-    script = 'echo "attempt $LONGTASK_ATTEMPT"\n[ "$LONGTASK_ATTEMPT" = 0 ] && exit 75\necho second attempt\n'
-    run_id = client.start({"script": script, "retries": 2, "retryOnExitCodes": [75], "retryBackoffSeconds": 2})
+def test_a_script_that_exits_75_twice_succeeds_on_its_third_attempt(client: LongTaskClient) -> None:
+    script = 'echo "attempt $LONGTASK_ATTEMPT"\n[ "$LONGTASK_ATTEMPT" -lt 2 ] && exit 75\necho third attempt\n'
+    run_id = client.start({"script": script, "retries": 3, "retryOnExitCodes": [75], "retryBackoffSeconds": 1})
     record = assert_final(client, run_id, "SUCCEEDED")
-    assert (record["attempt"], record["exitCode"]) == (1, 0) and "second attempt" in record["logTail"]
-    assert len(instances_of(client, run_id)) == 2
-    kept = client.s3.get_object(Bucket=client.stack.bucket, Key=f"runs/{run_id}/attempts/0/cloud-init-output.log")
-    assert b"attempt 0" in kept["Body"].read()
+    assert (record["attempt"], record["exitCode"]) == (2, 0) and "third attempt" in record["logTail"]
+    assert [(a["attempt"], a["exitCode"]) for a in record["attempts"]] == [(0, 75), (1, 75), (2, 0)]
+    assert {a["instanceId"] for a in record["attempts"]} == {i["InstanceId"] for i in instances_of(client, run_id)}
+    for attempt in (0, 1):  # each attempt's log kept
+        key = f"runs/{run_id}/attempts/{attempt}/cloud-init-output.log"
+        assert f"attempt {attempt}".encode() in client.s3.get_object(Bucket=client.stack.bucket, Key=key)["Body"].read()
     history = client.stepfunctions.get_execution_history(executionArn=client.execution_arn(run_id))["events"]
-    waited = [e["timestamp"] for e in history if (e.get("stateEnteredEventDetails") or e.get("stateExitedEventDetails")
-                                                  or {}).get("name") == "Back Off Before Relaunch"]  # fmt: skip
-    assert len(waited) == 2 and (waited[1] - waited[0]).total_seconds() >= 2  # retryBackoffSeconds * 2**0
+    waits = [e for e in history if (e.get("stateEnteredEventDetails") or e.get("stateExitedEventDetails")
+                                    or {}).get("name") == "Back Off Before Relaunch"]  # fmt: skip
+    pairs = zip(waits[::2], waits[1::2], strict=True)  # entered, exited
+    waited = [(end["timestamp"] - start["timestamp"]).total_seconds() for start, end in pairs]
+    assert len(waited) == 2 and waited[0] >= 1 and waited[1] >= 2  # retryBackoffSeconds * 2**attempt
 
 
 def test_a_spot_notice_reports_at_once_and_the_reclaim_relaunches(client: LongTaskClient) -> None:

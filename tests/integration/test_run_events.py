@@ -73,7 +73,8 @@ def test_an_aborted_run_is_announced_by_the_reaper_that_settles_it(client: LongT
 
 
 def test_a_relaunch_is_announced_between_its_attempts(client: LongTaskClient, run_events: Any) -> None:
-    run_id = client.start({"script": "echo started\nsleep 5\n", "spot": True, "retries": 1})
+    script = 'echo started\n[ "$LONGTASK_ATTEMPT" = 0 ] && sleep 300\necho done\n'  # the first attempt waits for EC2
+    run_id = client.start({"script": script, "spot": True, "retries": 1})
     terminate_as(client, wait_until_running(client, run_id)["instanceId"], "Server.SpotInstanceTermination")
     final = assert_final(client, run_id, "SUCCEEDED")
     details = run_events(run_id, 4)

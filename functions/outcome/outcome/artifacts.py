@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from botocore.exceptions import ClientError
-from common.keys import RunKeys, live_log_attempt, split_s3_uri
+from common.keys import RunKeys, live_log_attempt, s3_uri, split_s3_uri
 
 LOG_TAIL_BYTES = 4096
 # Without s3:ListBucket on the bucket, S3 answers a missing key with 403 AccessDenied instead of 404 NoSuchKey
@@ -62,12 +62,36 @@ def _live_log_tail(s3: Any, bucket: str, prefix: str) -> str:
     return text.split("\n", 1)[-1] if len(tail) > LOG_TAIL_BYTES and "\n" in text else text
 
 
-def keep_attempt_log(s3: Any, run_id: str, log_uri: str, attempt: int) -> None:
-    """Copy an interrupted attempt's log aside (attempts/<n>/) before a relaunch writes a new one in its place."""
-    bucket, key = split_s3_uri(log_uri)
+def keep_attempt(s3: Any, record: dict[str, Any]) -> None:
+    """Keep a relaunched attempt (its record) before the next one writes in its place: its log, copied to
+    attempts/<n>/, and its summary there, which the final record lists."""
+    bucket, key = split_s3_uri(record["logUri"])
+    keys = RunKeys(record["runId"])
+    kept = keys.attempt_log(record["attempt"])
     try:
-        kept = RunKeys(run_id).attempt_log(attempt)
         s3.copy_object(Bucket=bucket, Key=kept, CopySource={"Bucket": bucket, "Key": key})
     except ClientError as error:
         if error.response["Error"]["Code"] not in MISSING:
             raise
+    summary = attempt_summary(record, s3_uri(bucket, kept))
+    s3.put_object(Bucket=bucket, Key=keys.attempt_summary(record["attempt"]), Body=json.dumps(summary).encode())
+
+
+def attempt_summary(record: dict[str, Any], log_uri: str | None = None) -> dict[str, Any]:
+    """One attempt, as the final record lists it."""
+    fields = ("attempt", "instanceId", "instanceType", "spot", "exitCode", "reason")
+    return {**{name: record.get(name) for name in fields}, "logUri": log_uri or record["logUri"]}
+
+
+def read_attempts(s3: Any, bucket: str, run_id: str, count: int) -> list[dict[str, Any]]:
+    """The summaries kept of attempts 0 to count - 1 (one that cannot be read: its number only)."""
+    summaries = []
+    for attempt in range(count):
+        try:
+            body = s3.get_object(Bucket=bucket, Key=RunKeys(run_id).attempt_summary(attempt))["Body"].read()
+            summaries.append(json.loads(body))
+        except ClientError as error:
+            if error.response["Error"]["Code"] not in MISSING:
+                raise
+            summaries.append({"attempt": attempt})
+    return summaries

@@ -8,7 +8,7 @@ from common.keys import split_s3_uri
 from common.record import build_record
 from common.statuses import FAILED, INVALID_INPUT, LAUNCH_FAILED, NO_RESULT, RELAUNCHING, SUCCEEDED, TIMED_OUT
 
-from .artifacts import keep_attempt_log, read_log_tail, read_result
+from .artifacts import attempt_summary, keep_attempt, read_attempts, read_log_tail, read_result
 from .instance import ensure_terminated
 from .record import finish, lambda_error_message
 
@@ -34,8 +34,9 @@ def collect(run_id: str, run: dict[str, Any], s3: Any, ec2: Any) -> dict[str, An
     retries_left = not guarded and attempt < launch.get("retries", 0)
     retry = _retry_reason(launch, result, interrupted, reason_code, reason_message) if retries_left else None
     if retry:
-        keep_attempt_log(s3, run_id, launch["logUri"], attempt)
-        record = build_record(run_id, RELAUNCHING, f"{retry}; launching a fresh one", launch)  # announced only
+        exit_code = {"exitCode": result["exitCode"]} if result is not None else {}
+        record = build_record(run_id, RELAUNCHING, f"{retry}; launching a fresh one", launch, **exit_code)
+        keep_attempt(s3, record)
         backoff = launch.get("retryBackoffSeconds", 0) * 2**attempt
         return finish(record, relaunch={"attempt": attempt + 1, "backoffSeconds": backoff})
 
@@ -50,7 +51,11 @@ def collect(run_id: str, run: dict[str, Any], s3: Any, ec2: Any) -> dict[str, An
         reason += f"; the workflow lost sight of the instance ({detail})"
     if launch.get("networkNote"):
         reason += f"; launched although {launch['networkNote']}"
-    return finish(build_record(run_id, status, reason, launch, **{k: v for k, v in facts.items() if v is not None}))
+    record = build_record(run_id, status, reason, launch, **{k: v for k, v in facts.items() if v is not None})
+    if attempt:  # relaunched: every attempt, this one last
+        bucket, _ = split_s3_uri(launch["logUri"])
+        record["attempts"] = [*read_attempts(s3, bucket, run_id, attempt), attempt_summary(record)]
+    return finish(record)
 
 
 def _retry_reason(launch: dict[str, Any], result: dict[str, Any] | None, interrupted: bool, reason_code: str,

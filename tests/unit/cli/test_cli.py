@@ -9,7 +9,7 @@ import pytest
 from rich.console import Console
 from typer.testing import CliRunner
 
-from longtask.cli import list_runs, options, status
+from longtask.cli import list_runs, options, run, status
 from longtask.cli.main import app, main
 from longtask.cli.options import TargetOptions, hoist_target_options
 from longtask.errors import UserError
@@ -20,6 +20,14 @@ RUN_IDS = ["20261128-190000-abcdef", "a-run-started-by-an-eventbridge-rule-with-
 class FakeClient:
     def __init__(self) -> None:
         self.asked: list[tuple[int, str | None]] = []
+        self.started: list[dict[str, Any]] = []
+
+    def start(self, run_input: dict[str, Any]) -> str:
+        self.started.append(run_input)
+        return RUN_IDS[0]
+
+    def execution_arn(self, run_id: str) -> str:
+        return f"arn:aws:states:us-east-1:123456789012:execution:longtask:{run_id}"
 
     def list_runs(self, limit: int, status: str | None = None) -> list[dict[str, Any]]:
         self.asked.append((limit, status))
@@ -41,14 +49,14 @@ def connected(monkeypatch: pytest.MonkeyPatch) -> tuple[list[TargetOptions], Fak
         targets.append(ctx.find_root().obj)
         return fake
 
-    for module in (list_runs, status):
+    for module in (list_runs, run, status):
         monkeypatch.setattr(module, "connect", connect)
     monkeypatch.delenv("LONGTASK_STACK", raising=False)
     return targets, fake
 
 
-def invoke(*args: str, **env: str) -> Any:
-    return CliRunner().invoke(app, hoist_target_options(list(args)), env={"COLUMNS": "200", **env})
+def invoke(*args: str, input: str | None = None, **env: str) -> Any:
+    return CliRunner().invoke(app, hoist_target_options(list(args)), input=input, env={"COLUMNS": "200", **env})
 
 
 @pytest.mark.parametrize(
@@ -119,3 +127,39 @@ def test_key_values_name_the_bad_pair() -> None:
     assert options.key_values(["A=1", "B=x=y"], "--env") == {"A": "1", "B": "x=y"}
     with pytest.raises(UserError, match="--env 'oops': write KEY=VALUE"):
         options.key_values(["oops"], "--env")
+
+
+def test_run_takes_every_execution_input(connected: Any, tmp_path: Any) -> None:
+    _, fake = connected
+    script = tmp_path / "job.sh"
+    script.write_text("echo hi\n")
+    result = invoke("run", str(script), "--no-wait", "--spot", "--retries", "2", "--retry-on-exit-code", "75",
+                    "--retry-on-exit-code", "76", "--retry-backoff", "1m", "--max-poll", "10m", "--subnet",
+                    "subnet-0123456789abcdef0", "--image", "ami-0123456789abcdef0", "--no-public-ip")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert fake.started == [{"script": "echo hi\n", "spot": True, "retries": 2, "retryOnExitCodes": [75, 76],
+                             "retryBackoffSeconds": 60, "maxPollSeconds": 600,
+                             "subnetIds": ["subnet-0123456789abcdef0"], "imageId": "ami-0123456789abcdef0",
+                             "associatePublicIpAddress": False}]  # fmt: skip
+
+
+def test_run_options_override_the_input_document(connected: Any, tmp_path: Any) -> None:
+    _, fake = connected
+    document = tmp_path / "input.json"
+    document.write_text('{"scriptS3Uri": "s3://bucket/job.sh", "retries": 1, "spot": true}')
+    assert invoke("run", "--input", str(document), "--retries", "3", "--no-wait").exit_code == 0
+    inline = '{"scriptS3Uri": "s3://bucket/job.sh"}'
+    assert invoke("run", "-", "--input", inline, "--no-wait", input="date\n").exit_code == 0
+    assert fake.started == [{"scriptS3Uri": "s3://bucket/job.sh", "retries": 3, "spot": True}, {"script": "date\n"}]
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    (["--input", "[1]"], "--input: an execution input is a JSON object, not list"),
+    (["--input", "{oops"], "--input: neither a JSON file nor JSON text"),
+    ([], "give a SCRIPT"),
+])  # fmt: skip
+def test_run_input_mistakes_are_named_and_start_nothing(connected: Any, args: list[str], named: str) -> None:
+    _, fake = connected
+    result = invoke("run", *args)
+    assert isinstance(result.exception, UserError) and named in str(result.exception)
+    assert fake.started == []

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from common.record import from_item
 from common.statuses import ERROR_NAMES
 from outcome.artifacts import LOG_TAIL_BYTES
 from outcome.collect import collect
@@ -241,7 +242,7 @@ def test_an_exit_code_to_retry_relaunches_after_a_growing_backoff(aws: dict, lau
     rules = {"attempt": attempt, "retries": 2, "retryOnExitCodes": [75, 76], "retryBackoffSeconds": 10}
     outcome = outcome_of(aws, {"launch": {**launch, **rules}})
     assert outcome["relaunch"] == {"attempt": attempt + 1, "backoffSeconds": backoff}
-    assert outcome["record"]["status"] == "RELAUNCHING"
+    assert (outcome["record"]["status"], outcome["record"]["exitCode"]) == ("RELAUNCHING", 75)  # announced only
     assert "the script exited 75, one of retryOnExitCodes" in outcome["record"]["reason"]
 
 
@@ -259,3 +260,30 @@ def test_an_earlier_attempts_result_is_not_this_attempts(aws: dict[str, Any], la
     report(aws, 75, attempt=0)  # attempt 1 was terminated before it wrote its own
     outcome = outcome_of(aws, {"launch": {**launch, "attempt": 1, "retries": 1, "retryOnExitCodes": [75]}})
     assert outcome["record"]["status"] == "NO_RESULT" and outcome["relaunch"] is None
+
+
+def test_the_final_record_lists_every_attempt(aws: dict[str, Any], launch: dict[str, Any]) -> None:
+    rules = {"retries": 1, "retryOnExitCodes": [75]}
+    set_state_reason(aws, launch["instanceId"], "Client.InstanceInitiatedShutdown")
+    report(aws, 75, log="first\n", attempt=0)
+    first = outcome_of(aws, {"launch": {**launch, **rules}})["record"]
+    second_id = aws["ec2"].run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    aws["ec2"].terminate_instances(InstanceIds=[second_id])
+    set_state_reason(aws, second_id, "Client.InstanceInitiatedShutdown")
+    report(aws, 0, log="second\n", attempt=1)
+    outcome = outcome_of(aws, {"launch": {**launch, **rules, "attempt": 1, "instanceId": second_id}})
+    record = outcome["record"]
+    assert from_item(outcome["item"])["attempts"] == record["attempts"]  # the table keeps them as they are
+    kept_log = f"s3://{BUCKET}/runs/run-1/attempts/0/cloud-init-output.log"
+    assert record["attempts"] == [
+        {"attempt": 0, "instanceId": launch["instanceId"], "instanceType": "t3a.nano", "spot": None, "exitCode": 75,
+         "reason": first["reason"], "logUri": kept_log},
+        {"attempt": 1, "instanceId": second_id, "instanceType": "t3a.nano", "spot": None, "exitCode": 0,
+         "reason": record["reason"], "logUri": launch["logUri"]},
+    ]  # fmt: skip
+    assert record["status"] == "SUCCEEDED"
+
+
+def test_a_run_never_relaunched_lists_no_attempts(aws: dict[str, Any], launch: dict[str, Any]) -> None:
+    report(aws, 0)
+    assert outcome_of(aws, {"launch": launch})["record"]["attempts"] is None
