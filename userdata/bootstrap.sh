@@ -11,8 +11,12 @@
 # Facts of the machine, with the defaults of an Amazon Linux 2023 instance:
 #   LONGTASK_CONSOLE_LOG (/var/log/cloud-init-output.log), LONGTASK_WORK_DIR (/var/lib/longtask),
 #   LONGTASK_LOG_INTERVAL (30, seconds between live log uploads), LONGTASK_IMDS_ENDPOINT (the instance metadata
-#   service, http://169.254.169.254), LONGTASK_NOTICE_INTERVAL (5, seconds between looks for a Spot notice).
-# shellcheck disable=SC2329  # report, on_signal and json_string run from the traps
+#   service, http://169.254.169.254), LONGTASK_NOTICE_INTERVAL (5, seconds between looks for a Spot notice),
+#   LONGTASK_CHECKPOINT_INTERVAL (60, seconds between checkpoint syncs), LONGTASK_REPORT_RESERVE_SECONDS (30, of a
+#   Spot notice's two minutes kept for the final checkpoint sync and the report after the script is stopped).
+# The script gets LONGTASK_CHECKPOINT_DIR: a directory synced to runs/<run id>/checkpoint/ while it runs and at
+# the end, and restored before a relaunched attempt's script starts (files are added and replaced, never removed).
+# shellcheck disable=SC2329  # report, on_signal, on_notice and json_string run from the traps
 # @@LONGTASK_CONFIG@@
 set -uo pipefail
 
@@ -21,6 +25,9 @@ work_dir=${LONGTASK_WORK_DIR:-/var/lib/longtask}
 log_interval=${LONGTASK_LOG_INTERVAL:-30}
 imds=${LONGTASK_IMDS_ENDPOINT:-http://169.254.169.254}
 notice_interval=${LONGTASK_NOTICE_INTERVAL:-5}
+checkpoint_interval=${LONGTASK_CHECKPOINT_INTERVAL:-60}
+report_reserve=${LONGTASK_REPORT_RESERVE_SECONDS:-30}
+export LONGTASK_CHECKPOINT_DIR="$work_dir/checkpoint"
 grace_minutes=${LONGTASK_BACKSTOP_GRACE_MINUTES:?set by the launcher}
 run_uri="s3://${LONGTASK_BUCKET}/${LONGTASK_PREFIX}"
 real_shutdown=$(command -v shutdown || echo /sbin/shutdown)
@@ -28,10 +35,12 @@ started_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 exit_code=""
 reason=""
 interrupted=false
-spot_notice=false
+notice="" # what EC2 announced: spot/instance-action or events/recommendations/rebalance
 script_pid=""
 uploader_pid=""
 notice_watcher_pid=""
+checkpoint_syncer_pid=""
+checkpoint_state=""
 bootstrap_pid=$BASHPID
 
 # Fetch the user's script into $1. Replaced by an inline copy when the script fits in the user data.
@@ -73,39 +82,95 @@ WRAPPER
   ln -sf shutdown "$work_dir/bin/poweroff"
 }
 
+# Call $2 every $1 seconds in the background, never reporting (only the bootstrap itself does); prints nothing.
+every() {
+  (
+    trap - EXIT TERM INT HUP
+    while sleep "$1"; do "$2"; done
+  ) &
+}
+
 # While the script runs, what the log gained since the last upload goes up as a numbered chunk under a new key
 # (live-log/<attempt>-<sequence>): rewriting one key in the versioned bucket would keep a version per upload.
 # The whole log is uploaded once, as cloud-init-output.log, by the report.
-start_log_uploader() {
-  (
-    trap - EXIT TERM INT HUP # the uploader never reports: only the bootstrap itself does
-    local sent=0 sequence=0 size
-    while sleep "$log_interval"; do
-      size=$(stat -c %s "$console_log" 2>/dev/null || echo 0)
-      ((size > sent)) || continue
-      tail -c "+$((sent + 1))" "$console_log" | head -c "$((size - sent))" >"$work_dir/log-chunk"
-      upload "$work_dir/log-chunk" "$(printf 'live-log/%02d-%06d.log' "${LONGTASK_ATTEMPT:-0}" "$sequence")"
-      sent=$size
-      sequence=$((sequence + 1))
-    done
-  ) &
-  uploader_pid=$!
+log_sent=0
+log_sequence=0
+upload_log_chunk() {
+  local size
+  size=$(stat -c %s "$console_log" 2>/dev/null || echo 0)
+  ((size > log_sent)) || return 0
+  tail -c "+$((log_sent + 1))" "$console_log" | head -c "$((size - log_sent))" >"$work_dir/log-chunk"
+  upload "$work_dir/log-chunk" "$(printf 'live-log/%02d-%06d.log' "${LONGTASK_ATTEMPT:-0}" "$log_sequence")"
+  log_sent=$size
+  log_sequence=$((log_sequence + 1))
 }
 
-# EC2 announces a Spot interruption two minutes ahead at IMDS spot/instance-action (404 until then): report then,
-# while the network is up, instead of at the end.
-start_notice_watcher() {
+# EC2 announces a Spot interruption two minutes ahead at IMDS spot/instance-action, and may recommend a rebalance
+# earlier at events/recommendations/rebalance (both 404 until then). On either, the bootstrap is told (SIGUSR1)
+# when the attempt must be reported by, in $work_dir/notice: "<epoch seconds> <what EC2 said>".
+# https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-instance-termination-notices.html
+# https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/rebalance-recommendations.html
+look_for_notice() {
+  local token body
+  token=$(curl -sf -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 300" "$imds/latest/api/token") || return 0
+  if body=$(curl -sf -H "X-aws-ec2-metadata-token: $token" "$imds/latest/meta-data/spot/instance-action"); then
+    local time
+    time=$(sed -n 's/.*"time" *: *"\([^"]*\)".*/\1/p' <<<"$body")
+    echo "$(date -d "$time" +%s 2>/dev/null || echo $(($(date +%s) + 120))) spot/instance-action" >"$work_dir/notice"
+  elif curl -sf -o /dev/null -H "X-aws-ec2-metadata-token: $token" \
+    "$imds/latest/meta-data/events/recommendations/rebalance"; then
+    echo "$(($(date +%s) + 120)) events/recommendations/rebalance" >"$work_dir/notice"
+  else
+    return 0
+  fi
+  kill -USR1 "$bootstrap_pid"
+  exit 0
+}
+
+# The checkpoint directory's names, sizes and times: a sync happens only when they changed.
+checkpoint_fingerprint() {
+  find "$LONGTASK_CHECKPOINT_DIR" -printf '%P %s %T@\n' 2>/dev/null | sort | md5sum
+}
+
+restore_checkpoint() {
+  mkdir -p "$LONGTASK_CHECKPOINT_DIR"
+  if ((${LONGTASK_ATTEMPT:-0} > 0)); then
+    timeout "$upload_timeout" aws s3 sync --quiet "$run_uri/checkpoint/" "$LONGTASK_CHECKPOINT_DIR" &&
+      echo "longtask: restored the checkpoint of the earlier attempts" ||
+      echo "longtask: could not restore the checkpoint; the script starts without it" >&2
+  fi
+  checkpoint_state=$(checkpoint_fingerprint)
+}
+
+sync_checkpoint() {
+  [[ -d $LONGTASK_CHECKPOINT_DIR ]] || return 0
+  local state
+  state=$(checkpoint_fingerprint)
+  [[ $state == "$checkpoint_state" ]] && return 0
+  if timeout "$upload_timeout" aws s3 sync --quiet "$LONGTASK_CHECKPOINT_DIR" "$run_uri/checkpoint/"; then
+    checkpoint_state=$state
+  else
+    echo "longtask: could not sync the checkpoint" >&2
+  fi
+}
+
+# SIGTERM to the script and its children (as `systemctl stop` does by default, KillMode=control-group), SIGKILL
+# after $1 seconds; sets exit_code to the script's.
+stop_script() {
+  [[ -n $script_pid ]] || return 0
+  kill -TERM "$script_pid" 2>/dev/null
+  pkill -TERM -P "$script_pid" 2>/dev/null
   (
     trap - EXIT TERM INT HUP
-    while sleep "$notice_interval"; do
-      token=$(curl -sf -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 300" "$imds/latest/api/token") || continue
-      if curl -sf -o /dev/null -H "X-aws-ec2-metadata-token: $token" "$imds/latest/meta-data/spot/instance-action"; then
-        kill -USR1 "$bootstrap_pid"
-        exit 0
-      fi
-    done
+    sleep "$1"
+    pkill -KILL -P "$script_pid" 2>/dev/null
+    kill -KILL "$script_pid" 2>/dev/null
   ) &
-  notice_watcher_pid=$!
+  local killer=$!
+  wait "$script_pid"
+  exit_code=$?
+  kill "$killer" 2>/dev/null
+  script_pid=""
 }
 
 json_string() {
@@ -114,15 +179,17 @@ json_string() {
   printf '"%s"' "${text//$'\n'/\\n}"
 }
 
-# The one exit path: write result.json, upload the log and the result, power off (after a Spot notice, EC2
-# reclaims the instance itself: its state reason then says so, and the workflow can relaunch). Runs once.
+# The one exit path: sync the checkpoint, write and upload result.json (which closes the attempt), upload the log,
+# power off. After a Spot interruption notice EC2 reclaims the instance itself: its state reason then says so
+# (and a Linux Spot instance EC2 interrupts in its first hour is not charged). Runs once.
 report() {
   [[ $BASHPID == "$bootstrap_pid" ]] || return 0 # a subshell's exit is not the run's
-  trap '' TERM INT HUP
+  trap '' TERM INT HUP USR1
   trap - EXIT
   local code=${exit_code:-1} signal=null shutdown_requested=false
   [[ -n $uploader_pid ]] && kill "$uploader_pid" 2>/dev/null
   [[ -n $notice_watcher_pid ]] && kill "$notice_watcher_pid" 2>/dev/null
+  [[ -n $checkpoint_syncer_pid ]] && kill "$checkpoint_syncer_pid" 2>/dev/null
   [[ -n $script_pid ]] && kill -TERM "$script_pid" 2>/dev/null
   if [[ -e "$work_dir/shutdown-requested" ]]; then
     shutdown_requested=true
@@ -133,11 +200,12 @@ report() {
   fi
   echo "longtask: run ${LONGTASK_RUN_ID} finished with exit code ${code}${reason:+ (${reason})}"
   cat >"$work_dir/result.json" <<RESULT
-{"runId": $(json_string "$LONGTASK_RUN_ID"), "attempt": ${LONGTASK_ATTEMPT:-0}, "exitCode": ${code}, "signal": ${signal}, "interrupted": ${interrupted}, "shutdownRequested": ${shutdown_requested}, "spotNotice": ${spot_notice}, "reason": $(json_string "$reason"), "startedAt": "${started_at}", "finishedAt": "$(date -u +%Y-%m-%dT%H:%M:%SZ)"}
+{"runId": $(json_string "$LONGTASK_RUN_ID"), "attempt": ${LONGTASK_ATTEMPT:-0}, "exitCode": ${code}, "signal": ${signal}, "interrupted": ${interrupted}, "shutdownRequested": ${shutdown_requested}, "spotNotice": $([[ -n $notice ]] && echo true || echo false), "reason": $(json_string "$reason"), "startedAt": "${started_at}", "finishedAt": "$(date -u +%Y-%m-%dT%H:%M:%SZ)"}
 RESULT
-  upload "$work_dir/result.json" result.json # the result first: it is what the workflow needs most
+  sync_checkpoint
+  upload "$work_dir/result.json" result.json # before the log: it is what the workflow needs most
   upload "$console_log" cloud-init-output.log
-  if [[ $spot_notice == true ]]; then
+  if [[ $notice == spot/instance-action ]]; then
     echo "longtask: waiting for EC2 to reclaim the instance"
   else
     "$real_shutdown" -h now
@@ -151,13 +219,27 @@ on_signal() {
   exit "$1"
 }
 
+# A Spot notice: stop the script (it may save its state in LONGTASK_CHECKPOINT_DIR on SIGTERM) within what the
+# notice leaves after the report's reserve, then report the attempt as interrupted.
+on_notice() {
+  trap '' USR1
+  local report_by
+  read -r report_by notice <"$work_dir/notice"
+  interrupted=true
+  reason="EC2 gave a Spot interruption notice (IMDS ${notice})"
+  local budget=$((report_by - $(date +%s) - report_reserve))
+  echo "longtask: ${reason}; stopping the script within $((budget > 1 ? budget : 1)) s"
+  stop_script "$((budget > 1 ? budget : 1))"
+  exit "$exit_code"
+}
+
 main() {
   mkdir -p "$work_dir"
   trap report EXIT
   trap 'on_signal 143' TERM
   trap 'on_signal 130' INT
   trap 'on_signal 129' HUP
-  trap 'spot_notice=true; on_signal 143 "EC2 gave a Spot interruption notice (IMDS spot/instance-action)"' USR1
+  trap on_notice USR1
   echo "longtask: run ${LONGTASK_RUN_ID} starting at ${started_at}"
   schedule_backstop
   install_shutdown_wrapper
@@ -166,8 +248,13 @@ main() {
     reason="could not fetch the script from ${LONGTASK_SCRIPT_URI:-its source}"
     exit "$exit_code"
   }
-  start_log_uploader
-  start_notice_watcher
+  restore_checkpoint
+  every "$log_interval" upload_log_chunk
+  uploader_pid=$!
+  every "$notice_interval" look_for_notice
+  notice_watcher_pid=$!
+  every "$checkpoint_interval" sync_checkpoint
+  checkpoint_syncer_pid=$!
   PATH="$work_dir/bin:$PATH" bash "$work_dir/script.sh" </dev/null &
   script_pid=$!
   echo "$script_pid" >"$work_dir/script.pid"

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from launcher.userdata import BootstrapConfig, render
@@ -55,12 +56,15 @@ def boot(
     deadline_in: int = 3600,
     objects: dict[str, str] | None = None,
     imds: str = "http://127.0.0.1:9",  # the discard port: nothing answers, as where there is no notice
+    attempt: int = 0,
+    machine: dict[str, str] | None = None,
 ) -> Instance:
     """Render the user data as the launcher does and run it as cloud-init would (output to the console log).
 
-    objects: what is in S3 before the instance boots, by key in the bucket.
+    objects: what is in S3 before the instance boots, by key in the bucket. machine: facts of the machine (its
+    environment), over the defaults below.
     """
-    config = BootstrapConfig("run-1", BUCKET, RUN, int(time.time()) + deadline_in, env or {}, script_uri)
+    config = BootstrapConfig("run-1", BUCKET, RUN, int(time.time()) + deadline_in, env or {}, script_uri, attempt)
     user_data = tmp_path / "user-data"
     user_data.write_text(render(config, inline_script=script))
     (tmp_path / "s3" / BUCKET).mkdir(parents=True)
@@ -75,6 +79,7 @@ def boot(
         "LONGTASK_LOG_INTERVAL": "1",
         "LONGTASK_IMDS_ENDPOINT": imds,  # loopback only: never 169.254.169.254 on this machine
         "LONGTASK_NOTICE_INTERVAL": "1",
+        **(machine or {}),
     }
     with (tmp_path / "cloud-init-output.log").open("w") as console:
         process = subprocess.Popen(
@@ -202,9 +207,7 @@ def _eventually(condition: Callable[[], bool], timeout: float = 10) -> bool:
 
 
 def test_a_spot_interruption_notice_reports_before_the_end(tmp_path: Path) -> None:
-    from longtask.local.imds import InstanceMetadata, MetadataServer
-
-    server = MetadataServer(InstanceMetadata("i-0123456789abcdef0", "us-east-1", "us-east-1a", None, None)).start()
+    server = _imds({})
     try:
         instance = boot(tmp_path, "echo working\nsleep 300", imds=server.endpoint)
         time.sleep(2)
@@ -216,3 +219,87 @@ def test_a_spot_interruption_notice_reports_before_the_end(tmp_path: Path) -> No
     assert instance.result["reason"] == "EC2 gave a Spot interruption notice (IMDS spot/instance-action)"
     assert "working" in instance.uploaded_log
     assert "-h now" not in instance.shutdowns  # EC2 reclaims it: the state reason will say Spot, not shutdown
+
+
+COUNTER = """n=$(cat "$LONGTASK_CHECKPOINT_DIR/step" 2>/dev/null || echo 0)
+echo "resuming at step $n"
+trap 'echo "$n" >"$LONGTASK_CHECKPOINT_DIR/step"; echo "saved step $n"; exit 143' TERM
+while [ "$n" -lt 1000 ]; do n=$((n + 1)); sleep 0.2 & wait $!; done
+"""
+
+
+def test_a_relaunched_attempt_restores_the_checkpoint_and_the_end_syncs_it(tmp_path: Path) -> None:
+    script = 'n=$(cat "$LONGTASK_CHECKPOINT_DIR/step")\necho "resuming at step $n"\n'
+    script += 'echo $((n + 1)) >"$LONGTASK_CHECKPOINT_DIR/step"'
+    instance = boot(tmp_path, script, attempt=1, objects={f"{RUN}/checkpoint/step": "3\n"}).wait()
+    assert "resuming at step 3" in instance.uploaded_log
+    assert (instance.s3 / BUCKET / RUN / "checkpoint" / "step").read_text() == "4\n"
+    calls = (instance.s3 / ".calls").read_text().splitlines()
+    synced = calls.index(f"s3 sync {tmp_path}/work/checkpoint s3://{BUCKET}/{RUN}/checkpoint/")
+    assert synced < calls.index(f"s3 cp {tmp_path}/work/result.json s3://{BUCKET}/{RUN}/result.json")
+
+
+def test_a_first_attempt_restores_nothing_and_an_unchanged_checkpoint_is_not_synced(tmp_path: Path) -> None:
+    instance = boot(tmp_path, "echo no checkpoint", machine={"LONGTASK_CHECKPOINT_INTERVAL": "1"}).wait()
+    assert not [call for call in (instance.s3 / ".calls").read_text().splitlines() if "sync" in call]
+
+
+def test_the_checkpoint_is_synced_while_the_script_runs(tmp_path: Path) -> None:
+    script = 'echo 1 >"$LONGTASK_CHECKPOINT_DIR/step"\nsleep 4'
+    instance = boot(tmp_path, script, machine={"LONGTASK_CHECKPOINT_INTERVAL": "1"})
+    assert _eventually(lambda: (tmp_path / "s3" / BUCKET / RUN / "checkpoint" / "step").exists(), timeout=3)
+    assert instance.process.poll() is None
+    instance.wait()
+
+
+def _imds(notices: dict[str, str]) -> Any:
+    """A local IMDS (longtask.local.imds) serving these notices (path under meta-data/ -> JSON text)."""
+    from longtask.local.imds import InstanceMetadata, MetadataServer
+
+    metadata = InstanceMetadata("i-0123456789abcdef0", "us-east-1", "us-east-1a", None, None, notices=notices)
+    return MetadataServer(metadata).start()
+
+
+def _in(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + seconds))
+
+
+def test_a_spot_notice_stops_the_script_which_saves_its_checkpoint_before_the_report(tmp_path: Path) -> None:
+    server = _imds({})
+    try:
+        instance = boot(tmp_path, COUNTER, imds=server.endpoint, machine={"LONGTASK_REPORT_RESERVE_SECONDS": "5"})
+        time.sleep(1.5)
+        server.metadata.notices["spot/instance-action"] = json.dumps({"action": "terminate", "time": _in(60)})
+        instance.wait()
+    finally:
+        server.stop()
+    saved = (instance.s3 / BUCKET / RUN / "checkpoint" / "step").read_text().strip()
+    assert int(saved) > 0 and f"saved step {saved}" in instance.uploaded_log
+    assert (instance.result["interrupted"], instance.result["spotNotice"]) == (True, True)
+    assert instance.result["exitCode"] == 143  # the script's own exit, after its trap
+    assert "-h now" not in instance.shutdowns  # EC2 reclaims it: the state reason will say Spot, not shutdown
+
+
+def test_a_script_that_ignores_sigterm_is_killed_when_the_notice_leaves_only_the_reserve(tmp_path: Path) -> None:
+    notice = json.dumps({"action": "terminate", "time": _in(8)})
+    server = _imds({"spot/instance-action": notice})
+    started = time.monotonic()
+    try:
+        instance = boot(tmp_path, "trap '' TERM\nsleep 300 & wait $!\nsleep 300", imds=server.endpoint,
+                        machine={"LONGTASK_REPORT_RESERVE_SECONDS": "5"}).wait()  # fmt: skip
+    finally:
+        server.stop()
+    assert instance.result["exitCode"] == 137 and instance.result["signal"] == "SIGKILL"
+    assert time.monotonic() - started < 8  # killed after about 3 s: the reserve is left for the report
+
+
+def test_a_rebalance_recommendation_stops_the_script_and_powers_off(tmp_path: Path) -> None:
+    server = _imds({"events/recommendations/rebalance": json.dumps({"noticeTime": _in(0)})})
+    try:
+        instance = boot(tmp_path, COUNTER, imds=server.endpoint).wait()
+    finally:
+        server.stop()
+    assert instance.result["reason"] == "EC2 gave a Spot interruption notice (IMDS events/recommendations/rebalance)"
+    assert (instance.result["interrupted"], instance.result["spotNotice"]) == (True, True)
+    assert (instance.s3 / BUCKET / RUN / "checkpoint" / "step").exists()
+    assert_powered_off_once(instance)  # no reclaim may come: the instance ends itself
