@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
 from ..local.paths import EnginePaths
-from .options import Json, print_json, stderr, stdout
+from .options import Json, RunId, print_json, stderr, stdout
 
 app = typer.Typer(help="Start, stop and inspect the local engine (LocalStack without Docker + instance agent).",
                   rich_markup_mode=None)
@@ -45,6 +47,25 @@ def status(json_output: Json = False) -> None:
         f"(LocalStack pid {state.localstack_pid}, agent pid {state.agent_pid})"
     )
     raise typer.Exit(0 if state.up else 1)
+
+
+@app.command()
+def interrupt(
+    ctx: typer.Context,
+    run_id: RunId,
+    notice_seconds: Annotated[int, typer.Option(
+        "--notice-seconds", min=1, max=3600, help="Seconds from the notice until EC2 reclaims the instance.")] = 120,
+) -> None:  # fmt: skip
+    """Give a Spot run's instance the interruption notice, as AWS FIS does on AWS
+    (aws:ec2:send-spot-instance-interruptions): the bootstrap stops the script, which may save a checkpoint, and
+    EC2 reclaims the instance when the notice's time comes."""
+    from ..local import engine
+    from ..local.interruptions import send_spot_interruption
+
+    paths = EnginePaths.default()
+    ec2 = engine.target(paths, ctx.find_root().obj.stack).client("ec2")
+    notice = send_spot_interruption(ec2, paths, run_id, notice_seconds)
+    stderr.print(f"interruption notice given to {notice.instance_id}: EC2 reclaims it at {notice.time}")
 
 
 @app.command("iam-report")

@@ -21,6 +21,7 @@ import subprocess
 import threading
 import time
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,19 +40,27 @@ MINUTE_ENV = "LONGTASK_AGENT_MINUTE_SECONDS"  # a compressed clock for `shutdown
 REGION = "us-east-1"
 LIVE = ("pending", "running")
 GONE = ("shutting-down", "terminated", "stopping", "stopped")
+OWN_SHUTDOWN = "Client.InstanceInitiatedShutdown"
+SPOT_RECLAIMED = "Server.SpotInstanceTermination"
 
-def mark_own_shutdown(request: Any, **kwargs: Any) -> None:
-    """The agent terminates an instance only when it shut itself down: EC2 records that reason."""
-    request.headers["x-longtask-state-reason"] = "Client.InstanceInitiatedShutdown"  # see plugins/ec2_provider.py
+def recorded_as(state_reason: str) -> Callable[..., None]:
+    """A TerminateInstances hook that makes EC2 record why the agent ended an instance (plugins/ec2_provider.py):
+    it shut itself down (Client.InstanceInitiatedShutdown), or EC2 reclaimed it (Server.SpotInstanceTermination)."""
+
+    def mark(request: Any, **kwargs: Any) -> None:
+        request.headers["x-longtask-state-reason"] = state_reason
+
+    return mark
 
 
 class InstanceAgent:
     """Watches LocalStack's EC2 and runs the user data of each instance it finds."""
 
-    def __init__(
-        self, ec2: Any, roles: RoleCredentials, paths: EnginePaths, aws_cli: Path, environment: dict[str, str]
-    ) -> None:
+    def __init__(self, ec2: Any, reclaimer: Any, roles: RoleCredentials, paths: EnginePaths, aws_cli: Path,
+                 environment: dict[str, str]) -> None:  # fmt: skip
+        """ec2 terminates the instances that shut themselves down, reclaimer the Spot ones EC2 reclaims."""
         self.ec2 = ec2
+        self.reclaimer = reclaimer
         self.engine_port = urllib.parse.urlsplit(environment["AWS_ENDPOINT_URL"]).port or 443
         self.roles = roles
         self.paths = paths
@@ -134,6 +143,7 @@ class InstanceAgent:
             "LONGTASK_CONSOLE_LOG": str(console_log),
             "LONGTASK_WORK_DIR": str(directory / "var" / "lib" / "longtask"),
             "LONGTASK_LOG_INTERVAL": "2",
+            "LONGTASK_REPORT_RESERVE_SECONDS": "10",  # of a Spot notice, for the report: uploads here take a second
             "AWS_EC2_METADATA_SERVICE_ENDPOINT": metadata_server.endpoint,  # the AWS CLI's credentials and region
             "LONGTASK_IMDS_ENDPOINT": metadata_server.endpoint,  # the bootstrap's own metadata reads
             "AWS_ENDPOINT_URL": link.endpoint,  # the instance's network (cut where S3 is out of reach)
@@ -166,8 +176,14 @@ class InstanceAgent:
         )
 
     def _supervise(self, machine: Machine) -> None:
-        """Honour the machine's own shutdown requests (immediate or scheduled, like shutdown -h +N)."""
+        """Honour the machine's own shutdown requests (immediate or scheduled, like shutdown -h +N), and reclaim it
+        as EC2 does when the time of a Spot interruption notice comes."""
+        reclaimed = False
         while not machine.powered_off.is_set():
+            if not reclaimed and machine.reclaim_due():
+                LOG.info("%s: EC2 reclaims the Spot instance (its interruption notice's time has come)",
+                         machine.instance_id)  # fmt: skip
+                reclaimed = self._terminate(self.reclaimer, machine.instance_id)
             if machine.power_off_due():
                 LOG.info("%s shut itself down: %s", machine.instance_id, machine.shutdown_behavior)
                 if machine.power_off():  # not when the API ended it first
@@ -176,13 +192,22 @@ class InstanceAgent:
             time.sleep(0.2)
 
     def _apply_shutdown_behavior(self, machine: Machine) -> None:
+        if machine.shutdown_behavior == "terminate":
+            self._terminate(self.ec2, machine.instance_id)
+            return
         try:
-            if machine.shutdown_behavior == "terminate":
-                self.ec2.terminate_instances(InstanceIds=[machine.instance_id])
-            else:
-                self.ec2.stop_instances(InstanceIds=[machine.instance_id])
+            self.ec2.stop_instances(InstanceIds=[machine.instance_id])
         except (BotoCoreError, ClientError) as error:
-            LOG.error("could not %s %s: %s", machine.shutdown_behavior, machine.instance_id, error)
+            LOG.error("could not stop %s: %s", machine.instance_id, error)
+
+    @staticmethod
+    def _terminate(ec2: Any, instance_id: str) -> bool:
+        try:
+            ec2.terminate_instances(InstanceIds=[instance_id])
+            return True
+        except (BotoCoreError, ClientError) as error:
+            LOG.error("could not terminate %s: %s", instance_id, error)
+            return False
 
     def power_off_all(self) -> None:
         """Power off every machine at once (the agent is stopping)."""
@@ -253,10 +278,12 @@ def main() -> None:
     session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION)
     clients = {name: session.client(name, endpoint_url=endpoint, verify=str(paths.ca_bundle))
                for name in ("ec2", "iam", "sts")}  # fmt: skip
-    clients["ec2"].meta.events.register("before-sign.ec2.TerminateInstances", mark_own_shutdown)
+    reclaimer = session.client("ec2", endpoint_url=endpoint, verify=str(paths.ca_bundle))
+    clients["ec2"].meta.events.register("before-sign.ec2.TerminateInstances", recorded_as(OWN_SHUTDOWN))
+    reclaimer.meta.events.register("before-sign.ec2.TerminateInstances", recorded_as(SPOT_RECLAIMED))
     aws_cli = paths.localstack_venv / "bin" / "aws"
     roles = RoleCredentials(clients["iam"], clients["sts"])
-    agent = InstanceAgent(clients["ec2"], roles, paths, aws_cli, environment)
+    agent = InstanceAgent(clients["ec2"], reclaimer, roles, paths, aws_cli, environment)
 
     def on_term(signum: int, frame: Any) -> None:
         agent.power_off_all()

@@ -14,6 +14,7 @@ systemd/cloud-final.service.tmpl (KillMode=process).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -22,10 +23,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..common.timestamps import parse_iso_utc
 from ..waiting import poll_condition
 from .imds import MetadataServer
 from .network import InstanceLink
-from .paths import POWERED_OFF
+from .paths import POWERED_OFF, SPOT_NOTICE
 from .processes import is_alive, stop_group
 
 FINAL_KILL_GRACE_SECONDS = 10  # SIGTERM, then SIGKILL, for what cloud-final left behind
@@ -143,6 +145,15 @@ class Machine:
         try:
             return time.time() >= int(self.power_off_file.read_text().strip())
         except (OSError, ValueError):
+            return False
+
+    def reclaim_due(self) -> bool:
+        """Whether the time of a Spot interruption notice given to it has come: EC2 then reclaims the instance
+        (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-instance-termination-notices.html)."""
+        try:
+            notice = json.loads((self.directory / SPOT_NOTICE).read_text())
+            return time.time() >= parse_iso_utc(notice["time"]).timestamp()
+        except (OSError, ValueError, KeyError, TypeError):
             return False
 
     def units(self) -> list[Unit]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 POWERED_OFF = "powered-off"  # in an instance's folder once its machine is off: its OS has shut down
+SPOT_NOTICE = "spot-instance-action"  # in an instance's folder: IMDS spot/instance-action (imds.py), EC2's notice
 
 
 @dataclass(frozen=True)

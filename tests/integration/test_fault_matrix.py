@@ -259,30 +259,49 @@ def test_a_script_that_exits_75_twice_succeeds_on_its_third_attempt(client: Long
     assert len(waited) == 2 and waited[0] >= 1 and waited[1] >= 2  # retryBackoffSeconds * 2**attempt
 
 
-def test_a_spot_notice_reports_at_once_and_the_reclaim_relaunches(client: LongTaskClient) -> None:
-    """IMDS spot/instance-action two minutes ahead: the bootstrap reports while it can, then EC2 reclaims."""
+STEPPER = """n=$(cat "$LONGTASK_CHECKPOINT_DIR/step" 2>/dev/null || echo 0)
+echo "attempt $LONGTASK_ATTEMPT resumes at step $n"
+trap 'echo "$n" >"$LONGTASK_CHECKPOINT_DIR/step"; echo "saved step $n"; exit 143' TERM
+while [ "$n" -lt 20 ]; do n=$((n + 1)); echo "step $n"; sleep 1 & wait $!; done
+echo "finished at step $n"
+"""
+
+
+def test_a_spot_run_interrupted_mid_way_resumes_from_its_checkpoint_and_succeeds(client: LongTaskClient) -> None:
+    """The notice (`longtask local interrupt`, as AWS FIS gives it) stops the script, which saves its step in
+    LONGTASK_CHECKPOINT_DIR; the attempt reports at once and EC2 reclaims the instance at the notice's time; the
+    next attempt, on demand (onDemandAfterInterruptions 1), restores the step and finishes from there."""
+    from longtask.local.interruptions import send_spot_interruption
     from longtask.local.paths import EnginePaths
 
-    run_id = client.start({"script": SLEEPER, "spot": True, "retries": 1, "timeoutSeconds": 600})
-    instance_id = wait_until_running(client, run_id)["instanceId"]
-    notice = {"action": "terminate", "time": "2026-01-01T00:02:00Z"}
-    (EnginePaths.default().instances / instance_id / "spot-instance-action").write_text(json.dumps(notice))
-    key = f"runs/{run_id}/result.json"
+    # 3600 s: the backstop (its minutes compressed to seconds in tests) waits 80 s, past the reclaim
+    run_id = client.start({"script": STEPPER, "spot": True, "retries": 1, "timeoutSeconds": 3600})
+    assert poll_condition(lambda: b"step 3" in client.log_since(run_id, 0), timeout=60)
+    first = client.record(run_id)["instanceId"]
+    ec2 = client.target.client("ec2")
+    send_spot_interruption(ec2, EnginePaths.default(), run_id, seconds=25)
 
-    def reported() -> bool:
+    def reported() -> dict[str, Any] | None:
         try:
-            return json.loads(client.s3.get_object(Bucket=client.stack.bucket, Key=key)["Body"].read())["spotNotice"]
+            key = f"runs/{run_id}/result.json"
+            return json.loads(client.s3.get_object(Bucket=client.stack.bucket, Key=key)["Body"].read())
         except ClientError:
-            return False
+            return None
 
     assert poll_condition(reported, timeout=30)
-    assert live_instances(client, run_id) == [instance_id]  # it waits for EC2, without powering itself off
-    terminate_as(client, instance_id, "Server.SpotInstanceTermination")
-    assert poll_condition(lambda: len(instances_of(client, run_id)) == 2, timeout=60)  # relaunched
-    client.stepfunctions.stop_execution(executionArn=client.execution_arn(run_id))
-    assert client.execution(run_id)["status"] == "ABORTED"
-    invoke_reaper(client, {})  # the second attempt ends with the execution
-    assert_final(client, run_id, "ABORTED")
+    assert (reported() or {})["spotNotice"] and live_instances(client, run_id) == [first]  # it waits for EC2
+    record = assert_final(client, run_id, "SUCCEEDED")
+    (reclaimed,) = [i for i in instances_of(client, run_id) if i["InstanceId"] == first]
+    assert reclaimed["StateReason"]["Code"] == "Server.SpotInstanceTermination"
+    saved = re.search(r"saved step (\d+)", read_log(client, f"runs/{run_id}/attempts/0/cloud-init-output.log"))
+    assert saved and int(saved[1]) >= 3
+    assert f"attempt 1 resumes at step {saved[1]}" in record["logTail"] and "finished at step 20" in record["logTail"]
+    assert [(a["attempt"], a["spot"]) for a in record["attempts"]] == [(0, True), (1, False)]
+    assert "Server.SpotInstanceTermination" in record["attempts"][0]["reason"]
+
+
+def read_log(client: LongTaskClient, key: str) -> str:
+    return client.s3.get_object(Bucket=client.stack.bucket, Key=key)["Body"].read().decode()
 
 
 def test_spot_interruption_without_retries_is_reported(client: LongTaskClient) -> None:

@@ -78,8 +78,11 @@ def test_the_instance_role_writes_only_under_runs(transformed: dict) -> None:
         "Action": ["s3:PutObject", "s3:GetObject"],
         "Resource": {"Fn::Sub": "${ArtifactBucket.Arn}/runs/*"},
     }
+    # it lists only the checkpoint prefixes (aws s3 sync of LONGTASK_CHECKPOINT_DIR)
+    assert statements[1]["Action"] == "s3:ListBucket"
+    assert statements[1]["Condition"] == {"StringLike": {"s3:prefix": "runs/*/checkpoint/*"}}
     # and, when the stack is given them, reads (never writes) scripts kept elsewhere
-    assert [(s["Action"], s["Resource"]) for s in statements[1:]] == [
+    assert [(s["Action"], s["Resource"]) for s in statements[2:]] == [
         ("s3:GetObject", {"Ref": "ScriptReadArns"}), ("kms:Decrypt", {"Ref": "ScriptKmsKeyArns"}),
     ]  # fmt: skip
 

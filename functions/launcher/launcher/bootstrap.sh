@@ -1,1 +1,285 @@
-../../../userdata/bootstrap.sh
+#!/bin/bash
+# longtask bootstrap: runs the user's script on a throwaway instance, always reports the outcome to S3,
+# then powers the instance off (InstanceInitiatedShutdownBehavior=terminate turns that into a terminate).
+#
+# Set by the launcher where the marker below stands (functions/launcher/launcher/userdata.py):
+#   LONGTASK_RUN_ID, LONGTASK_BUCKET, LONGTASK_PREFIX (runs/<run id>), LONGTASK_DEADLINE (epoch seconds),
+#   LONGTASK_ARTIFACTS_URI, LONGTASK_ATTEMPT (0, or the relaunch's number), LONGTASK_SCRIPT_URI (only when
+#   the script is fetched from S3),
+#   LONGTASK_BACKSTOP_GRACE_MINUTES (minutes after the deadline the instance powers itself off: longer than the
+#   workflow's timeout guard may take, see watch_plan.py), the user's env.
+# Facts of the machine, with the defaults of an Amazon Linux 2023 instance:
+#   LONGTASK_CONSOLE_LOG (/var/log/cloud-init-output.log), LONGTASK_WORK_DIR (/var/lib/longtask),
+#   LONGTASK_LOG_INTERVAL (30, seconds between live log uploads), LONGTASK_IMDS_ENDPOINT (the instance metadata
+#   service, http://169.254.169.254), LONGTASK_NOTICE_INTERVAL (5, seconds between looks for a Spot notice),
+#   LONGTASK_CHECKPOINT_INTERVAL (60, seconds between checkpoint syncs), LONGTASK_REPORT_RESERVE_SECONDS (30, of a
+#   Spot notice's two minutes kept for the final checkpoint sync and the report after the script is stopped).
+# The script gets LONGTASK_CHECKPOINT_DIR: a directory synced to runs/<run id>/checkpoint/ while it runs and at
+# the end, and restored before a relaunched attempt's script starts (files are added and replaced, never removed).
+# shellcheck disable=SC2329  # report, on_signal and json_string run from the traps
+# @@LONGTASK_CONFIG@@
+set -uo pipefail
+
+console_log=${LONGTASK_CONSOLE_LOG:-/var/log/cloud-init-output.log}
+work_dir=${LONGTASK_WORK_DIR:-/var/lib/longtask}
+log_interval=${LONGTASK_LOG_INTERVAL:-30}
+imds=${LONGTASK_IMDS_ENDPOINT:-http://169.254.169.254}
+notice_interval=${LONGTASK_NOTICE_INTERVAL:-5}
+checkpoint_interval=${LONGTASK_CHECKPOINT_INTERVAL:-60}
+report_reserve=${LONGTASK_REPORT_RESERVE_SECONDS:-30}
+export LONGTASK_CHECKPOINT_DIR="$work_dir/checkpoint"
+grace_minutes=${LONGTASK_BACKSTOP_GRACE_MINUTES:?set by the launcher}
+run_uri="s3://${LONGTASK_BUCKET}/${LONGTASK_PREFIX}"
+real_shutdown=$(command -v shutdown || echo /sbin/shutdown)
+started_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+exit_code=""
+reason=""
+interrupted=false
+notice="" # what EC2 announced: spot/instance-action or events/recommendations/rebalance
+script_pid=""
+uploader_pid=""
+notice_watcher_pid=""
+checkpoint_syncer_pid=""
+checkpoint_state=""
+bootstrap_pid=$BASHPID
+
+# Fetch the user's script into $1. Replaced by an inline copy when the script fits in the user data.
+write_script() {
+  aws s3 cp --quiet "$LONGTASK_SCRIPT_URI" "$1"
+}
+# @@LONGTASK_SCRIPT@@
+
+upload_timeout=60
+upload() {
+  timeout "$upload_timeout" aws s3 cp --quiet "$1" "$run_uri/$2" || echo "longtask: could not upload $2" >&2
+}
+
+# An in-instance backstop: the instance powers off a little after the deadline even if the workflow is gone.
+schedule_backstop() {
+  local seconds_left=$((LONGTASK_DEADLINE - $(date +%s)))
+  ((seconds_left < 0)) && seconds_left=0
+  "$real_shutdown" -h "+$(((seconds_left + 59) / 60 + grace_minutes))" >/dev/null 2>&1 ||
+    echo "longtask: could not schedule the backstop shutdown" >&2
+}
+
+# The script's own `shutdown now` ends the script; the bootstrap reports before the instance goes down.
+install_shutdown_wrapper() {
+  mkdir -p "$work_dir/bin"
+  cat >"$work_dir/bin/shutdown" <<WRAPPER
+#!/bin/bash
+# Installed by the longtask bootstrap. A delayed shutdown or a cancel goes to the real command;
+# an immediate one ends the script so that the bootstrap reports the outcome before powering off.
+for arg in "\$@"; do
+  case "\$arg" in
+    -c | +[1-9]* | [0-9]*:[0-9]*) exec $(printf %q "$real_shutdown") "\$@" ;;
+  esac
+done
+: >$(printf %q "$work_dir/shutdown-requested")
+kill -TERM "\$(cat $(printf %q "$work_dir/script.pid"))" 2>/dev/null
+exit 0
+WRAPPER
+  chmod +x "$work_dir/bin/shutdown"
+  ln -sf shutdown "$work_dir/bin/poweroff"
+}
+
+# Call $2 every $1 seconds in the background, never reporting (only the bootstrap itself does); prints nothing.
+every() {
+  (
+    trap - EXIT TERM INT HUP
+    while sleep "$1"; do "$2"; done
+  ) &
+}
+
+# While the script runs, what the log gained since the last upload goes up as a numbered chunk under a new key
+# (live-log/<attempt>-<sequence>): rewriting one key in the versioned bucket would keep a version per upload.
+# The whole log is uploaded once, as cloud-init-output.log, by the report.
+log_sent=0
+log_sequence=0
+upload_log_chunk() {
+  local size
+  size=$(stat -c %s "$console_log" 2>/dev/null || echo 0)
+  ((size > log_sent)) || return 0
+  tail -c "+$((log_sent + 1))" "$console_log" | head -c "$((size - log_sent))" >"$work_dir/log-chunk"
+  upload "$work_dir/log-chunk" "$(printf 'live-log/%02d-%06d.log' "${LONGTASK_ATTEMPT:-0}" "$log_sequence")"
+  log_sent=$size
+  log_sequence=$((log_sequence + 1))
+}
+
+# EC2 announces a Spot interruption two minutes ahead at IMDS spot/instance-action, and may recommend a rebalance
+# earlier at events/recommendations/rebalance (both 404 until then). On either, the bootstrap is told (SIGUSR1)
+# when the attempt must be reported by, in $work_dir/notice: "<epoch seconds> <what EC2 said>".
+# https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-instance-termination-notices.html
+# https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/rebalance-recommendations.html
+look_for_notice() {
+  local token body
+  token=$(curl -sf -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 300" "$imds/latest/api/token") || return 0
+  if body=$(curl -sf -H "X-aws-ec2-metadata-token: $token" "$imds/latest/meta-data/spot/instance-action"); then
+    local time
+    time=$(sed -n 's/.*"time" *: *"\([^"]*\)".*/\1/p' <<<"$body")
+    echo "$(date -d "$time" +%s 2>/dev/null || echo $(($(date +%s) + 120))) spot/instance-action" >"$work_dir/notice"
+  elif curl -sf -o /dev/null -H "X-aws-ec2-metadata-token: $token" \
+    "$imds/latest/meta-data/events/recommendations/rebalance"; then
+    echo "$(($(date +%s) + 120)) events/recommendations/rebalance" >"$work_dir/notice"
+  else
+    return 0
+  fi
+  kill -USR1 "$bootstrap_pid"
+  exit 0
+}
+
+# The checkpoint directory's names, sizes and times: a sync happens only when they changed.
+checkpoint_fingerprint() {
+  find "$LONGTASK_CHECKPOINT_DIR" -printf '%P %s %T@\n' 2>/dev/null | sort | md5sum
+}
+
+restore_checkpoint() {
+  mkdir -p "$LONGTASK_CHECKPOINT_DIR"
+  if ((${LONGTASK_ATTEMPT:-0} > 0)); then
+    timeout "$upload_timeout" aws s3 sync --quiet "$run_uri/checkpoint/" "$LONGTASK_CHECKPOINT_DIR" &&
+      echo "longtask: restored the checkpoint of the earlier attempts" ||
+      echo "longtask: could not restore the checkpoint; the script starts without it" >&2
+  fi
+  checkpoint_state=$(checkpoint_fingerprint)
+}
+
+sync_checkpoint() {
+  [[ -d $LONGTASK_CHECKPOINT_DIR ]] || return 0
+  local state
+  state=$(checkpoint_fingerprint)
+  [[ $state == "$checkpoint_state" ]] && return 0
+  if timeout "$upload_timeout" aws s3 sync --quiet "$LONGTASK_CHECKPOINT_DIR" "$run_uri/checkpoint/"; then
+    checkpoint_state=$state
+  else
+    echo "longtask: could not sync the checkpoint" >&2
+  fi
+}
+
+# SIGTERM to the script and its children at once (as `systemctl stop` signals a unit's processes by default,
+# KillMode=control-group), SIGKILL after $1 seconds; sets exit_code to the script's. The children are read from
+# /proc with builtins: a command started here while the script ends confuses bash's wait.
+stop_script() {
+  [[ -n $script_pid ]] || return 0
+  local children=()
+  read -ra children <"/proc/$script_pid/task/$script_pid/children" 2>/dev/null
+  kill -TERM "$script_pid" "${children[@]}" 2>/dev/null
+  (
+    trap - EXIT TERM INT HUP
+    sleep "$1"
+    kill -KILL "$script_pid" "${children[@]}" 2>/dev/null
+  ) &
+  local killer=$!
+  wait "$script_pid"
+  exit_code=$?
+  kill "$killer" 2>/dev/null
+  script_pid=""
+}
+
+json_string() {
+  local text=${1//\\/\\\\}
+  text=${text//\"/\\\"}
+  printf '"%s"' "${text//$'\n'/\\n}"
+}
+
+# The one exit path: sync the checkpoint, write and upload result.json (which closes the attempt), upload the log,
+# power off. After a Spot interruption notice EC2 reclaims the instance itself: its state reason then says so
+# (and a Linux Spot instance EC2 interrupts in its first hour is not charged). Runs once.
+report() {
+  [[ $BASHPID == "$bootstrap_pid" ]] || return 0 # a subshell's exit is not the run's
+  trap '' TERM INT HUP USR1
+  trap - EXIT
+  local code=${exit_code:-1} signal=null shutdown_requested=false
+  [[ -n $uploader_pid ]] && kill "$uploader_pid" 2>/dev/null
+  [[ -n $notice_watcher_pid ]] && kill "$notice_watcher_pid" 2>/dev/null
+  [[ -n $checkpoint_syncer_pid ]] && kill "$checkpoint_syncer_pid" 2>/dev/null
+  [[ -n $script_pid ]] && kill -TERM "$script_pid" 2>/dev/null
+  if [[ -e "$work_dir/shutdown-requested" ]]; then
+    shutdown_requested=true
+    code=0
+    reason="the script called shutdown"
+  elif ((code > 128 && code < 160)); then
+    signal=$(json_string "SIG$(kill -l $((code - 128)))")
+  fi
+  echo "longtask: run ${LONGTASK_RUN_ID} finished with exit code ${code}${reason:+ (${reason})}"
+  cat >"$work_dir/result.json" <<RESULT
+{"runId": $(json_string "$LONGTASK_RUN_ID"), "attempt": ${LONGTASK_ATTEMPT:-0}, "exitCode": ${code}, "signal": ${signal}, "interrupted": ${interrupted}, "shutdownRequested": ${shutdown_requested}, "spotNotice": $([[ -n $notice ]] && echo true || echo false), "reason": $(json_string "$reason"), "startedAt": "${started_at}", "finishedAt": "$(date -u +%Y-%m-%dT%H:%M:%SZ)"}
+RESULT
+  sync_checkpoint
+  upload "$work_dir/result.json" result.json # before the log: it is what the workflow needs most
+  upload "$console_log" cloud-init-output.log
+  if [[ $notice == spot/instance-action ]]; then
+    echo "longtask: waiting for EC2 to reclaim the instance"
+  else
+    "$real_shutdown" -h now
+  fi
+}
+
+on_signal() {
+  exit_code=$1
+  interrupted=true
+  reason=${2:-"the bootstrap received SIG$(kill -l $(($1 - 128)))"}
+  exit "$1"
+}
+
+# After a Spot notice: stop the script (it may save its state in LONGTASK_CHECKPOINT_DIR on SIGTERM) within what
+# the notice leaves after the report's reserve, then report the attempt as interrupted. Runs in main, not in the
+# trap: bash loses track of a command a trap runs while `wait` is interrupted ("wait_for: No record of process").
+stop_for_notice() {
+  local report_by
+  read -r report_by notice <"$work_dir/notice"
+  interrupted=true
+  reason="EC2 gave a Spot interruption notice (IMDS ${notice})"
+  local budget=$((report_by - $(date +%s) - report_reserve))
+  ((budget < 1)) && budget=1
+  echo "longtask: ${reason}; stopping the script within ${budget} s"
+  stop_script "$budget"
+}
+
+main() {
+  mkdir -p "$work_dir"
+  trap report EXIT
+  trap 'on_signal 143' TERM
+  trap 'on_signal 130' INT
+  trap 'on_signal 129' HUP
+  trap : USR1 # a Spot notice (look_for_notice) ends the wait below
+  echo "longtask: run ${LONGTASK_RUN_ID} starting at ${started_at}"
+  schedule_backstop
+  install_shutdown_wrapper
+  write_script "$work_dir/script.sh" || {
+    exit_code=$?
+    reason="could not fetch the script from ${LONGTASK_SCRIPT_URI:-its source}"
+    exit "$exit_code"
+  }
+  restore_checkpoint
+  every "$log_interval" upload_log_chunk
+  uploader_pid=$!
+  every "$notice_interval" look_for_notice
+  notice_watcher_pid=$!
+  every "$checkpoint_interval" sync_checkpoint
+  checkpoint_syncer_pid=$!
+  PATH="$work_dir/bin:$PATH" bash "$work_dir/script.sh" </dev/null &
+  script_pid=$!
+  echo "$script_pid" >"$work_dir/script.pid"
+  wait "$script_pid"
+  exit_code=$?
+  if [[ -s $work_dir/notice ]] && kill -0 "$script_pid" 2>/dev/null; then
+    stop_for_notice
+  fi
+  script_pid=""
+  exit "$exit_code"
+}
+
+# On an instance, cloud-init runs the user data in cloud-final.service, whose KillMode=process leaves it to
+# systemd's final kill at shutdown, after the network is down: too late to report. So the bootstrap runs as a
+# transient unit of its own, ordered after network-online.target: at shutdown systemd stops it first (SIGTERM
+# to the bootstrap, KillMode=mixed) while the network is up, and gives it TimeoutStopSec for both uploads.
+run_as_own_unit() {
+  [[ -z ${LONGTASK_IN_UNIT:-} ]] && command -v systemd-run >/dev/null 2>&1 || return 1
+  systemd-run --unit=longtask-run --quiet --collect \
+    --property=Wants=network-online.target --property=After=network-online.target \
+    --property=KillMode=mixed --property=TimeoutStopSec=$((2 * upload_timeout + 30)) \
+    --property=StandardOutput=append:"$console_log" --property=StandardError=append:"$console_log" \
+    --setenv=LONGTASK_IN_UNIT=1 /bin/bash "$(readlink -f "$0")" 2>/dev/null
+}
+
+run_as_own_unit && exit 0 # where there is no systemd, the bootstrap runs in place
+main

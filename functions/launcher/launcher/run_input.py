@@ -36,6 +36,8 @@ class RunInput(BaseModel):
     poll_seconds: int | None = Field(None, alias="pollSeconds", ge=1, le=3600)
     max_poll_seconds: int | None = Field(None, alias="maxPollSeconds", ge=1, le=3600)
     spot: bool = False
+    # after this many Spot interruptions, later attempts run on demand (set it to retries to stay on Spot)
+    on_demand_after_interruptions: int = Field(1, alias="onDemandAfterInterruptions", ge=1, le=5)
     retries: int = Field(0, ge=0, le=5)
     retry_on_exit_codes: list[ExitCode] = Field(default_factory=list, alias="retryOnExitCodes", max_length=20)
     retry_backoff_seconds: int = Field(0, alias="retryBackoffSeconds", ge=0, le=3600)

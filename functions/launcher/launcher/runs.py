@@ -44,12 +44,14 @@ def start_run(
     s3: Any,
     attempt: int = 0,
     started: datetime | None = None,
+    interruptions: int = 0,
 ) -> dict[str, Any]:
     """Launch the instance for one run (attempt > 0: a relaunch) and return what the workflow carries on with
     ("launch"), the run's record while it runs ("record", announced) and its Runs item ("item", written).
 
     started: when this attempt's launch began (the workflow's state entry, the same for every retry of it), so
-    that a retried launch sends EC2 the same request: deadline, tags and user data included."""
+    that a retried launch sends EC2 the same request: deadline, tags and user data included. interruptions: the
+    run's Spot interruptions so far; from onDemandAfterInterruptions of them on, attempts run on demand."""
     run_input = parse_run_input(raw_input)
     if run_input.script is not None:
         refuse_secrets(run_input.script)
@@ -86,7 +88,8 @@ def start_run(
     network_note = ""
     if launched is None:
         subnets, network_note = _subnets_reaching_s3(ec2, run_input.subnet_ids or settings.subnet_ids, spec)
-        options = launch_options(run_input.instance_types or settings.instance_types, subnets, run_input.spot)
+        spot = run_input.spot and interruptions < run_input.on_demand_after_interruptions
+        options = launch_options(run_input.instance_types or settings.instance_types, subnets, spot)
         launched = launch(ec2, spec, options)
     windows = watch_windows(launched_at, deadline, poll, max_poll)
     run = {
@@ -99,6 +102,7 @@ def start_run(
         "launchedAt": iso_utc(launched_at),
         "deadline": iso_utc(deadline),
         "attempt": attempt,
+        "interruptions": interruptions,
         "retries": run_input.retries,
         "retryOnExitCodes": run_input.retry_on_exit_codes,
         "retryBackoffSeconds": run_input.retry_backoff_seconds,

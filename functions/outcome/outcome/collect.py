@@ -13,6 +13,7 @@ from .instance import ensure_terminated
 from .record import finish, lambda_error_message
 
 OWN_SHUTDOWN = "Client.InstanceInitiatedShutdown"
+SPOT_RECLAIMED = "Server.SpotInstanceTermination"
 
 
 def collect(run_id: str, run: dict[str, Any], s3: Any, ec2: Any) -> dict[str, Any]:
@@ -28,7 +29,9 @@ def collect(run_id: str, run: dict[str, Any], s3: Any, ec2: Any) -> dict[str, An
     result = read_result(s3, *split_s3_uri(launch["resultUri"]))
     if result is not None and result.get("attempt", attempt) != attempt:
         result = None  # an earlier attempt's report: this one never wrote its own
-    interrupted = result is None or (bool(result.get("interrupted")) and reason_code != OWN_SHUTDOWN)
+    # a script stopped by a Spot notice is interrupted even where the instance then ended itself (a rebalance)
+    spot_notice = result is not None and bool(result.get("spotNotice"))
+    interrupted = result is None or (bool(result.get("interrupted")) and (reason_code != OWN_SHUTDOWN or spot_notice))
     guarded = bool(run.get("watch", {}).get("guarded"))
 
     retries_left = not guarded and attempt < launch.get("retries", 0)
@@ -38,7 +41,10 @@ def collect(run_id: str, run: dict[str, Any], s3: Any, ec2: Any) -> dict[str, An
         record = build_record(run_id, RELAUNCHING, f"{retry}; launching a fresh one", launch, **exit_code)
         keep_attempt(s3, record)
         backoff = launch.get("retryBackoffSeconds", 0) * 2**attempt
-        return finish(record, relaunch={"attempt": attempt + 1, "backoffSeconds": backoff})
+        spot_interrupted = bool(launch.get("spot")) and (reason_code == SPOT_RECLAIMED or spot_notice)
+        interruptions = launch.get("interruptions", 0) + int(spot_interrupted)
+        return finish(record, relaunch={"attempt": attempt + 1, "backoffSeconds": backoff,
+                                        "interruptions": interruptions})  # fmt: skip
 
     facts: dict[str, Any] = {"logTail": read_log_tail(s3, launch["logUri"], launch["liveLogUri"])}
     if result is not None:
@@ -60,10 +66,12 @@ def collect(run_id: str, run: dict[str, Any], s3: Any, ec2: Any) -> dict[str, An
 
 def _retry_reason(launch: dict[str, Any], result: dict[str, Any] | None, interrupted: bool, reason_code: str,
                   reason_message: str) -> str | None:  # fmt: skip
-    """Why this attempt calls for a fresh one (retries left): EC2 ended it for its own reasons, or the script
-    exited with one of retryOnExitCodes. None otherwise."""
+    """Why this attempt calls for a fresh one (retries left): EC2 ended it for its own reasons or gave a Spot notice,
+    or the script exited with one of retryOnExitCodes. None otherwise."""
     if interrupted and reason_code.startswith("Server."):
         return f"the instance ended for AWS's reason ({reason_code}: {reason_message})"
+    if interrupted and result is not None and result.get("spotNotice"):
+        return str(result.get("reason") or "EC2 gave a Spot interruption notice")
     if result is not None and not interrupted and result["exitCode"] in launch.get("retryOnExitCodes", []):
         return f"the script exited {result['exitCode']}, one of retryOnExitCodes"
     return None
@@ -82,6 +90,8 @@ def _status(
     if result is None:
         state_reason = f"{reason_code}: {reason_message}"
         return NO_RESULT, f"the instance ended without writing result.json (state reason: {state_reason})"
+    if interrupted and result.get("spotNotice"):
+        return NO_RESULT, f"{result.get('reason')}; the script was stopped and the instance ended ({reason_code})"
     if interrupted:
         return NO_RESULT, (
             f"the instance was terminated from outside ({reason_code}: {reason_message}) "

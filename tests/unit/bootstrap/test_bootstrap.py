@@ -277,6 +277,7 @@ def test_a_spot_notice_stops_the_script_which_saves_its_checkpoint_before_the_re
     assert int(saved) > 0 and f"saved step {saved}" in instance.uploaded_log
     assert (instance.result["interrupted"], instance.result["spotNotice"]) == (True, True)
     assert instance.result["exitCode"] == 143  # the script's own exit, after its trap
+    assert "wait_for" not in (tmp_path / "cloud-init-output.log").read_text()  # bash kept track of its children
     assert "-h now" not in instance.shutdowns  # EC2 reclaims it: the state reason will say Spot, not shutdown
 
 

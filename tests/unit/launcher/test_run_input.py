@@ -35,6 +35,7 @@ from launcher.run_input import parse_run_input
         ({"script": "x", "retries": 1, "retryOnExitCodes": [256]}, "retryOnExitCodes.0: Input should be less"),
         ({"script": "x", "retryBackoffSeconds": -1}, "retryBackoffSeconds: Input should be greater than or equal"),
         ({"script": "x", "pollSeconds": 60, "maxPollSeconds": 30}, "maxPollSeconds must be at least pollSeconds"),
+        ({"script": "x", "onDemandAfterInterruptions": 0}, "onDemandAfterInterruptions: Input should be greater"),
     ],
 )
 def test_bad_input_is_named(raw: dict, named: str) -> None:

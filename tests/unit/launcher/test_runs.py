@@ -150,6 +150,18 @@ def test_spot_is_recorded(aws: dict[str, Any]) -> None:
     assert start(aws, {"script": "true", "spot": True})["spot"] is True
 
 
+@pytest.mark.parametrize(("interruptions", "after", "spot"), [(0, None, True), (1, None, False), (1, 2, True),
+                                                              (2, 2, False)])  # fmt: skip
+def test_after_enough_spot_interruptions_attempts_run_on_demand(aws: dict[str, Any], interruptions: int,
+                                                                after: int | None, spot: bool) -> None:  # fmt: skip
+    raw = {"script": "true", "spot": True, "retries": 3, **({"onDemandAfterInterruptions": after} if after else {})}
+    launch = start_run(raw, EXECUTION, Settings.from_environment(), aws["ec2"], aws["s3"], attempt=interruptions,
+                       interruptions=interruptions)["launch"]  # fmt: skip
+    assert (launch["spot"], launch["interruptions"]) == (spot, interruptions)
+    (instance,) = instances(aws["ec2"])
+    assert (instance.get("InstanceLifecycle") == "spot") is spot
+
+
 @pytest.mark.parametrize("script", ["", "   \n\t\n"])
 def test_an_empty_script_is_invalid_input_and_launches_nothing(aws: dict[str, Any], script: str) -> None:
     with pytest.raises(InvalidInput, match="script"):

@@ -162,8 +162,8 @@ def test_own_shutdown_interrupting_the_script_is_a_failure(aws: dict[str, Any], 
 def test_spot_reclaim_with_retries_left_asks_for_a_relaunch(aws: dict[str, Any], launch: dict) -> None:
     set_state_reason(aws, launch["instanceId"], "Server.SpotInstanceTermination")
     aws["s3"].put_object(Bucket=BUCKET, Key="runs/run-1/cloud-init-output.log", Body=b"half done\n")
-    outcome = outcome_of(aws, {"launch": {**launch, "retries": 2}})
-    assert outcome["relaunch"] == {"attempt": 1, "backoffSeconds": 0}
+    outcome = outcome_of(aws, {"launch": {**launch, "retries": 2, "spot": True}})
+    assert outcome["relaunch"] == {"attempt": 1, "backoffSeconds": 0, "interruptions": 1}
     assert "Server.SpotInstanceTermination" in outcome["record"]["reason"]
     assert outcome["record"]["status"] == "RELAUNCHING" and outcome["record"]["finishedAt"] is None  # announced only
     kept = aws["s3"].get_object(Bucket=BUCKET, Key="runs/run-1/attempts/0/cloud-init-output.log")
@@ -217,7 +217,7 @@ def test_a_reclaimed_instance_without_result_answered_403_still_relaunches(aws: 
     # without the 403 read as "no result", the outcome Lambda failed and the relaunch never happened
     set_state_reason(aws, launch["instanceId"], "Server.SpotInstanceTermination")
     outcome = collect("run-1", {"launch": {**launch, "retries": 1}}, WithoutListBucket(aws["s3"]), aws["ec2"])
-    assert outcome["relaunch"] == {"attempt": 1, "backoffSeconds": 0}
+    assert outcome["relaunch"] == {"attempt": 1, "backoffSeconds": 0, "interruptions": 0}  # it was on demand
 
 
 def test_a_route_the_launcher_could_not_check_is_in_the_reason(aws: dict, launch: dict) -> None:
@@ -241,7 +241,7 @@ def test_an_exit_code_to_retry_relaunches_after_a_growing_backoff(aws: dict, lau
     report(aws, 75, attempt=attempt)
     rules = {"attempt": attempt, "retries": 2, "retryOnExitCodes": [75, 76], "retryBackoffSeconds": 10}
     outcome = outcome_of(aws, {"launch": {**launch, **rules}})
-    assert outcome["relaunch"] == {"attempt": attempt + 1, "backoffSeconds": backoff}
+    assert outcome["relaunch"] == {"attempt": attempt + 1, "backoffSeconds": backoff, "interruptions": 0}
     assert (outcome["record"]["status"], outcome["record"]["exitCode"]) == ("RELAUNCHING", 75)  # announced only
     assert "the script exited 75, one of retryOnExitCodes" in outcome["record"]["reason"]
 
@@ -287,3 +287,20 @@ def test_the_final_record_lists_every_attempt(aws: dict[str, Any], launch: dict[
 def test_a_run_never_relaunched_lists_no_attempts(aws: dict[str, Any], launch: dict[str, Any]) -> None:
     report(aws, 0)
     assert outcome_of(aws, {"launch": launch})["record"]["attempts"] is None
+
+
+def test_a_rebalance_notice_that_stopped_the_script_relaunches_counting_it(aws: dict, launch: dict) -> None:
+    """The bootstrap stopped the script and powered off (no reclaim follows a rebalance recommendation)."""
+    set_state_reason(aws, launch["instanceId"], "Client.InstanceInitiatedShutdown")
+    reason = "EC2 gave a Spot interruption notice (IMDS events/recommendations/rebalance)"
+    report(aws, 143, interrupted=True, spotNotice=True, reason=reason)
+    outcome = outcome_of(aws, {"launch": {**launch, "retries": 2, "spot": True, "interruptions": 1}})
+    assert outcome["relaunch"] == {"attempt": 1, "backoffSeconds": 0, "interruptions": 2}
+    assert outcome["record"]["reason"] == f"{reason}; launching a fresh one"
+
+
+def test_a_rebalance_notice_without_retries_left_is_no_result(aws: dict, launch: dict) -> None:
+    set_state_reason(aws, launch["instanceId"], "Client.InstanceInitiatedShutdown")
+    report(aws, 143, interrupted=True, spotNotice=True, reason="EC2 gave a Spot interruption notice (IMDS ...)")
+    outcome = outcome_of(aws, {"launch": {**launch, "spot": True}})
+    assert (outcome["relaunch"], outcome["record"]["status"]) == (None, "NO_RESULT")
