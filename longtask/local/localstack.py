@@ -19,7 +19,7 @@ from .processes import read_pid, spawn, stop
 # 4.9.2 is the newest core that runs on Python 3.11; its dependencies must be resolved as of its release.
 LOCALSTACK_REQUIREMENTS = ["localstack-core[runtime]==4.9.2", "awscli"]
 LOCALSTACK_EXCLUDE_NEWER = "2025-10-07"
-SERVICES = "cloudformation,dynamodb,ec2,events,iam,lambda,logs,s3,sqs,ssm,stepfunctions,sts"
+SERVICES = "cloudformation,dynamodb,ec2,events,iam,lambda,logs,pricing,s3,sqs,ssm,stepfunctions,sts"
 STARTUP_TIMEOUT_SECONDS = 90
 STOP_GRACE_SECONDS = 10
 CA_BUNDLE_ENV = "LONGTASK_CA_BUNDLE"
@@ -111,6 +111,7 @@ def start(paths: EnginePaths) -> bool:
         "LAMBDA_RUNTIME_EXECUTOR": "longtask",  # Lambda handlers as local processes (plugins/lambda_executor.py)
         "PROVIDER_OVERRIDE_DYNAMODB": "longtask",  # DynamoDB from moto (plugins/dynamodb_provider.py)
         "PROVIDER_OVERRIDE_EC2": "longtask",  # ClientToken, state reasons, fault plan (plugins/ec2_provider.py)
+        "PROVIDER_OVERRIDE_PRICING": "longtask",  # the Price List API (plugins/pricing_provider.py)
         faults.PLAN_ENV: str(paths.faults_file),
         "CUSTOM_SSL_CERT_PATH": str(paths.server_certificate),
         CA_BUNDLE_ENV: str(paths.ca_bundle),  # what the Lambda environments trust (plugins/lambda_executor.py)

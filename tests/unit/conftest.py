@@ -10,6 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from longtask.local import prices
 from longtask.local.network import give_default_vpc_an_internet_gateway
 from longtask.template_file import load_template
 
@@ -57,3 +58,30 @@ def create_runs_table(dynamodb: Any, name: str) -> None:
 
 def instances(ec2: Any) -> list[dict[str, Any]]:
     return [i for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]]
+
+
+class LocalPriceList:
+    """A Price List API client answering from the local engine's prices (longtask/local/prices.py)."""
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+
+    def get_paginator(self, operation: str) -> LocalPriceList:
+        assert operation == "get_products"
+        return self
+
+    def paginate(self, **request: Any) -> list[dict[str, Any]]:
+        self.requests.append(request)
+        return [prices.get_products(request)]
+
+
+@pytest.fixture
+def price_list() -> Iterator[LocalPriceList]:
+    """The local Price List, with the price caches of common/pricing.py emptied before and after."""
+    from common import pricing
+
+    for cache in (pricing._ON_DEMAND, pricing._STORAGE):
+        cache.clear()
+    yield LocalPriceList()
+    for cache in (pricing._ON_DEMAND, pricing._STORAGE):
+        cache.clear()

@@ -10,8 +10,9 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
+from common.pricing import PRICE_LIST_REGION, Prices
 
-from .runs import Execution, start_run
+from .runs import Attempt, Execution, start_run
 from .settings import Settings
 
 logger = Logger()
@@ -25,18 +26,19 @@ EC2_CONFIG = Config(retries={"mode": "standard", "total_max_attempts": 3})
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Event: {"input": <execution input>, "attempt": n, "interruptions": Spot interruptions so far, "enteredAt":
-    <when the launch state was entered>, "execution": {"arn", "name"}} (built by the workflow)."""
+    """Event: {"input": <execution input>, "attempt": n, "interruptions": Spot interruptions so far, "spentUsd":
+    what the earlier attempts cost, "enteredAt": <when the launch state was entered>, "execution": {"arn",
+    "name"}} (built by the workflow)."""
     execution = Execution(arn=event["execution"]["arn"], name=event["execution"]["name"])
     logger.append_keys(run_id=execution.name)
     settings = Settings.from_environment()
-    attempt = int(event.get("attempt") or 0)
-    interruptions = int(event.get("interruptions") or 0)
+    attempt = Attempt(int(event.get("attempt") or 0), int(event.get("interruptions") or 0),
+                      float(event.get("spentUsd") or 0))  # fmt: skip
     ec2 = boto3.client("ec2", config=EC2_CONFIG)
     entered = event.get("enteredAt")
     launched_at = datetime.fromisoformat(entered) if entered else datetime.now(UTC)
-    s3 = boto3.client("s3")
-    started = start_run(event.get("input"), execution, settings, ec2, s3, attempt, launched_at, interruptions)
+    prices = Prices(ec2, ec2.meta.region_name, lambda: boto3.client("pricing", region_name=PRICE_LIST_REGION))
+    started = start_run(event.get("input"), execution, settings, ec2, boto3.client("s3"), attempt, launched_at, prices)
     logger.info("instance launched", extra={"launch": started["launch"]})
     metrics.add_metric(name="InstancesLaunched", unit=MetricUnit.Count, value=1)
     return started

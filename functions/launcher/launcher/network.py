@@ -33,10 +33,16 @@ def default_subnet(ec2: Any) -> str | None:
     return min(subnets, key=lambda s: s["AvailabilityZone"])["SubnetId"] if subnets else None
 
 
+def public_ip_on_launch(subnet: dict[str, Any], requested: bool | None) -> bool:
+    """Whether an instance launched in this subnet gets a public IPv4 address (AssociatePublicIpAddress, when
+    given, overrides the subnet's MapPublicIpOnLaunch)."""
+    return subnet.get("MapPublicIpOnLaunch", False) if requested is None else requested
+
+
 def s3_reach(ec2: Any, subnet_id: str, security_group_ids: list[str], public_ip: bool | None) -> Reach:
     """Where this subnet's default route and S3 endpoint lead, for an instance with these groups."""
     subnet = ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"][0]
-    gets_public_ip = subnet.get("MapPublicIpOnLaunch", False) if public_ip is None else public_ip
+    gets_public_ip = public_ip_on_launch(subnet, public_ip)
     egress = _egress_on_https(ec2, security_group_ids)
     if egress is False:
         return Reach(False, f"security groups {', '.join(security_group_ids)} allow no outbound TCP {HTTPS}")

@@ -41,6 +41,8 @@ class RunInput(BaseModel):
     retries: int = Field(0, ge=0, le=5)
     retry_on_exit_codes: list[ExitCode] = Field(default_factory=list, alias="retryOnExitCodes", max_length=20)
     retry_backoff_seconds: int = Field(0, alias="retryBackoffSeconds", ge=0, le=3600)
+    # a second deadline: when the run's cost (instance, root volume, public IPv4; every attempt) would pass it
+    max_cost_usd: float | None = Field(None, alias="maxCostUsd", gt=0, le=1_000_000)
     env: dict[EnvName, str] = Field(default_factory=dict)
     tags: dict[TagKey, TagValue] = Field(default_factory=dict, max_length=40)
     associate_public_ip_address: bool | None = Field(None, alias="associatePublicIpAddress")

@@ -10,10 +10,12 @@ from typing import Any
 from botocore.exceptions import ClientError
 from common import tags as tag
 from common.keys import STAGED_SCRIPT, RunKeys, split_s3_uri
+from common.pricing import Prices
 from common.record import build_record, to_item
 from common.statuses import RUNNING
 from common.timestamps import iso_utc
 
+from .budget import budget_for, refuse_a_budget_too_small
 from .errors import InvalidInput, LaunchFailed
 from .instances import LaunchSpec, find_launched, launch, launch_options
 from .network import default_subnet, s3_reach
@@ -26,6 +28,16 @@ from .watch_plan import GUARD_WINDOW_SECONDS, fewest_max_poll_seconds, watch_win
 ATTEMPT_OVERHEAD_SECONDS = GUARD_WINDOW_SECONDS + 3600  # the guard's window, then launch, outcome and record
 # execution names are at most 80 characters (StartExecution); a child adds "-a5-w1000" at most
 WATCH_NAME_LENGTH = 80 - len("-a5-w1000")
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """Where the run stands when this attempt launches: its number (0, or a relaunch's), the Spot interruptions so
+    far, and what the earlier attempts cost (USD)."""
+
+    number: int = 0
+    interruptions: int = 0
+    spent_usd: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -42,16 +54,16 @@ def start_run(
     settings: Settings,
     ec2: Any,
     s3: Any,
-    attempt: int = 0,
+    attempt: Attempt = Attempt(),
     started: datetime | None = None,
-    interruptions: int = 0,
+    prices: Prices | None = None,
 ) -> dict[str, Any]:
-    """Launch the instance for one run (attempt > 0: a relaunch) and return what the workflow carries on with
-    ("launch"), the run's record while it runs ("record", announced) and its Runs item ("item", written).
+    """Launch the instance for one attempt of a run and return what the workflow carries on with ("launch"), the
+    run's record while it runs ("record", announced) and its Runs item ("item", written).
 
     started: when this attempt's launch began (the workflow's state entry, the same for every retry of it), so
-    that a retried launch sends EC2 the same request: deadline, tags and user data included. interruptions: the
-    run's Spot interruptions so far; from onDemandAfterInterruptions of them on, attempts run on demand."""
+    that a retried launch sends EC2 the same request: deadline, tags and user data included. From
+    onDemandAfterInterruptions Spot interruptions on, attempts run on demand. prices: for maxCostUsd."""
     run_input = parse_run_input(raw_input)
     if run_input.script is not None:
         refuse_secrets(run_input.script)
@@ -61,10 +73,15 @@ def start_run(
     run_id = execution.name
     keys = RunKeys(run_id)
     timeout, poll, max_poll = _timing(run_input, settings)
+    image_id = run_input.image_id or settings.image_id
+    instance_types = run_input.instance_types or settings.instance_types
+    budget_left = None if run_input.max_cost_usd is None else run_input.max_cost_usd - attempt.spent_usd
+    if budget_left is not None:
+        refuse_a_budget_too_small(_required(prices), budget_left, instance_types, image_id)
     launched_at = (started or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     deadline = launched_at + timedelta(seconds=timeout)
     config = BootstrapConfig(run_id, settings.bucket, keys.prefix, int(deadline.timestamp()), run_input.env,
-                             run_input.script_s3_uri, attempt)  # fmt: skip
+                             run_input.script_s3_uri, attempt.number)  # fmt: skip
     user_data = _user_data(run_input, config, s3)
     tags = {
         **run_input.tags,
@@ -75,8 +92,8 @@ def start_run(
         tag.STACK: settings.stack_name,
     }
     spec = LaunchSpec(
-        client_token_seed=f"{execution.arn}#{attempt}",
-        image_id=run_input.image_id or settings.image_id,
+        client_token_seed=f"{execution.arn}#{attempt.number}",
+        image_id=image_id,
         user_data=user_data,
         instance_profile_arn=settings.instance_profile_arn,
         security_group_ids=settings.security_group_ids,
@@ -88,9 +105,17 @@ def start_run(
     network_note = ""
     if launched is None:
         subnets, network_note = _subnets_reaching_s3(ec2, run_input.subnet_ids or settings.subnet_ids, spec)
-        spot = run_input.spot and interruptions < run_input.on_demand_after_interruptions
-        options = launch_options(run_input.instance_types or settings.instance_types, subnets, spot)
-        launched = launch(ec2, spec, options)
+        spot = run_input.spot and attempt.interruptions < run_input.on_demand_after_interruptions
+        launched = launch(ec2, spec, launch_options(instance_types, subnets, spot))
+    cost: dict[str, Any] = {"deadlineSource": "timeoutSeconds"}
+    if budget_left is not None:
+        budgeted = budget_for(_required(prices), ec2, launched, image_id, run_input.associate_public_ip_address,
+                              budget_left)  # fmt: skip
+        cost = {"maxCostUsd": run_input.max_cost_usd, "spentUsd": attempt.spent_usd, "rate": budgeted.rate.as_dict(),
+                "publicIp": budgeted.public_ip, "deadlineSource": "timeoutSeconds"}  # fmt: skip
+        if budgeted.seconds < timeout:  # the budget runs out first: its moment is the deadline the guard keeps
+            deadline = launched_at + timedelta(seconds=budgeted.seconds)
+            cost["deadlineSource"] = "maxCostUsd"
     windows = watch_windows(launched_at, deadline, poll, max_poll)
     run = {
         "runId": run_id,
@@ -101,8 +126,8 @@ def start_run(
         "spot": launched.spot,
         "launchedAt": iso_utc(launched_at),
         "deadline": iso_utc(deadline),
-        "attempt": attempt,
-        "interruptions": interruptions,
+        "attempt": attempt.number,
+        "interruptions": attempt.interruptions,
         "retries": run_input.retries,
         "retryOnExitCodes": run_input.retry_on_exit_codes,
         "retryBackoffSeconds": run_input.retry_backoff_seconds,
@@ -112,9 +137,16 @@ def start_run(
         **keys.uris(settings.bucket),
         "launchAttempts": launched.attempts,
         "networkNote": network_note,
+        **cost,
     }
     record = build_record(run_id, RUNNING, None, run)
     return {"launch": run, "record": record, "item": to_item(record)}
+
+
+def _required(prices: Prices | None) -> Prices:
+    if prices is None:
+        raise LaunchFailed("maxCostUsd needs prices, and the launcher was given no way to look them up")
+    return prices
 
 
 def watch_name(run_id: str) -> str:

@@ -258,6 +258,12 @@ def parameter_arn(name: str, world: World) -> str:
     return f"arn:aws:ssm:{world.region}:{account}:parameter/{name.lstrip('/')}"
 
 
+@model("pricing", "GetProducts")
+def price_list(request: Mapping[str, Any], world: World) -> list[Check]:
+    """The Price List API supports no resource-level permissions (list_awspricelist.html)."""
+    return [Check("pricing:GetProducts", "*")]
+
+
 @model("sts", "AssumeRole")
 def assume_role(request: Mapping[str, Any], world: World) -> list[Check]:
     return [Check("sts:AssumeRole", request["RoleArn"])]

@@ -11,6 +11,7 @@
 - An image or an instance type that does not exist is refused (InvalidAMIID.NotFound, InvalidParameterValue).
 - An ImageId of `resolve:ssm:<parameter>` launches the image the parameter names at that moment
   (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/finding-an-ami-parameter-store.html).
+- DescribeSpotPriceHistory answers with the engine's Spot prices (data/prices.json) instead of moto's $0.00001.
 - Every state change puts an "EC2 Instance State-change Notification" on the default bus (ec2_state_events.py).
 - The test-only fault plan (faults.py) injects AWS errors at this boundary.
 Selected with PROVIDER_OVERRIDE_EC2=longtask; found through the entry point `localstack.aws.provider`.
@@ -32,6 +33,7 @@ from localstack.services.ec2.provider import Ec2Provider, get_moto_backend
 from localstack.services.moto import call_moto, call_moto_with_request
 from localstack.services.plugins import Service, aws_provider
 
+from .. import prices
 from ..iam.enforcement import MotoWorld
 from ..iam.operations import RESOLVE_SSM
 from ..paths import POWERED_OFF, EnginePaths
@@ -130,6 +132,17 @@ class LocalEc2Provider(Ec2Provider):
             ec2_state_events.emit(account, region, [instance.id], "terminated")
 
         threading.Thread(target=terminated_once_off, daemon=True).start()
+
+    @handler("DescribeSpotPriceHistory", expand=False)
+    def describe_spot_price_history(self, context: RequestContext, request: dict) -> dict:
+        """moto's offerings (types and zones, filtered as asked) at the engine's Spot prices, as of now; a type
+        without one is left out."""
+        spot = prices.regions().get(context.region, {}).get("spotHourly", {})
+        history = call_moto(context)["SpotPriceHistory"]
+        now = datetime.now(UTC)
+        return {"SpotPriceHistory": [{**entry, "SpotPrice": spot[entry["InstanceType"]], "Timestamp": now,
+                                      "ProductDescription": "Linux/UNIX"}
+                                     for entry in history if entry["InstanceType"] in spot]}  # fmt: skip
 
     @handler("DescribeInstances", expand=False)
     def describe_instances(self, context: RequestContext, request: dict) -> dict:

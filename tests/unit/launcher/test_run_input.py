@@ -36,6 +36,8 @@ from launcher.run_input import parse_run_input
         ({"script": "x", "retryBackoffSeconds": -1}, "retryBackoffSeconds: Input should be greater than or equal"),
         ({"script": "x", "pollSeconds": 60, "maxPollSeconds": 30}, "maxPollSeconds must be at least pollSeconds"),
         ({"script": "x", "onDemandAfterInterruptions": 0}, "onDemandAfterInterruptions: Input should be greater"),
+        ({"script": "x", "maxCostUsd": 0}, "maxCostUsd: Input should be greater than 0"),
+        ({"script": "x", "maxCostUsd": -5}, "maxCostUsd: Input should be greater than 0"),
     ],
 )
 def test_bad_input_is_named(raw: dict, named: str) -> None:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from common.record import to_item
 from launcher.errors import InvalidInput
-from launcher.runs import Execution, start_run
+from launcher.runs import Attempt, Execution, start_run
 from launcher.settings import Settings
 
 from ..conftest import BUCKET, instances
@@ -132,7 +132,7 @@ def test_a_relaunch_is_a_new_instance_with_its_own_client_token(aws: dict[str, A
     first = start(aws, {"script": "echo hi", "retries": 1})
     aws["ec2"].terminate_instances(InstanceIds=[first["instanceId"]])
     second = start_run({"script": "echo hi", "retries": 1}, EXECUTION, Settings.from_environment(), aws["ec2"],
-                       aws["s3"], attempt=1)["launch"]  # fmt: skip
+                       aws["s3"], Attempt(1))["launch"]  # fmt: skip
     assert second["instanceId"] != first["instanceId"]
     assert (second["attempt"], second["retries"]) == (1, 1)
 
@@ -155,8 +155,8 @@ def test_spot_is_recorded(aws: dict[str, Any]) -> None:
 def test_after_enough_spot_interruptions_attempts_run_on_demand(aws: dict[str, Any], interruptions: int,
                                                                 after: int | None, spot: bool) -> None:  # fmt: skip
     raw = {"script": "true", "spot": True, "retries": 3, **({"onDemandAfterInterruptions": after} if after else {})}
-    launch = start_run(raw, EXECUTION, Settings.from_environment(), aws["ec2"], aws["s3"], attempt=interruptions,
-                       interruptions=interruptions)["launch"]  # fmt: skip
+    attempt = Attempt(number=interruptions, interruptions=interruptions)
+    launch = start_run(raw, EXECUTION, Settings.from_environment(), aws["ec2"], aws["s3"], attempt)["launch"]
     assert (launch["spot"], launch["interruptions"]) == (spot, interruptions)
     (instance,) = instances(aws["ec2"])
     assert (instance.get("InstanceLifecycle") == "spot") is spot
@@ -208,7 +208,8 @@ def test_a_retried_launch_sends_ec2_the_same_request(aws: dict[str, Any]) -> Non
     for _ in range(2):
         for instance in instances(aws["ec2"]):  # the first attempt's instance is gone: the retry launches again
             aws["ec2"].terminate_instances(InstanceIds=[instance["InstanceId"]])
-        start_run({"script": "echo hi"}, EXECUTION, Settings.from_environment(), aws["ec2"], aws["s3"], 0, entered)
+        settings = Settings.from_environment()
+        start_run({"script": "echo hi"}, EXECUTION, settings, aws["ec2"], aws["s3"], Attempt(), entered)
     assert len(sent) == 2 and sent[0] == sent[1]  # the whole RunInstances request, user data included
 
 
