@@ -14,13 +14,14 @@ from .timestamps import iso_utc, parse_iso_utc
 # every field of a record, in the order people read them; those that do not apply are null
 FIELDS = (
     "runId", "status", "exitCode", "reason", "executionArn", "instanceId", "instanceType", "subnetId", "spot",
-    "attempt", "attempts", "launchAttempts", "launchedAt", "deadline", "finishedAt", "logUri", "liveLogUri",
+    "attempt", "attempts", "launchAttempts", "launchedAt", "deadline", "finishedAt", "instanceSeconds", "costUsd",
+    "maxCostUsd", "logUri", "liveLogUri",
     "resultUri", "artifactsUri", "logTail",
 )  # fmt: skip
 # what the launch decides, carried from the launcher into every later record of the run
 LAUNCH_FIELDS = (
     "executionArn", "instanceId", "instanceType", "subnetId", "spot", "attempt", "launchAttempts", "launchedAt",
-    "deadline", "logUri", "liveLogUri", "resultUri", "artifactsUri",
+    "deadline", "maxCostUsd", "logUri", "liveLogUri", "resultUri", "artifactsUri",
 )  # fmt: skip
 DEFAULT_RETENTION_DAYS = 90
 
@@ -41,7 +42,7 @@ def to_item(record: dict[str, Any], retention_days: int = DEFAULT_RETENTION_DAYS
     """The record as a Runs table item; a finished run's item expires (DynamoDB TTL) retention_days after it
     finished, with its logs."""
     serialize = TypeSerializer().serialize
-    item = {name: serialize(value) for name, value in record.items() if value is not None and value != []}
+    item = {name: serialize(_decimal(value)) for name, value in record.items() if value is not None and value != []}
     if record["status"] != RUNNING:
         try:
             finished = parse_iso_utc(record.get("finishedAt") or "")
@@ -52,14 +53,25 @@ def to_item(record: dict[str, Any], retention_days: int = DEFAULT_RETENTION_DAYS
 
 
 def from_item(item: dict[str, Any]) -> dict[str, Any]:
-    """A Runs table item as plain JSON values (numbers as int, in the attempts' maps too)."""
+    """A Runs table item as plain JSON values (whole numbers as int, others as float, in the attempts' maps too)."""
     deserialize = TypeDeserializer().deserialize
     return {name: _plain(deserialize(value)) for name, value in item.items()}
 
 
+def _decimal(value: Any) -> Any:
+    """Floats as DynamoDB takes them (Decimal), in lists and maps too."""
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, list):
+        return [_decimal(element) for element in value]
+    if isinstance(value, dict):
+        return {name: _decimal(element) for name, element in value.items()}
+    return value
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
-        return int(value)
+        return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, list):
         return [_plain(element) for element in value]
     if isinstance(value, dict):

@@ -10,7 +10,8 @@ ABORTED = "ABORTED"
 LAUNCH_FAILED = "LAUNCH_FAILED"
 INVALID_INPUT = "INVALID_INPUT"
 NO_RESULT = "NO_RESULT"
-FINAL = (SUCCEEDED, FAILED, TIMED_OUT, ABORTED, LAUNCH_FAILED, INVALID_INPUT, NO_RESULT)
+BUDGET_EXCEEDED = "BUDGET_EXCEEDED"
+FINAL = (SUCCEEDED, FAILED, TIMED_OUT, ABORTED, LAUNCH_FAILED, INVALID_INPUT, NO_RESULT, BUDGET_EXCEEDED)
 RELAUNCHING = "RELAUNCHING"  # only in run state-change events: an attempt ended so that a fresh one starts
 
 # an execution's own statuses (DescribeExecution); every one but RUNNING is final
@@ -23,5 +24,6 @@ ERROR_NAMES = {
     LAUNCH_FAILED: "LongTask.LaunchFailed",
     INVALID_INPUT: "LongTask.InvalidInput",
     NO_RESULT: "LongTask.NoResult",
+    BUDGET_EXCEEDED: "LongTask.BudgetExceeded",
     ABORTED: "LongTask.Aborted",  # StopExecution's error when `longtask abort` stops a run
 }

@@ -15,7 +15,7 @@ from .options import Json, connect, print_json, stdout
 from .render import status_text
 
 # in the order they are given up on a narrow terminal: the run id never (it is what every other command takes)
-COLUMNS = ("runId", "status", "exitCode", "launchedAt", "finishedAt", "instanceId")
+COLUMNS = ("runId", "status", "exitCode", "costUsd", "launchedAt", "finishedAt", "instanceId")
 Limit = Annotated[int, typer.Option("--limit", "-n", min=1, help="How many runs.")]
 Status = Annotated[str | None, typer.Option("--status", help=f"Only runs with this status ({RUNNING}, "
                                             f"{', '.join(FINAL)}).")]  # fmt: skip
@@ -52,6 +52,8 @@ def _cell(run: dict, column: str) -> str:
     value = run.get(column)
     if column == "status":
         return status_text(value or "")
+    if column == "costUsd" and value is not None:
+        return f"{value:.4f}"
     return "" if value is None else str(value)
 
 

@@ -12,7 +12,7 @@ from .options import print_json, stdout
 STATUS_STYLES = {"SUCCEEDED": "bold green", "RUNNING": "bold blue", "LAUNCHING": "bold blue"}
 SUMMARY_FIELDS = (
     "runId", "status", "exitCode", "reason", "instanceId", "instanceType", "subnetId",
-    "launchedAt", "finishedAt", "logUri", "artifactsUri",
+    "launchedAt", "finishedAt", "instanceSeconds", "costUsd", "maxCostUsd", "logUri", "artifactsUri",
 )  # fmt: skip
 
 
@@ -29,7 +29,8 @@ def record_table(record: dict[str, Any]) -> Table:
         if value is not None:
             table.add_row(name, status_text(value) if name == "status" else str(value))
     if record.get("attempts"):
-        ended = [f"{a['attempt']}: {a.get('instanceId')}, exit code {a.get('exitCode')}" for a in record["attempts"]]
+        ended = [f"{a['attempt']}: {a.get('instanceId')}{' (spot)' if a.get('spot') else ''}, exit code "
+                 f"{a.get('exitCode')}, {a.get('costUsd')} USD" for a in record["attempts"]]  # fmt: skip
         table.add_row("attempts", "\n".join(ended))
     return table
 

@@ -52,6 +52,14 @@ Backoff = Annotated[
     int | None,
     typer.Option("--retry-backoff", parser=parse_duration, metavar="DURATION", help="Wait before a relaunch; doubles."),
 ]
+OnDemandAfter = Annotated[
+    int | None,
+    typer.Option("--on-demand-after-interruptions", metavar="N", help="Spot interruptions before on demand (1-5)."),
+]
+MaxCost = Annotated[
+    float | None,
+    typer.Option("--max-cost", metavar="USD", help="End the run (BUDGET_EXCEEDED) before its cost passes this."),
+]
 MaxPoll = Annotated[
     int | None,
     typer.Option(parser=parse_duration, metavar="DURATION", help="Ceiling of the doubling poll interval."),
@@ -75,6 +83,8 @@ def run(
     image: Image = None,
     public_ip: PublicIp = None,
     spot: Spot = None,
+    on_demand_after_interruptions: OnDemandAfter = None,
+    max_cost: MaxCost = None,
     retries: Retries = None,
     retry_on_exit_code: RetryOn = None,
     retry_backoff: Backoff = None,
@@ -86,7 +96,8 @@ def run(
     """Run SCRIPT on a throwaway instance; exit 0 only if the run SUCCEEDED."""
     options = {"timeoutSeconds": timeout, "pollSeconds": poll, "maxPollSeconds": max_poll,
                "env": key_values(env, "--env"), "instanceTypes": instance_type, "subnetIds": subnet, "imageId": image,
-               "associatePublicIpAddress": public_ip, "spot": spot, "retries": retries,
+               "associatePublicIpAddress": public_ip, "spot": spot,
+               "onDemandAfterInterruptions": on_demand_after_interruptions, "maxCostUsd": max_cost, "retries": retries,
                "retryOnExitCodes": retry_on_exit_code, "retryBackoffSeconds": retry_backoff,
                "tags": key_values(tag, "--tag")}  # fmt: skip
     run_input = build_input(script, read_input_document(input_document), options)

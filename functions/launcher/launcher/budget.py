@@ -7,22 +7,18 @@ gets what the earlier ones left of the budget, at the rate of what was launched 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from common.pricing import MIN_BILLED_SECONDS, Prices, PriceUnavailable, Rate, affordable_seconds
 
 from .errors import InvalidInput, LaunchFailed
 from .instances import Launched
-from .network import public_ip_on_launch
 
 
 @dataclass(frozen=True)
 class Budgeted:
-    """What the launched instance costs an hour, whether it has a public IPv4 address, and how long the budget
-    lets it run."""
+    """What the launched instance costs an hour, and how long the budget lets it run."""
 
     rate: Rate
-    public_ip: bool
     seconds: int
 
 
@@ -42,13 +38,11 @@ def refuse_a_budget_too_small(prices: Prices, budget_left: float, instance_types
         )
 
 
-def budget_for(prices: Prices, ec2: Any, launched: Launched, image_id: str, requested_public_ip: bool | None,
+def budget_for(prices: Prices, launched: Launched, zone: str | None, image_id: str, public_ip: bool,
                budget_left: float) -> Budgeted:  # fmt: skip
     """The launched instance's rate, and the seconds the budget left buys at it."""
-    subnet = ec2.describe_subnets(SubnetIds=[launched.subnet_id])["Subnets"][0]
-    public_ip = public_ip_on_launch(subnet, requested_public_ip)
     try:
-        rate = prices.rate(launched.instance_type, subnet["AvailabilityZone"], launched.spot, image_id, public_ip)
+        rate = prices.rate(launched.instance_type, zone, launched.spot, image_id, public_ip)
     except PriceUnavailable:  # priced before the launch, so only a Spot price can be missing: on demand is dearer
         rate = prices.rate(launched.instance_type, None, False, image_id, public_ip)
-    return Budgeted(rate, public_ip, affordable_seconds(budget_left, rate))
+    return Budgeted(rate, affordable_seconds(budget_left, rate))

@@ -18,7 +18,7 @@ from common.timestamps import iso_utc
 from .budget import budget_for, refuse_a_budget_too_small
 from .errors import InvalidInput, LaunchFailed
 from .instances import LaunchSpec, find_launched, launch, launch_options
-from .network import default_subnet, s3_reach
+from .network import default_subnet, public_ip_on_launch, s3_reach
 from .run_input import ONE_YEAR_SECONDS, RunInput, parse_run_input
 from .secrets_check import refuse_secrets
 from .settings import Settings
@@ -107,12 +107,13 @@ def start_run(
         subnets, network_note = _subnets_reaching_s3(ec2, run_input.subnet_ids or settings.subnet_ids, spec)
         spot = run_input.spot and attempt.interruptions < run_input.on_demand_after_interruptions
         launched = launch(ec2, spec, launch_options(instance_types, subnets, spot))
-    cost: dict[str, Any] = {"deadlineSource": "timeoutSeconds"}
+    subnet = ec2.describe_subnets(SubnetIds=[launched.subnet_id])["Subnets"][0] if launched.subnet_id else {}
+    public_ip = public_ip_on_launch(subnet, run_input.associate_public_ip_address)
+    cost: dict[str, Any] = {"publicIp": public_ip, "deadlineSource": "timeoutSeconds"}
     if budget_left is not None:
-        budgeted = budget_for(_required(prices), ec2, launched, image_id, run_input.associate_public_ip_address,
-                              budget_left)  # fmt: skip
-        cost = {"maxCostUsd": run_input.max_cost_usd, "spentUsd": attempt.spent_usd, "rate": budgeted.rate.as_dict(),
-                "publicIp": budgeted.public_ip, "deadlineSource": "timeoutSeconds"}  # fmt: skip
+        zone = subnet.get("AvailabilityZone")
+        budgeted = budget_for(_required(prices), launched, zone, image_id, public_ip, budget_left)
+        cost.update(maxCostUsd=run_input.max_cost_usd, spentUsd=attempt.spent_usd, rate=budgeted.rate.as_dict())
         if budgeted.seconds < timeout:  # the budget runs out first: its moment is the deadline the guard keeps
             deadline = launched_at + timedelta(seconds=budgeted.seconds)
             cost["deadlineSource"] = "maxCostUsd"

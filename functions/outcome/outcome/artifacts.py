@@ -79,7 +79,7 @@ def keep_attempt(s3: Any, record: dict[str, Any]) -> None:
 
 def attempt_summary(record: dict[str, Any], log_uri: str | None = None) -> dict[str, Any]:
     """One attempt, as the final record lists it."""
-    fields = ("attempt", "instanceId", "instanceType", "spot", "exitCode", "reason")
+    fields = ("attempt", "instanceId", "instanceType", "spot", "exitCode", "reason", "instanceSeconds", "costUsd")
     return {**{name: record.get(name) for name in fields}, "logUri": log_uri or record["logUri"]}
 
 

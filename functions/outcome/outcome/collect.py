@@ -5,26 +5,39 @@ from __future__ import annotations
 from typing import Any
 
 from common.keys import split_s3_uri
+from common.pricing import MIN_BILLED_SECONDS, SECONDS_PER_HOUR, Prices, Rate
 from common.record import build_record
-from common.statuses import FAILED, INVALID_INPUT, LAUNCH_FAILED, NO_RESULT, RELAUNCHING, SUCCEEDED, TIMED_OUT
+from common.statuses import (
+    BUDGET_EXCEEDED,
+    FAILED,
+    INVALID_INPUT,
+    LAUNCH_FAILED,
+    NO_RESULT,
+    RELAUNCHING,
+    SUCCEEDED,
+    TIMED_OUT,
+)  # fmt: skip
 
 from .artifacts import attempt_summary, keep_attempt, read_attempts, read_log_tail, read_result
+from .cost import SPOT_RECLAIMED, cost_of_attempt, totals
 from .instance import ensure_terminated
 from .record import finish, lambda_error_message
 
 OWN_SHUTDOWN = "Client.InstanceInitiatedShutdown"
-SPOT_RECLAIMED = "Server.SpotInstanceTermination"
 
 
-def collect(run_id: str, run: dict[str, Any], s3: Any, ec2: Any) -> dict[str, Any]:
-    """The final record for a run, from the workflow's state (launch, watch, watched, or error)."""
+def collect(run_id: str, run: dict[str, Any], s3: Any, ec2: Any, prices: Prices) -> dict[str, Any]:
+    """The final record for a run, from the workflow's state (launch, watch, watched, or error); "unpriced" says
+    why the attempt's cost is missing, if it is."""
     launch = run.get("launch")
     if launch is None:
         error = run.get("error") or {}
         status = INVALID_INPUT if error.get("Error") == "InvalidInput" else LAUNCH_FAILED
         return finish(build_record(run_id, status, lambda_error_message(error)))
 
-    reason_code, reason_message = ensure_terminated(ec2, launch["instanceId"])
+    ended = ensure_terminated(ec2, launch["instanceId"])
+    reason_code, reason_message = ended.code, ended.message
+    cost, unpriced = cost_of_attempt(prices, launch, ended)
     attempt = launch.get("attempt", 0)
     result = read_result(s3, *split_s3_uri(launch["resultUri"]))
     if result is not None and result.get("attempt", attempt) != attempt:
@@ -36,15 +49,20 @@ def collect(run_id: str, run: dict[str, Any], s3: Any, ec2: Any) -> dict[str, An
 
     retries_left = not guarded and attempt < launch.get("retries", 0)
     retry = _retry_reason(launch, result, interrupted, reason_code, reason_message) if retries_left else None
+    spent = round(launch.get("spentUsd", 0) + cost.get("costUsd", 0), 6)
+    note = ""
+    if retry and _budget_spent(launch, spent):
+        retry, note = None, f"; {retry}, but what is left of maxCostUsd cannot pay another attempt"
     if retry:
         exit_code = {"exitCode": result["exitCode"]} if result is not None else {}
-        record = build_record(run_id, RELAUNCHING, f"{retry}; launching a fresh one", launch, **exit_code)
+        record = build_record(run_id, RELAUNCHING, f"{retry}; launching a fresh one", launch, **exit_code, **cost)
         keep_attempt(s3, record)
         backoff = launch.get("retryBackoffSeconds", 0) * 2**attempt
         spot_interrupted = bool(launch.get("spot")) and (reason_code == SPOT_RECLAIMED or spot_notice)
         interruptions = launch.get("interruptions", 0) + int(spot_interrupted)
-        return finish(record, relaunch={"attempt": attempt + 1, "backoffSeconds": backoff,
-                                        "interruptions": interruptions})  # fmt: skip
+        relaunch = {"attempt": attempt + 1, "backoffSeconds": backoff, "interruptions": interruptions,
+                    "spentUsd": spent}  # fmt: skip
+        return {**finish(record, relaunch), "unpriced": unpriced}
 
     facts: dict[str, Any] = {"logTail": read_log_tail(s3, launch["logUri"], launch["liveLogUri"])}
     if result is not None:
@@ -57,11 +75,21 @@ def collect(run_id: str, run: dict[str, Any], s3: Any, ec2: Any) -> dict[str, An
         reason += f"; the workflow lost sight of the instance ({detail})"
     if launch.get("networkNote"):
         reason += f"; launched although {launch['networkNote']}"
-    record = build_record(run_id, status, reason, launch, **{k: v for k, v in facts.items() if v is not None})
+    facts.update(cost)
+    record = build_record(run_id, status, reason + note, launch, **{k: v for k, v in facts.items() if v is not None})
+    attempts = [attempt_summary(record)]
     if attempt:  # relaunched: every attempt, this one last
         bucket, _ = split_s3_uri(launch["logUri"])
-        record["attempts"] = [*read_attempts(s3, bucket, run_id, attempt), attempt_summary(record)]
-    return finish(record)
+        record["attempts"] = attempts = [*read_attempts(s3, bucket, run_id, attempt), *attempts]
+    record.update(totals(attempts))  # the run's, over its attempts
+    return {**finish(record), "unpriced": unpriced}
+
+
+def _budget_spent(launch: dict[str, Any], spent: float) -> bool:
+    """Whether what is left of maxCostUsd cannot pay EC2's minimum billing of another attempt like this one."""
+    if launch.get("maxCostUsd") is None or not launch.get("rate"):
+        return False
+    return launch["maxCostUsd"] - spent < Rate.from_dict(launch["rate"]).hourly * MIN_BILLED_SECONDS / SECONDS_PER_HOUR
 
 
 def _retry_reason(launch: dict[str, Any], result: dict[str, Any] | None, interrupted: bool, reason_code: str,
@@ -85,6 +113,9 @@ def _status(
     reason_code: str,
     reason_message: str,
 ) -> tuple[str, str]:
+    if guarded and launch.get("deadlineSource") == "maxCostUsd":
+        return BUDGET_EXCEEDED, (f"the run's cost would have passed maxCostUsd ({launch['maxCostUsd']} USD) at "
+                                 f"{launch['deadline']}; the instance was terminated")  # fmt: skip
     if guarded:
         return TIMED_OUT, f"the run passed its deadline ({launch['deadline']}); the instance was terminated"
     if result is None:

@@ -32,8 +32,8 @@ class FakeClient:
     def list_runs(self, limit: int, status: str | None = None) -> list[dict[str, Any]]:
         self.asked.append((limit, status))
         times = {"launchedAt": "2026-11-28T19:00:00Z", "finishedAt": "2026-11-28T19:00:09Z"}
-        return [{"runId": run_id, "status": "SUCCEEDED", "exitCode": 0, **times, "instanceId": "i-0123456789abcdef0"}
-                for run_id in RUN_IDS]  # fmt: skip
+        return [{"runId": run_id, "status": "SUCCEEDED", "exitCode": 0, "costUsd": 0.000123, **times,
+                 "instanceId": "i-0123456789abcdef0"} for run_id in RUN_IDS]  # fmt: skip
 
     def record(self, run_id: str) -> dict[str, Any]:
         return {"runId": run_id, "status": "RUNNING"}
@@ -102,10 +102,10 @@ def test_list_never_cuts_a_run_id(width: int) -> None:
     assert ("i-0123456789abcdef0" in shown) == (width == 200)  # the last column goes first
 
 
-def test_list_prints_the_runs(connected: Any) -> None:
+def test_list_prints_the_runs_with_their_cost(connected: Any) -> None:
     result = invoke("list")
     assert result.exit_code == 0, result.output
-    assert RUN_IDS[0] in result.output
+    assert RUN_IDS[0] in result.output and "costUsd" in result.output and "0.0001" in result.output
 
 
 def test_a_bad_status_is_a_named_error(connected: Any) -> None:
@@ -135,9 +135,11 @@ def test_run_takes_every_execution_input(connected: Any, tmp_path: Any) -> None:
     script.write_text("echo hi\n")
     result = invoke("run", str(script), "--no-wait", "--spot", "--retries", "2", "--retry-on-exit-code", "75",
                     "--retry-on-exit-code", "76", "--retry-backoff", "1m", "--max-poll", "10m", "--subnet",
-                    "subnet-0123456789abcdef0", "--image", "ami-0123456789abcdef0", "--no-public-ip")  # fmt: skip
+                    "subnet-0123456789abcdef0", "--image", "ami-0123456789abcdef0", "--no-public-ip", "--max-cost",
+                    "2.5", "--on-demand-after-interruptions", "2")  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert fake.started == [{"script": "echo hi\n", "spot": True, "retries": 2, "retryOnExitCodes": [75, 76],
+    assert fake.started == [{"script": "echo hi\n", "spot": True, "onDemandAfterInterruptions": 2, "maxCostUsd": 2.5,
+                             "retries": 2, "retryOnExitCodes": [75, 76],
                              "retryBackoffSeconds": 60, "maxPollSeconds": 600,
                              "subnetIds": ["subnet-0123456789abcdef0"], "imageId": "ami-0123456789abcdef0",
                              "associatePublicIpAddress": False}]  # fmt: skip

@@ -7,12 +7,16 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from common.pricing import Prices
 from common.record import from_item
 from common.statuses import ERROR_NAMES
 from outcome.artifacts import LOG_TAIL_BYTES
 from outcome.collect import collect
 
-from ..conftest import BUCKET
+from ..conftest import BUCKET, LocalPriceList
+
+# EC2's minimum billing of a t3a.nano on demand with the root volume moto's unknown image gets (8 GiB of gp3)
+MINUTE_OF_A_NANO = round((0.0047 + 8 * 0.08 / 720) / 60, 6)
 
 
 @pytest.fixture
@@ -44,7 +48,11 @@ def report(aws: dict[str, Any], exit_code: int, log: str = "working\n", **extra:
 
 
 def outcome_of(aws: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
-    return collect("run-1", run, aws["s3"], aws["ec2"])
+    return collect("run-1", run, aws["s3"], aws["ec2"], prices_of(aws))
+
+
+def prices_of(aws: dict[str, Any]) -> Prices:
+    return Prices(aws["ec2"], "us-east-1", LocalPriceList)
 
 
 def test_exit_code_zero_succeeds(aws: dict[str, Any], launch: dict[str, Any]) -> None:
@@ -138,11 +146,16 @@ def test_item_is_the_record_in_dynamodb_form(aws: dict[str, Any], launch: dict[s
 
 def set_state_reason(aws: dict[str, Any], instance_id: str, code: str) -> None:
     """What EC2 says about why an instance ended (moto: on the backend object)."""
-    from moto.backends import get_backend
     from moto.ec2.models.instances import StateReason
 
-    backend = get_backend("ec2")["123456789012"]["us-east-1"]
-    backend.get_instance(instance_id).state_reason = StateReason(f"{code}: reason", code)
+    backend_instance(instance_id).state_reason = StateReason(f"{code}: reason", code)
+
+
+def backend_instance(instance_id: str) -> Any:
+    """moto's own object of an instance."""
+    from moto.backends import get_backend
+
+    return get_backend("ec2")["123456789012"]["us-east-1"].get_instance(instance_id)
 
 
 def test_terminated_from_outside_is_no_result_even_with_a_trapped_exit(aws: dict[str, Any], launch: dict) -> None:
@@ -163,7 +176,7 @@ def test_spot_reclaim_with_retries_left_asks_for_a_relaunch(aws: dict[str, Any],
     set_state_reason(aws, launch["instanceId"], "Server.SpotInstanceTermination")
     aws["s3"].put_object(Bucket=BUCKET, Key="runs/run-1/cloud-init-output.log", Body=b"half done\n")
     outcome = outcome_of(aws, {"launch": {**launch, "retries": 2, "spot": True}})
-    assert outcome["relaunch"] == {"attempt": 1, "backoffSeconds": 0, "interruptions": 1}
+    assert outcome["relaunch"].items() >= {"attempt": 1, "backoffSeconds": 0, "interruptions": 1}.items()
     assert "Server.SpotInstanceTermination" in outcome["record"]["reason"]
     assert outcome["record"]["status"] == "RELAUNCHING" and outcome["record"]["finishedAt"] is None  # announced only
     kept = aws["s3"].get_object(Bucket=BUCKET, Key="runs/run-1/attempts/0/cloud-init-output.log")
@@ -208,7 +221,7 @@ class WithoutListBucket:
 @pytest.mark.parametrize("guarded", [False, True])
 def test_a_missing_result_answered_403_is_no_result_not_a_crash(aws: dict, launch: dict, guarded: bool) -> None:
     run = {"launch": launch, "watch": {"guarded": guarded}}
-    record = collect("run-1", run, WithoutListBucket(aws["s3"]), aws["ec2"])["record"]
+    record = collect("run-1", run, WithoutListBucket(aws["s3"]), aws["ec2"], prices_of(aws))["record"]
     assert record["status"] == ("TIMED_OUT" if guarded else "NO_RESULT")
     assert record["instanceId"] == launch["instanceId"] and record["deadline"] == launch["deadline"]
 
@@ -216,8 +229,10 @@ def test_a_missing_result_answered_403_is_no_result_not_a_crash(aws: dict, launc
 def test_a_reclaimed_instance_without_result_answered_403_still_relaunches(aws: dict, launch: dict) -> None:
     # without the 403 read as "no result", the outcome Lambda failed and the relaunch never happened
     set_state_reason(aws, launch["instanceId"], "Server.SpotInstanceTermination")
-    outcome = collect("run-1", {"launch": {**launch, "retries": 1}}, WithoutListBucket(aws["s3"]), aws["ec2"])
-    assert outcome["relaunch"] == {"attempt": 1, "backoffSeconds": 0, "interruptions": 0}  # it was on demand
+    run = {"launch": {**launch, "retries": 1}}
+    outcome = collect("run-1", run, WithoutListBucket(aws["s3"]), aws["ec2"], prices_of(aws))
+    relaunch = {"attempt": 1, "backoffSeconds": 0, "interruptions": 0}  # it was on demand: no Spot interruption
+    assert outcome["relaunch"].items() >= relaunch.items()
 
 
 def test_a_route_the_launcher_could_not_check_is_in_the_reason(aws: dict, launch: dict) -> None:
@@ -241,7 +256,8 @@ def test_an_exit_code_to_retry_relaunches_after_a_growing_backoff(aws: dict, lau
     report(aws, 75, attempt=attempt)
     rules = {"attempt": attempt, "retries": 2, "retryOnExitCodes": [75, 76], "retryBackoffSeconds": 10}
     outcome = outcome_of(aws, {"launch": {**launch, **rules}})
-    assert outcome["relaunch"] == {"attempt": attempt + 1, "backoffSeconds": backoff, "interruptions": 0}
+    relaunch = {"attempt": attempt + 1, "backoffSeconds": backoff, "interruptions": 0}
+    assert outcome["relaunch"].items() >= relaunch.items()
     assert (outcome["record"]["status"], outcome["record"]["exitCode"]) == ("RELAUNCHING", 75)  # announced only
     assert "the script exited 75, one of retryOnExitCodes" in outcome["record"]["reason"]
 
@@ -275,12 +291,14 @@ def test_the_final_record_lists_every_attempt(aws: dict[str, Any], launch: dict[
     record = outcome["record"]
     assert from_item(outcome["item"])["attempts"] == record["attempts"]  # the table keeps them as they are
     kept_log = f"s3://{BUCKET}/runs/run-1/attempts/0/cloud-init-output.log"
+    minute = {"instanceSeconds": 0, "costUsd": MINUTE_OF_A_NANO}  # moto's instances end as they start
     assert record["attempts"] == [
         {"attempt": 0, "instanceId": launch["instanceId"], "instanceType": "t3a.nano", "spot": None, "exitCode": 75,
-         "reason": first["reason"], "logUri": kept_log},
+         "reason": first["reason"], **minute, "logUri": kept_log},
         {"attempt": 1, "instanceId": second_id, "instanceType": "t3a.nano", "spot": None, "exitCode": 0,
-         "reason": record["reason"], "logUri": launch["logUri"]},
+         "reason": record["reason"], **minute, "logUri": launch["logUri"]},
     ]  # fmt: skip
+    assert (record["instanceSeconds"], record["costUsd"]) == (0, 2 * MINUTE_OF_A_NANO)  # the run's, over both
     assert record["status"] == "SUCCEEDED"
 
 
@@ -295,7 +313,7 @@ def test_a_rebalance_notice_that_stopped_the_script_relaunches_counting_it(aws: 
     reason = "EC2 gave a Spot interruption notice (IMDS events/recommendations/rebalance)"
     report(aws, 143, interrupted=True, spotNotice=True, reason=reason)
     outcome = outcome_of(aws, {"launch": {**launch, "retries": 2, "spot": True, "interruptions": 1}})
-    assert outcome["relaunch"] == {"attempt": 1, "backoffSeconds": 0, "interruptions": 2}
+    assert outcome["relaunch"].items() >= {"attempt": 1, "backoffSeconds": 0, "interruptions": 2}.items()
     assert outcome["record"]["reason"] == f"{reason}; launching a fresh one"
 
 
@@ -304,3 +322,38 @@ def test_a_rebalance_notice_without_retries_left_is_no_result(aws: dict, launch:
     report(aws, 143, interrupted=True, spotNotice=True, reason="EC2 gave a Spot interruption notice (IMDS ...)")
     outcome = outcome_of(aws, {"launch": {**launch, "spot": True}})
     assert (outcome["relaunch"], outcome["record"]["status"]) == (None, "NO_RESULT")
+
+
+def test_the_record_has_the_attempts_cost_from_launch_to_shutdown(aws: dict, launch: dict) -> None:
+    """EC2 stops charging when the instance shuts down: the time StateTransitionReason gives."""
+    report(aws, 0)
+    instance = aws["ec2"].describe_instances(InstanceIds=[launch["instanceId"]])["Reservations"][0]["Instances"][0]
+    launched = instance["LaunchTime"]
+    shut_down = (launched + timedelta(hours=2)).strftime("%Y-%m-%d %H:%M:%S")
+    backend_instance(launch["instanceId"])._reason = f"User initiated ({shut_down} GMT)"
+    outcome = outcome_of(aws, {"launch": {**launch, "publicIp": True}})
+    hourly = 0.0047 + 8 * 0.08 / 720 + 0.005  # instance, root volume, public IPv4
+    assert (outcome["record"]["instanceSeconds"], outcome["record"]["costUsd"]) == (7200, round(2 * hourly, 6))
+    assert from_item(outcome["item"])["costUsd"] == outcome["record"]["costUsd"]  # a DynamoDB number, read back
+
+
+def test_a_spot_instance_ec2_reclaims_in_its_first_hour_costs_only_its_volume(aws: dict, launch: dict) -> None:
+    set_state_reason(aws, launch["instanceId"], "Server.SpotInstanceTermination")
+    record = outcome_of(aws, {"launch": {**launch, "spot": True}})["record"]
+    assert record["costUsd"] == round(8 * 0.08 / 720 / 60, 6)  # a billed minute of the volume; the instance is free
+
+
+def test_a_run_guarded_at_its_budgets_deadline_exceeded_its_budget(aws: dict, launch: dict) -> None:
+    budget = {"maxCostUsd": 0.01, "deadlineSource": "maxCostUsd", "rate": {"instance": 0.0047, "volume": 0.0009,
+                                                                          "publicIp": 0.005}}  # fmt: skip
+    outcome = outcome_of(aws, {"launch": {**launch, **budget}, "watch": {"guarded": True}})
+    assert (outcome["record"]["status"], outcome["error"]) == ("BUDGET_EXCEEDED", "LongTask.BudgetExceeded")
+    assert outcome["record"]["reason"].startswith("the run's cost would have passed maxCostUsd (0.01 USD) at")
+
+
+def test_no_relaunch_when_the_budget_left_cannot_pay_another_attempt(aws: dict, launch: dict) -> None:
+    set_state_reason(aws, launch["instanceId"], "Server.SpotInstanceTermination")
+    budget = {"maxCostUsd": 0.0002, "spentUsd": 0.0001, "rate": {"instance": 0.0047, "volume": 0.0009, "publicIp": 0}}
+    outcome = outcome_of(aws, {"launch": {**launch, **budget, "spot": False, "retries": 2}})
+    assert outcome["relaunch"] is None and outcome["record"]["status"] == "NO_RESULT"
+    assert "but what is left of maxCostUsd cannot pay another attempt" in outcome["record"]["reason"]
