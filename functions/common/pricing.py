@@ -107,11 +107,14 @@ class Prices:
         return max(float(entry["SpotPrice"]) for entry in history)  # without a zone: the dearest one
 
     def root_volume(self, image_id: str) -> tuple[int, str]:
-        """(GiB, volume type) of the image's root volume (Amazon Linux 2023's when the image is gone)."""
+        """(GiB, volume type) of the image's root volume; Amazon Linux 2023's for an image EC2 cannot describe: gone,
+        or not yet resolved (`resolve:ssm:<parameter>`, the stack's default: Amazon Linux 2023's latest)."""
+        if image_id.startswith("resolve:ssm:"):
+            return DEFAULT_ROOT_VOLUME
         try:
             images = self.ec2.describe_images(ImageIds=[image_id])["Images"]
         except ClientError as error:
-            if error.response["Error"]["Code"] not in ("InvalidAMIID.NotFound", "InvalidAMIID.Unavailable"):
+            if not error.response["Error"]["Code"].startswith("InvalidAMIID."):
                 raise
             images = []
         if not images:

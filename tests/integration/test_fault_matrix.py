@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from common.timestamps import parse_iso_utc
 from launcher.watch_plan import BACKSTOP_GRACE_MINUTES
 
 from longtask.client import LongTaskClient
@@ -302,6 +303,18 @@ def test_a_spot_run_interrupted_mid_way_resumes_from_its_checkpoint_and_succeeds
 
 def read_log(client: LongTaskClient, key: str) -> str:
     return client.s3.get_object(Bucket=client.stack.bucket, Key=key)["Body"].read().decode()
+
+
+def test_a_budget_ends_the_run_when_its_cost_would_pass_it(client: LongTaskClient) -> None:
+    """maxCostUsd is a second deadline, kept by the timeout guard: 2 USD of a p5.48xlarge (about 98 USD an hour,
+    data/prices.json) lasts about 73 s, well before the hour's timeout."""
+    run_input = {"script": SLEEPER, "instanceTypes": ["p5.48xlarge"], "maxCostUsd": 2, "timeoutSeconds": 3600}
+    record = assert_final(client, client.start(run_input), "BUDGET_EXCEEDED")
+    assert client.execution(record["runId"])["error"] == "LongTask.BudgetExceeded"
+    assert record["maxCostUsd"] == 2 and "would have passed maxCostUsd (2 USD)" in record["reason"]
+    lasted = (parse_iso_utc(record["deadline"]) - parse_iso_utc(record["launchedAt"])).total_seconds()
+    assert 60 <= lasted < 80 and record["instanceSeconds"] >= lasted
+    assert 1.9 < record["costUsd"] < 2.5  # EC2 bills until the guard's terminate goes through, seconds after
 
 
 def test_spot_interruption_without_retries_is_reported(client: LongTaskClient) -> None:

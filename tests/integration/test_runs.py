@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import time
@@ -130,3 +131,23 @@ def test_cli_refuses_bad_options_before_launching(longtask: Any) -> None:
     assert missing.exit_code == 2 and "no such file" in missing.stderr
     bad_duration = longtask("run", "userdata/examples/hello.sh", "--timeout", "soon")
     assert bad_duration.exit_code == 2 and "is not a duration" in bad_duration.stderr
+
+
+def test_a_finished_run_records_what_it_cost(client: LongTaskClient, longtask: Any) -> None:
+    """Priced from the engine's Price List: a t3a.nano on demand, its root volume and its public IPv4 address (its
+    route to S3 in the default VPC), for the minute EC2 bills at least."""
+    from common.pricing import PUBLIC_IPV4_USD_PER_HOUR
+
+    from longtask.local.prices import regions
+
+    record = client.wait(client.start({"script": "echo priced", "associatePublicIpAddress": True}))
+    assert record["status"] == "SUCCEEDED" and 0 < record["instanceSeconds"] < 60, record
+    ec2 = client.target.client("ec2")
+    image_id = ec2.describe_instances(InstanceIds=[record["instanceId"]])["Reservations"][0]["Instances"][0]["ImageId"]
+    root = ec2.describe_images(ImageIds=[image_id])["Images"][0]["BlockDeviceMappings"][0]["Ebs"]
+    listed = regions()["us-east-1"]
+    volume = root["VolumeSize"] * float(listed["storageGbMonth"][root["VolumeType"]]) / 720
+    hourly = float(listed["onDemandHourly"]["t3a.nano"]) + volume + PUBLIC_IPV4_USD_PER_HOUR
+    assert record["costUsd"] == round(hourly / 60, 6)
+    listed = {run["runId"]: run for run in json.loads(longtask("list", "--json").stdout)}
+    assert listed[record["runId"]]["costUsd"] == record["costUsd"]

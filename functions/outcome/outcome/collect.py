@@ -33,7 +33,7 @@ def collect(run_id: str, run: dict[str, Any], s3: Any, ec2: Any, prices: Prices)
     if launch is None:
         error = run.get("error") or {}
         status = INVALID_INPUT if error.get("Error") == "InvalidInput" else LAUNCH_FAILED
-        return finish(build_record(run_id, status, lambda_error_message(error)))
+        return {**finish(build_record(run_id, status, lambda_error_message(error))), "unpriced": ""}
 
     ended = ensure_terminated(ec2, launch["instanceId"])
     reason_code, reason_message = ended.code, ended.message
@@ -114,7 +114,7 @@ def _status(
     reason_message: str,
 ) -> tuple[str, str]:
     if guarded and launch.get("deadlineSource") == "maxCostUsd":
-        return BUDGET_EXCEEDED, (f"the run's cost would have passed maxCostUsd ({launch['maxCostUsd']} USD) at "
+        return BUDGET_EXCEEDED, (f"the run's cost would have passed maxCostUsd ({launch['maxCostUsd']:g} USD) at "
                                  f"{launch['deadline']}; the instance was terminated")  # fmt: skip
     if guarded:
         return TIMED_OUT, f"the run passed its deadline ({launch['deadline']}); the instance was terminated"
