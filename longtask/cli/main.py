@@ -10,11 +10,12 @@ import typer
 
 from ..errors import LongTaskError
 from . import abort, deploy, list_runs, local, logs, run, status
+from .grouped_help import GroupedHelpCommand
 from .options import Aws, Profile, Region, StackName, TargetOptions, hoist_target_options, stderr
 
 # Plain (Click) help: Typer's Rich help imports Rich's Markdown and panels, 0.35 s of a `--help` that should be instant.
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__, rich_markup_mode=None)
-app.command()(run.run)
+app.command(cls=GroupedHelpCommand)(run.run)
 app.command()(status.status)
 app.command()(logs.logs)
 app.command("list")(list_runs.list_runs)

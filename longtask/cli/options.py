@@ -23,7 +23,8 @@ StackName = Annotated[str, typer.Option("--stack", help="Name of the CloudFormat
 Region = Annotated[str | None, typer.Option("--region", help="AWS region (default: your config).", envvar="AWS_REGION")]
 Profile = Annotated[str | None, typer.Option("--profile", help="AWS profile (default: yours).", envvar="AWS_PROFILE")]
 RunId = Annotated[str, typer.Argument(metavar="RUN_ID", help="The run id (the execution name).")]
-Json = Annotated[bool, typer.Option("--json", help="Print only the data, as JSON, on stdout.")]
+OUTPUT = "Output"  # the help heading of how a command prints (grouped_help.py)
+Json = Annotated[bool, typer.Option("--json", help="Print only the data, as JSON, on stdout.", rich_help_panel=OUTPUT)]
 
 TARGET_FLAGS = ("--aws",)
 TARGET_OPTIONS = ("--stack", "--region", "--profile")  # each takes a value

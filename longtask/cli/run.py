@@ -10,86 +10,78 @@ import typer
 
 from ..durations import parse_duration
 from ..errors import UserError
-from .options import Json, connect, key_values, print_json, stderr
+from .options import OUTPUT, Json, connect, key_values, print_json, stderr
 from .render import show_record
 
 if TYPE_CHECKING:
     from ..client import LongTaskClient
 
+SCRIPT_PANEL, TIMING, INSTANCE, ATTEMPTS = "Script", "Timing", "Instance", "Spot, retries and budget"
 Script = Annotated[
     str | None,
     typer.Argument(metavar="SCRIPT", help="Bash script: a file, '-' for stdin, or an s3:// URI (or the --input's)."),
 ]
-Timeout = Annotated[
-    int | None,
-    typer.Option(parser=parse_duration, metavar="DURATION", help="Deadline, e.g. 30m or 2h (default: the stack's)."),
-]
-Poll = Annotated[
-    int | None,
-    typer.Option(
-        parser=parse_duration, metavar="DURATION", help="Time between instance checks (default: the stack's)."
-    ),
-]
-Env = Annotated[list[str] | None, typer.Option("--env", metavar="KEY=VALUE", help="Exported to the script.")]
-InstanceTypes = Annotated[
-    list[str] | None, typer.Option("--instance-type", metavar="TYPE", help="Instance type, tried in order.")
-]
-Tags = Annotated[list[str] | None, typer.Option("--tag", metavar="KEY=VALUE", help="A tag on the instance.")]
-NoWait = Annotated[bool, typer.Option("--no-wait", help="Print the run id and return at once.")]
-InputDocument = Annotated[
-    str | None,
-    typer.Option("--input", metavar="FILE|JSON", help="A whole execution input (README); the options override it."),
-]
-Spot = Annotated[bool | None, typer.Option("--spot/--on-demand", help="Ask for Spot (on-demand if none is left).")]
-Retries = Annotated[
-    int | None, typer.Option(metavar="N", help="Fresh attempts (0-5) after EC2 ends one, or --retry-on-exit-code.")
-]
-RetryOn = Annotated[
-    list[int] | None,
-    typer.Option("--retry-on-exit-code", metavar="CODE", help="An exit code (1-255) that relaunches; repeatable."),
-]
-Backoff = Annotated[
-    int | None,
-    typer.Option("--retry-backoff", parser=parse_duration, metavar="DURATION", help="Wait before a relaunch; doubles."),
-]
-OnDemandAfter = Annotated[
-    int | None,
-    typer.Option("--on-demand-after-interruptions", metavar="N", help="Spot interruptions before on demand (1-5)."),
-]
-MaxCost = Annotated[
-    float | None,
-    typer.Option("--max-cost", metavar="USD", help="End the run (BUDGET_EXCEEDED) before its cost passes this."),
-]
-MaxPoll = Annotated[
-    int | None,
-    typer.Option(parser=parse_duration, metavar="DURATION", help="Ceiling of the doubling poll interval."),
-]
-Subnets = Annotated[list[str] | None, typer.Option("--subnet", metavar="SUBNET_ID", help="Tried in order; repeatable.")]
-Image = Annotated[str | None, typer.Option("--image", metavar="AMI_ID", help="The image (default: the stack's).")]
-PublicIp = Annotated[
-    bool | None, typer.Option("--public-ip/--no-public-ip", help="Give the instance a public IP or none.")
-]
+InputDocument = Annotated[str | None, typer.Option(
+    "--input", metavar="FILE|JSON", help="A whole execution input (README); the options override it.",
+    rich_help_panel=SCRIPT_PANEL)]
+Env = Annotated[list[str] | None, typer.Option(
+    "--env", metavar="KEY=VALUE", help="Exported to the script; repeatable.", rich_help_panel=SCRIPT_PANEL)]
+Timeout = Annotated[int | None, typer.Option(
+    parser=parse_duration, metavar="DURATION", help="Deadline, e.g. 30m or 2h (default: the stack's).",
+    rich_help_panel=TIMING)]
+Poll = Annotated[int | None, typer.Option(
+    parser=parse_duration, metavar="DURATION", help="Time between instance checks (default: the stack's).",
+    rich_help_panel=TIMING)]
+MaxPoll = Annotated[int | None, typer.Option(
+    parser=parse_duration, metavar="DURATION", help="Ceiling of the doubling poll interval.", rich_help_panel=TIMING)]
+InstanceTypes = Annotated[list[str] | None, typer.Option(
+    "--instance-type", metavar="TYPE", help="Instance type, tried in order; repeatable.", rich_help_panel=INSTANCE)]
+Subnets = Annotated[list[str] | None, typer.Option(
+    "--subnet", metavar="SUBNET_ID", help="Tried in order; repeatable.", rich_help_panel=INSTANCE)]
+Image = Annotated[str | None, typer.Option(
+    "--image", metavar="AMI_ID", help="The image (default: the stack's).", rich_help_panel=INSTANCE)]
+PublicIp = Annotated[bool | None, typer.Option(
+    "--public-ip/--no-public-ip", help="Give the instance a public IP or none.", rich_help_panel=INSTANCE)]
+Tags = Annotated[list[str] | None, typer.Option(
+    "--tag", metavar="KEY=VALUE", help="A tag on the instance; repeatable.", rich_help_panel=INSTANCE)]
+Spot = Annotated[bool | None, typer.Option(
+    "--spot/--on-demand", help="Ask for Spot (on-demand if none is left).", rich_help_panel=ATTEMPTS)]
+OnDemandAfter = Annotated[int | None, typer.Option(
+    "--on-demand-after-interruptions", metavar="N", help="Spot interruptions before on demand (1-5).",
+    rich_help_panel=ATTEMPTS)]
+Retries = Annotated[int | None, typer.Option(
+    metavar="N", help="Fresh attempts (0-5) after EC2 ends one, or --retry-on-exit-code.", rich_help_panel=ATTEMPTS)]
+RetryOn = Annotated[list[int] | None, typer.Option(
+    "--retry-on-exit-code", metavar="CODE", help="An exit code (1-255) that relaunches; repeatable.",
+    rich_help_panel=ATTEMPTS)]
+Backoff = Annotated[int | None, typer.Option(
+    "--retry-backoff", parser=parse_duration, metavar="DURATION", help="Wait before a relaunch; doubles.",
+    rich_help_panel=ATTEMPTS)]
+MaxCost = Annotated[float | None, typer.Option(
+    "--max-cost", metavar="USD", help="End the run (BUDGET_EXCEEDED) before its cost passes this.",
+    rich_help_panel=ATTEMPTS)]
+NoWait = Annotated[bool, typer.Option("--no-wait", help="Print the run id and return at once.", rich_help_panel=OUTPUT)]
 
 
 def run(
     ctx: typer.Context,
     script: Script = None,
+    input_document: InputDocument = None,
+    env: Env = None,
     timeout: Timeout = None,
     poll: Poll = None,
     max_poll: MaxPoll = None,
-    env: Env = None,
     instance_type: InstanceTypes = None,
     subnet: Subnets = None,
     image: Image = None,
     public_ip: PublicIp = None,
+    tag: Tags = None,
     spot: Spot = None,
     on_demand_after_interruptions: OnDemandAfter = None,
-    max_cost: MaxCost = None,
     retries: Retries = None,
     retry_on_exit_code: RetryOn = None,
     retry_backoff: Backoff = None,
-    tag: Tags = None,
-    input_document: InputDocument = None,
+    max_cost: MaxCost = None,
     json_output: Json = False,
     no_wait: NoWait = False,
 ) -> None:

@@ -165,3 +165,12 @@ def test_run_input_mistakes_are_named_and_start_nothing(connected: Any, args: li
     result = invoke("run", *args)
     assert isinstance(result.exception, UserError) and named in str(result.exception)
     assert fake.started == []
+
+
+def test_run_help_groups_the_options_under_headings() -> None:
+    result = invoke("run", "--help")
+    assert result.exit_code == 0, result.output
+    headings = [line.rstrip(":") for line in result.output.splitlines() if line and not line[0].isspace()][1:]
+    assert headings == ["Arguments", "Script", "Timing", "Instance", "Spot, retries and budget", "Output", "Options"]
+    spot_section = result.output.split("Spot, retries and budget:")[1].split("Output:")[0]
+    assert "--max-cost USD" in spot_section and "--retry-on-exit-code CODE" in spot_section
