@@ -13,7 +13,7 @@ from rich.console import Console
 from ..errors import UserError
 
 if TYPE_CHECKING:  # boto3 is imported when a command connects, not for `--help`
-    from ..client import LongTaskClient
+    from ..client import LongTaskClient, Target
 
 stderr = Console(stderr=True, highlight=False)
 stdout = Console(highlight=False, soft_wrap=True)
@@ -78,6 +78,24 @@ def connect(ctx: typer.Context) -> LongTaskClient:
         stderr.print(f"[dim]local engine up at {engine.target(paths, chosen.stack).endpoint_url}[/]")
     with stderr.status(f"deploying stack {chosen.stack} locally (when anything changed)"):
         return engine.connect(chosen.stack, engine.LOCAL_STACK_PARAMETERS, paths)
+
+
+def deployed_target(ctx: typer.Context) -> Target:
+    """Where the chosen stack is, as deployed: on AWS, or on the local engine (which must be up; nothing is
+    deployed, unlike connect())."""
+    from ..client import Target
+
+    chosen: TargetOptions = ctx.find_root().obj
+    if chosen.aws:
+        return Target(stack_name=chosen.stack, region=chosen.region, profile=chosen.profile)
+    from ..errors import EngineError
+    from ..local import engine
+    from ..local.paths import EnginePaths
+
+    paths = EnginePaths.default()
+    if not engine.status(paths).up:
+        raise EngineError("the local engine is down; start it with `longtask local up` (or `longtask deploy`)")
+    return engine.target(paths, chosen.stack)
 
 
 def print_json(data: Any) -> None:

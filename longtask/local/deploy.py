@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import zipfile
@@ -21,36 +20,15 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from ..errors import EngineError
+from ..sources import DIGEST_METADATA, app_dir, source_digest, source_files
 from ..template_file import load_template
 from ..waiting import poll_condition
 from .localstack import uv_command
-from .paths import EnginePaths, app_dir
+from .paths import EnginePaths
 
 DEPLOYMENT_BUCKET = "longtask-local-deployment"
 TERMINAL_OK = {"CREATE_COMPLETE", "UPDATE_COMPLETE"}
 STACK_TIMEOUT_SECONDS = 300
-
-
-def source_digest(root: Path) -> str:
-    """A digest of everything a deployment is made of."""
-    digest = hashlib.sha256()
-    files = [root / "template.yaml"]
-    for folder in ("functions", "statemachine", "userdata"):
-        files += source_files(root / folder)
-    for file in files:
-        digest.update(str(file.relative_to(root)).encode())
-        digest.update(file.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-def source_files(folder: Path) -> list[Path]:
-    """The files under folder, in order, through linked folders too (each function links common/, as `sam build`
-    copies it), without bytecode caches."""
-    found = []
-    for directory, subdirectories, files in os.walk(folder, followlinks=True):
-        subdirectories[:] = [d for d in subdirectories if d != "__pycache__"]
-        found += [Path(directory, name) for name in files]
-    return sorted(found)
 
 
 def build_function(source: Path, paths: EnginePaths) -> Path:
@@ -112,7 +90,9 @@ def deploy(
         cloudformation.delete_stack(StackName=stack_name)
         _wait(cloudformation, stack_name, {"DELETE_COMPLETE", None})
         current, deployed_parameters = None, {}
-    body = json.dumps(package(load_template(template), template.parent, paths, s3))
+    packaged = package(load_template(template), template.parent, paths, s3)
+    packaged.setdefault("Metadata", {})[DIGEST_METADATA] = source_digest(app_dir())  # the version `doctor` checks
+    body = json.dumps(packaged)
     kept = [{"ParameterKey": key, "UsePreviousValue": True} for key in deployed_parameters if key not in parameters]
     arguments = {
         "StackName": stack_name,
@@ -135,6 +115,11 @@ def deploy(
         )
     marker.write_text(digest)
     return True
+
+
+def forget(stack_name: str, paths: EnginePaths) -> None:
+    """After the stack is deleted: the next deploy creates it again."""
+    (paths.state / f"deployed-{stack_name}").unlink(missing_ok=True)
 
 
 def _ensure_bucket(s3: Any) -> None:

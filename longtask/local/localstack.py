@@ -10,16 +10,17 @@ import urllib.request
 from pathlib import Path
 
 from ..errors import EngineError
+from ..sources import app_dir
 from ..waiting import poll_condition
 from .iam.enforcement import DECISION_LOG_ENV
-from .paths import EnginePaths, app_dir
+from .paths import EnginePaths
 from .plugins import faults
 from .processes import read_pid, spawn, stop
 
 # 4.9.2 is the newest core that runs on Python 3.11; its dependencies must be resolved as of its release.
 LOCALSTACK_REQUIREMENTS = ["localstack-core[runtime]==4.9.2", "awscli"]
 LOCALSTACK_EXCLUDE_NEWER = "2025-10-07"
-SERVICES = "cloudformation,dynamodb,ec2,events,iam,lambda,logs,pricing,s3,sqs,ssm,stepfunctions,sts"
+SERVICES = "cloudformation,dynamodb,ec2,events,iam,lambda,logs,pricing,s3,service-quotas,sqs,ssm,stepfunctions,sts"
 STARTUP_TIMEOUT_SECONDS = 90
 STOP_GRACE_SECONDS = 10
 CA_BUNDLE_ENV = "LONGTASK_CA_BUNDLE"
@@ -112,6 +113,7 @@ def start(paths: EnginePaths) -> bool:
         "PROVIDER_OVERRIDE_DYNAMODB": "longtask",  # DynamoDB from moto (plugins/dynamodb_provider.py)
         "PROVIDER_OVERRIDE_EC2": "longtask",  # ClientToken, state reasons, fault plan (plugins/ec2_provider.py)
         "PROVIDER_OVERRIDE_PRICING": "longtask",  # the Price List API (plugins/pricing_provider.py)
+        "PROVIDER_OVERRIDE_SERVICE_QUOTAS": "longtask",  # EC2's vCPU quotas (plugins/servicequotas_provider.py)
         faults.PLAN_ENV: str(paths.faults_file),
         "CUSTOM_SSL_CERT_PATH": str(paths.server_certificate),
         CA_BUNDLE_ENV: str(paths.ca_bundle),  # what the Lambda environments trust (plugins/lambda_executor.py)

@@ -68,9 +68,3 @@ class EnginePaths:
 
     def pid_file(self, name: str) -> Path:
         return self.state / f"{name}.pid"
-
-
-def app_dir() -> Path:
-    """The application (template.yaml, functions/, statemachine/, userdata/): this checkout, else the cwd."""
-    checkout = Path(__file__).resolve().parents[2]
-    return checkout if (checkout / "template.yaml").is_file() else Path.cwd()

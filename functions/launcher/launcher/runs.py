@@ -10,6 +10,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from common import tags as tag
 from common.keys import STAGED_SCRIPT, RunKeys, split_s3_uri
+from common.network import default_subnet, public_ip_on_launch, s3_reach
 from common.pricing import Prices
 from common.record import build_record, to_item
 from common.statuses import RUNNING
@@ -18,7 +19,6 @@ from common.timestamps import iso_utc
 from .budget import budget_for, refuse_a_budget_too_small
 from .errors import InvalidInput, LaunchFailed
 from .instances import LaunchSpec, find_launched, launch, launch_options
-from .network import default_subnet, public_ip_on_launch, s3_reach
 from .run_input import ONE_YEAR_SECONDS, RunInput, parse_run_input
 from .secrets_check import refuse_secrets
 from .settings import Settings

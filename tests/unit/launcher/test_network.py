@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from common.network import default_subnet, s3_reach
 from launcher.errors import LaunchFailed
-from launcher.network import default_subnet, s3_reach
 from launcher.runs import Execution, start_run
 from launcher.settings import Settings
 

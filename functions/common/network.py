@@ -1,4 +1,5 @@
-"""Launch preflight: will an instance in this subnet reach S3, where it fetches its script and reports?
+"""Network preflight (the launcher's and `longtask doctor`'s): will an instance in this subnet reach S3, where it
+fetches its script and reports, and the internet, where scripts install packages?
 
 A run whose instance certainly cannot reach S3 never reports: refuse it before launching. "Certainly" is:
 - the security groups allow no egress on TCP 443;
@@ -53,24 +54,40 @@ def s3_reach(ec2: Any, subnet_id: str, security_group_ids: list[str], public_ip:
     return reach
 
 
+def internet_reach(ec2: Any, subnet_id: str, public_ip: bool | None) -> Reach:
+    """Whether an instance in this subnet reaches the internet: a public IP and an internet gateway, or NAT (an S3
+    gateway endpoint reaches S3 only)."""
+    subnet = ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"][0]
+    table = _route_table(ec2, subnet_id, subnet["VpcId"])
+    if table is None:
+        return Reach(False, f"subnet {subnet_id} has no route table")
+    return _default_route(table, subnet_id, public_ip_on_launch(subnet, public_ip), "the internet")
+
+
 def _route(ec2: Any, subnet_id: str, vpc_id: str, gets_public_ip: bool) -> Reach:
     table = _route_table(ec2, subnet_id, vpc_id)
     if table is None:
         return Reach(False, f"subnet {subnet_id} has no route table")
     if _has_s3_endpoint(ec2, vpc_id, table["RouteTableId"], ec2.meta.region_name):
         return Reach(True, f"S3 gateway endpoint on {table['RouteTableId']}")
+    return _default_route(table, subnet_id, gets_public_ip, "S3")
+
+
+def _default_route(table: dict[str, Any], subnet_id: str, gets_public_ip: bool, where: str) -> Reach:
+    """Where the route table's default route takes an instance of the subnet."""
     default = next((r for r in table.get("Routes", []) if r.get("DestinationCidrBlock") == "0.0.0.0/0"
                     and r.get("State", "active") == "active"), None)  # fmt: skip
     if default is None:
+        endpoint = ", no NAT and no S3 gateway endpoint" if where == "S3" else " and no NAT"
         return Reach(False, f"route table {table['RouteTableId']} of subnet {subnet_id} has no default route "
-                            "(0.0.0.0/0), no NAT and no S3 gateway endpoint")  # fmt: skip
+                            f"(0.0.0.0/0){endpoint}")  # fmt: skip
     gateway = default.get("GatewayId", "")
     if gateway.startswith("igw-"):
         if gets_public_ip:
             return Reach(True, f"public IP and internet gateway {gateway}")
+        fix = "add a NAT gateway or an S3 gateway endpoint (CreateS3Endpoint)" if where == "S3" else "add a NAT gateway"
         return Reach(False, f"the instance gets no public IP in subnet {subnet_id} and its only default route goes "
-                            f"to internet gateway {gateway}; add a NAT gateway or an S3 gateway endpoint "
-                            "(CreateS3Endpoint), or set associatePublicIpAddress")  # fmt: skip
+                            f"to internet gateway {gateway}; {fix}, or set associatePublicIpAddress")  # fmt: skip
     if default.get("NatGatewayId"):
         return Reach(True, f"NAT gateway {default['NatGatewayId']}")
     target = next((default[k] for k in ("TransitGatewayId", "VpcPeeringConnectionId", "NetworkInterfaceId",

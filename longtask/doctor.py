@@ -1,0 +1,225 @@
+"""`longtask doctor`: a preflight of a stack and its account, one check at a time, each saying what to do.
+
+What is checked is what a run will use: the stack's defaults, or a run's own input over them. The route check is
+the launcher's (common/network.py): one model of what reaches S3 and the internet.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .client import Target
+from .common.network import default_subnet, internet_reach, s3_reach
+from .sources import DIGEST_METADATA, app_dir, source_digest
+
+# EC2's running vCPU quotas by instance family (on demand, Spot):
+# https://docs.aws.amazon.com/ec2/latest/instancetypes/ec2-instance-quotas.html
+STANDARD_QUOTAS = ("L-1216C47A", "L-34B43A08")  # Standard (A, C, D, H, I, M, R, T, Z)
+GPU_QUOTAS = ("L-DB2E81BA", "L-3819A6DF")  # G and VT
+FAMILY_QUOTAS = {"g": GPU_QUOTAS, "vt": GPU_QUOTAS, "p": ("L-417A185B", "L-7212CCBC")}
+NOT_STANDARD = frozenset({"g", "vt", "p", "f", "inf", "dl", "trn", "hpc", "x", "u", "mac"})
+SPOT_ROLE = "AWSServiceRoleForEC2Spot"
+READY = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check: passed (True), failed (False) or could not tell (None, which does not fail the doctor)."""
+
+    name: str
+    ok: bool | None
+    detail: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a run would use: instance types, subnets, image, public IP, Spot."""
+
+    instance_types: list[str]
+    subnet_ids: list[str]
+    image: str
+    security_group_ids: list[str]
+    public_ip: bool | None
+    spot: bool
+
+
+class Doctor:
+    """The checks of one stack (and of a run input over its defaults)."""
+
+    def __init__(self, target: Target, run_input: dict[str, Any] | None = None) -> None:
+        self.target = target
+        self.run_input = run_input or {}
+        self.cloudformation = target.client("cloudformation")
+        self.ec2 = target.client("ec2")
+        self.stack: dict[str, Any] = {}
+
+    def checks(self) -> Iterator[Check]:
+        """Each check in turn; without a deployed stack nothing else can be checked."""
+        yield from self._each("stack", lambda: [self.check_stack()])
+        if self.stack.get("StackStatus") not in READY:
+            return
+        plan = self.plan()
+        for name, check in (("network", self.check_network), ("image", self.check_image),
+                            ("offerings", self.check_offerings), ("quota", self.check_quota),
+                            ("spot role", self.check_spot_role), ("storage", self.check_storage)):  # fmt: skip
+            yield from self._each(name, lambda check=check: check(plan))
+
+    @staticmethod
+    def _each(name: str, checks: Callable[[], Iterable[Check]]) -> list[Check]:
+        """The checks, or one failed check naming the AWS call that failed (a caller without the permission)."""
+        try:
+            return list(checks())
+        except (ClientError, BotoCoreError) as error:
+            return [Check(name, False, f"{error}; the caller needs read access to it")]
+
+    def check_stack(self) -> Check:
+        name = self.target.stack_name
+        try:
+            self.stack = self.cloudformation.describe_stacks(StackName=name)["Stacks"][0]
+        except ClientError:
+            return Check("stack", False, f"stack {name} is not deployed; deploy it (README, Deploy to AWS)")
+        status = self.stack["StackStatus"]
+        if status not in READY:
+            return Check("stack", False, f"stack {name} is {status}; fix what its events say and deploy again")
+        template = self.cloudformation.get_template(StackName=name, TemplateStage="Original")["TemplateBody"]
+        body = template if isinstance(template, dict) else json.loads(template)
+        deployed = (body.get("Metadata") or {}).get(DIGEST_METADATA)
+        wanted = source_digest(app_dir())
+        if deployed is None:
+            return Check("stack", None, f"stack {name} is {status}, deployed without a version (sam deploy?)")
+        if deployed != wanted:
+            return Check("stack", False, f"stack {name} is at version {deployed}, this checkout {wanted}; deploy it")
+        return Check("stack", True, f"stack {name} is {status} at this checkout's version ({wanted})")
+
+    def plan(self) -> Plan:
+        parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in self.stack.get("Parameters", [])}
+        groups = _split(parameters.get("SecurityGroupIds", ""))
+        if not groups:
+            created = self.cloudformation.describe_stack_resource(
+                StackName=self.target.stack_name, LogicalResourceId="InstanceSecurityGroup")["StackResourceDetail"]
+            groups = [created["PhysicalResourceId"]]  # fmt: skip
+        return Plan(
+            instance_types=self.run_input.get("instanceTypes") or _split(parameters.get("InstanceTypes", "")),
+            subnet_ids=self.run_input.get("subnetIds") or _split(parameters.get("SubnetIds", "")),
+            image=self.run_input.get("imageId") or parameters.get("ImageId", ""),
+            security_group_ids=groups,
+            public_ip=self.run_input.get("associatePublicIpAddress"),
+            spot=bool(self.run_input.get("spot")),
+        )
+
+    def check_network(self, plan: Plan) -> Iterator[Check]:
+        subnets = plan.subnet_ids or [default_subnet(self.ec2)]
+        if subnets == [None]:
+            yield Check("network", False, "no subnets configured and no default VPC; set the stack's SubnetIds")
+            return
+        for subnet_id in subnets:
+            s3 = s3_reach(self.ec2, subnet_id, plan.security_group_ids, plan.public_ip)
+            yield Check(f"route to S3 from {subnet_id}", None if s3.unchecked else s3.reachable, s3.note)
+            internet = internet_reach(self.ec2, subnet_id, plan.public_ip)
+            yield Check(f"route to the internet from {subnet_id}", None if internet.unchecked else internet.reachable,
+                        internet.note + ("" if internet.reachable else " (scripts that install packages need it)"))
+
+    def check_image(self, plan: Plan) -> Iterator[Check]:
+        image_id = self._resolve_image(plan.image)
+        if image_id is None:
+            yield Check("image", False, f"SSM parameter {plan.image} does not resolve in {self._region()}; "
+                                        "set the stack's ImageId to an AMI id or a parameter of this region")
+            return
+        images = self.ec2.describe_images(ImageIds=[image_id])["Images"]
+        if not images:
+            yield Check("image", False, f"image {image_id} does not exist in {self._region()}; set ImageId")
+            return
+        architecture = images[0].get("Architecture", "x86_64")
+        yield Check("image", True, f"{plan.image} is {image_id} ({architecture})")
+        for instance_type in self._types(plan.instance_types):
+            supported = instance_type["ProcessorInfo"]["SupportedArchitectures"]
+            name = instance_type["InstanceType"]
+            fits = architecture in supported
+            fix = "" if fits else f", not the image's {architecture}; choose a {architecture} type or another image"
+            yield Check(f"architecture of {name}", fits, f"{name} runs {', '.join(supported)}{fix}")
+
+    def check_offerings(self, plan: Plan) -> Iterator[Check]:
+        subnets = plan.subnet_ids or [s for s in [default_subnet(self.ec2)] if s]
+        zones = sorted({s["AvailabilityZone"] for s in self.ec2.describe_subnets(SubnetIds=subnets)["Subnets"]})
+        offered = {(o["InstanceType"], o["Location"]) for page in self.ec2.get_paginator(
+            "describe_instance_type_offerings").paginate(LocationType="availability-zone", Filters=[
+                {"Name": "instance-type", "Values": plan.instance_types}, {"Name": "location", "Values": zones}])
+            for o in page["InstanceTypeOfferings"]}  # fmt: skip
+        for name in plan.instance_types:
+            where = [zone for zone in zones if (name, zone) in offered]
+            detail = f"in {', '.join(where)}" if where else (
+                f"in none of the subnets' zones ({', '.join(zones)}); choose another type or subnet")
+            yield Check(f"{name} offered", bool(where), detail)
+
+    def check_quota(self, plan: Plan) -> Iterator[Check]:
+        quotas = self.target.client("service-quotas")
+        for instance_type in self._types(plan.instance_types):
+            name, vcpus = instance_type["InstanceType"], instance_type["VCpuInfo"]["DefaultVCpus"]
+            codes = _quota_codes(name)
+            if codes is None:
+                yield Check(f"vCPU quota for {name}", None, "its family's quota is not known to the doctor")
+                continue
+            for market, code in zip(("On-Demand", "Spot"), codes, strict=True):
+                if market == "Spot" and not plan.spot:
+                    continue
+                quota = quotas.get_service_quota(ServiceCode="ec2", QuotaCode=code)["Quota"]
+                fits = quota["Value"] >= vcpus
+                detail = f"{quota['QuotaName']}: {quota['Value']:g} vCPUs, {name} needs {vcpus}"
+                yield Check(f"{market} vCPU quota for {name}", fits,
+                            detail + ("" if fits else f"; ask for more (Service Quotas, {code})"))
+
+    def check_spot_role(self, plan: Plan) -> Iterator[Check]:
+        if not plan.spot:
+            return
+        try:
+            self.target.client("iam").get_role(RoleName=SPOT_ROLE)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "NoSuchEntity":
+                raise
+            yield Check("Spot service-linked role", None, f"{SPOT_ROLE} does not exist yet; the first Spot run "
+                                                          "creates it (the launcher may, once)")  # fmt: skip
+            return
+        yield Check("Spot service-linked role", True, f"{SPOT_ROLE} exists")
+
+    def check_storage(self, plan: Plan) -> Iterator[Check]:
+        outputs = {o["OutputKey"]: o["OutputValue"] for o in self.stack.get("Outputs", [])}
+        table = self.target.client("dynamodb").describe_table(TableName=outputs["RunsTableName"])["Table"]
+        status = table["TableStatus"]
+        yield Check("Runs table", status == "ACTIVE", f"{outputs['RunsTableName']} is {status}")
+        self.target.client("s3").head_bucket(Bucket=outputs["ArtifactBucketName"])
+        yield Check("artifact bucket", True, f"{outputs['ArtifactBucketName']} answers")
+
+    def _resolve_image(self, image: str) -> str | None:
+        if not image.startswith("/"):
+            return image
+        try:
+            return self.target.client("ssm").get_parameter(Name=image)["Parameter"]["Value"]
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ParameterNotFound":
+                return None
+            raise
+
+    def _types(self, names: list[str]) -> list[dict[str, Any]]:
+        return self.ec2.describe_instance_types(InstanceTypes=names)["InstanceTypes"]
+
+    def _region(self) -> str:
+        return self.ec2.meta.region_name
+
+
+def _split(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _quota_codes(instance_type: str) -> tuple[str, str] | None:
+    """(on-demand, Spot) quota codes of the type's family, or None when the doctor does not know them."""
+    family = re.match(r"[a-z]+", instance_type)
+    name = family[0] if family else ""
+    if name in FAMILY_QUOTAS:
+        return FAMILY_QUOTAS[name]
+    return STANDARD_QUOTAS if name and name not in NOT_STANDARD and name[0] in "acdhimrtz" else None

@@ -1,0 +1,28 @@
+"""The doctor's pieces that need no stack: which vCPU quota a type counts against, and the internet route."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from longtask.common.network import internet_reach
+from longtask.doctor import _quota_codes
+
+
+@pytest.mark.parametrize(("instance_type", "codes"), [
+    ("t3a.nano", ("L-1216C47A", "L-34B43A08")), ("c7i.large", ("L-1216C47A", "L-34B43A08")),
+    ("im4gn.large", ("L-1216C47A", "L-34B43A08")), ("g5.xlarge", ("L-DB2E81BA", "L-3819A6DF")),
+    ("p5.48xlarge", ("L-417A185B", "L-7212CCBC")), ("trn1.2xlarge", None), ("x2iedn.xlarge", None),
+    ("hpc7g.4xlarge", None), ("inf2.xlarge", None),
+])  # fmt: skip
+def test_each_family_counts_against_its_own_vcpu_quota(instance_type: str, codes: tuple[str, str] | None) -> None:
+    assert _quota_codes(instance_type) == codes
+
+
+def test_the_internet_needs_a_public_ip_with_an_internet_gateway(aws: dict[str, Any]) -> None:
+    ec2 = aws["ec2"]
+    subnet = ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"][0]["SubnetId"]
+    assert internet_reach(ec2, subnet, public_ip=True).reachable
+    private = internet_reach(ec2, subnet, public_ip=False)
+    assert not private.reachable and "add a NAT gateway, or set associatePublicIpAddress" in private.note
