@@ -8,65 +8,32 @@ is created or updated as a CloudFormation stack. Nothing is redeployed when noth
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
-import shutil
-import subprocess
-import zipfile
+import sys
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from .. import deployment
 from ..errors import EngineError
-from ..sources import DIGEST_METADATA, app_dir, source_digest, source_files
+from ..sources import DIGEST_METADATA, app_dir, source_digest
 from ..template_file import load_template
 from ..waiting import poll_condition
-from .localstack import uv_command
 from .paths import EnginePaths
 
 DEPLOYMENT_BUCKET = "longtask-local-deployment"
+LOCAL_RUNTIME = deployment.Runtime(f"{sys.version_info.major}.{sys.version_info.minor}")
 TERMINAL_OK = {"CREATE_COMPLETE", "UPDATE_COMPLETE"}
 STACK_TIMEOUT_SECONDS = 300
 
 
-def build_function(source: Path, paths: EnginePaths) -> Path:
-    """A zip of the function's folder plus its requirements installed for this Python."""
-    requirements = source / "requirements.txt"
-    deps_key = hashlib.sha256(requirements.read_bytes() if requirements.exists() else b"").hexdigest()[:16]
-    deps = paths.build / "dependencies" / deps_key
-    if requirements.exists() and not deps.exists():
-        staging = deps.with_suffix(".partial")
-        shutil.rmtree(staging, ignore_errors=True)
-        completed = subprocess.run(
-            [*uv_command(), "pip", "install", "--quiet", "--target", str(staging), "-r", str(requirements),
-             "--python-version", "3.11"],
-            capture_output=True, text=True,
-        )  # fmt: skip
-        if completed.returncode != 0:
-            raise EngineError(f"installing {requirements} failed:\n{completed.stderr.strip()}")
-        staging.rename(deps)
-    archive = paths.build / f"{source.name}.zip"
-    archive.parent.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
-        for folder in [deps, source] if deps.exists() else [source]:
-            for file in source_files(folder):
-                zf.write(file.resolve(), file.relative_to(folder).as_posix())
-    return archive
-
-
 def package(template: dict[str, Any], root: Path, paths: EnginePaths, s3: Any) -> dict[str, Any]:
-    """The template with local CodeUri/DefinitionUri paths (relative to root) replaced by uploaded S3 objects."""
-    packaged = copy.deepcopy(template)
+    """The template with its code and definitions uploaded to the engine's deployment bucket, built for this
+    machine's Python (the engine runs the functions with it)."""
     _ensure_bucket(s3)
-    for resource in packaged["Resources"].values():
-        properties = resource.get("Properties", {})
-        if resource["Type"] == "AWS::Serverless::Function" and isinstance(properties.get("CodeUri"), str):
-            properties["CodeUri"] = _upload(s3, build_function(root / properties["CodeUri"], paths))
-        if resource["Type"] == "AWS::Serverless::StateMachine" and isinstance(properties.get("DefinitionUri"), str):
-            properties["DefinitionUri"] = _upload(s3, root / properties["DefinitionUri"])
-    return packaged
+    return deployment.package(template, root, paths.build, LOCAL_RUNTIME, deployment.uploader(s3, DEPLOYMENT_BUCKET))
 
 
 def deploy(
@@ -127,13 +94,6 @@ def _ensure_bucket(s3: Any) -> None:
         s3.head_bucket(Bucket=DEPLOYMENT_BUCKET)
     except ClientError:
         s3.create_bucket(Bucket=DEPLOYMENT_BUCKET)
-
-
-def _upload(s3: Any, file: Path) -> str:
-    body = file.read_bytes()
-    key = f"{file.stem}-{hashlib.sha256(body).hexdigest()[:16]}{file.suffix}"
-    s3.put_object(Bucket=DEPLOYMENT_BUCKET, Key=key, Body=body)
-    return f"s3://{DEPLOYMENT_BUCKET}/{key}"
 
 
 def _stack(cloudformation: Any, stack_name: str) -> tuple[str | None, dict[str, str]]:

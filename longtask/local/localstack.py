@@ -9,6 +9,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
+from ..deployment import uv_command
 from ..errors import EngineError
 from ..sources import app_dir
 from ..waiting import poll_condition
@@ -37,13 +38,6 @@ def endpoint_url() -> str:
 
 def health_url() -> str:
     return f"http://127.0.0.1:{port()}/_localstack/health"
-
-
-def uv_command() -> list[str]:
-    """uv, installed with this package (it makes LocalStack's environment in seconds)."""
-    from uv import find_uv_bin
-
-    return [find_uv_bin()]
 
 
 def ensure_environment(paths: EnginePaths) -> Path:

@@ -72,7 +72,8 @@ def longtask(client: LongTaskClient) -> Any:
     """Run the `longtask` CLI against the test stack."""
 
     def run(*args: str, stdin: str | None = None) -> CliResult:
-        command = [str(Path(sys.executable).with_name("longtask")), *args, "--stack", STACK]
+        stack = [] if "--stack" in args else ["--stack", STACK]  # the test stack, unless a test names another
+        command = [str(Path(sys.executable).with_name("longtask")), *args, *stack]
         completed = subprocess.run(command, capture_output=True, text=True, input=stdin, timeout=300, cwd=ROOT)
         return CliResult(completed.returncode, completed.stdout, completed.stderr)
 

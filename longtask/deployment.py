@@ -1,0 +1,270 @@
+"""Build, package and deploy template.yaml: what `sam build`, `sam package` and `sam deploy` do, without Docker or a
+second Python on PATH.
+
+- Each function (its CodeUri folder and the requirements it names) is built once per digest of both, for the
+  Python it will run on: on AWS the functions' runtime (python3.12, x86_64 manylinux wheels only), on the local
+  engine this machine's. Its zip is uploaded under a key made of that digest, so a stack update touches only the
+  functions whose code changed.
+- On AWS the artifacts go to a bucket made once per account and region (encrypted, public access blocked, old
+  artifacts expiring), and the stack is created or updated through a change set (the SAM transform expanded by
+  CloudFormation), which shows what will change before it is applied.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import subprocess
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from .errors import LongTaskError
+from .sources import source_files
+
+CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
+ARTIFACT_DAYS = 30  # CloudFormation has copied a function's code into Lambda long before
+SETTLED = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "ROLLBACK_FAILED",
+           "UPDATE_ROLLBACK_FAILED", "CREATE_FAILED", "DELETE_COMPLETE")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """The Python a function is built for: its version, and the platform its wheels are for (None: this one)."""
+
+    python_version: str
+    platform: str | None = None
+
+    @property
+    def tag(self) -> str:
+        return f"py{self.python_version}-{self.platform or 'local'}"
+
+
+LAMBDA_RUNTIME = Runtime("3.12", "x86_64-manylinux2014")  # template.yaml's Runtime: python3.12, x86_64
+
+
+def uv_command() -> list[str]:
+    """uv, installed with this package."""
+    from uv import find_uv_bin
+
+    return [find_uv_bin()]
+
+
+def build_function(source: Path, cache: Path, runtime: Runtime) -> Path:
+    """The function's zip (its folder and its requirements installed for the runtime), built once per digest."""
+    requirements = source / "requirements.txt"
+    wanted = requirements.read_bytes() if requirements.exists() else b""
+    digest = hashlib.sha256(runtime.tag.encode() + wanted)
+    for file in source_files(source):
+        digest.update(str(file.relative_to(source)).encode() + file.read_bytes())
+    archive = cache / "functions" / f"{source.name}-{digest.hexdigest()[:16]}.zip"
+    if archive.exists():
+        return archive
+    deps = _dependencies(requirements, cache, runtime) if requirements.exists() else None
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    partial = archive.with_suffix(".partial")
+    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as zf:
+        for folder in [deps, source] if deps else [source]:
+            for file in source_files(folder):
+                zf.write(file.resolve(), file.relative_to(folder).as_posix())
+    partial.rename(archive)
+    return archive
+
+
+def _dependencies(requirements: Path, cache: Path, runtime: Runtime) -> Path:
+    """The requirements installed into a folder of their own, once per runtime and requirements."""
+    key = hashlib.sha256(runtime.tag.encode() + requirements.read_bytes()).hexdigest()[:16]
+    deps = cache / "dependencies" / key
+    if deps.exists():
+        return deps
+    staging = deps.with_suffix(".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    platform = ["--python-platform", runtime.platform, "--only-binary", ":all:"] if runtime.platform else []
+    completed = subprocess.run(
+        [*uv_command(), "pip", "install", "--quiet", "--target", str(staging), "-r", str(requirements),
+         "--python-version", runtime.python_version, *platform],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    if completed.returncode != 0:
+        raise LongTaskError(f"installing {requirements} for Python {runtime.python_version} failed:\n"
+                            f"{completed.stderr.strip()}")  # fmt: skip
+    staging.rename(deps)
+    return deps
+
+
+def package(template: dict[str, Any], root: Path, cache: Path, runtime: Runtime,
+            upload: Callable[[Path], str]) -> dict[str, Any]:  # fmt: skip
+    """The template with its local CodeUri and DefinitionUri paths (relative to root) replaced by uploaded objects."""
+    import copy
+
+    packaged = copy.deepcopy(template)
+    for resource in packaged["Resources"].values():
+        properties = resource.get("Properties", {})
+        if resource["Type"] == "AWS::Serverless::Function" and isinstance(properties.get("CodeUri"), str):
+            properties["CodeUri"] = upload(build_function(root / properties["CodeUri"], cache, runtime))
+        if resource["Type"] == "AWS::Serverless::StateMachine" and isinstance(properties.get("DefinitionUri"), str):
+            properties["DefinitionUri"] = upload(root / properties["DefinitionUri"])
+    return packaged
+
+
+def uploader(s3: Any, bucket: str) -> Callable[[Path], str]:
+    """Upload a file under a key made of its content's digest (once: a key never changes what it holds)."""
+
+    def upload(file: Path) -> str:
+        body = file.read_bytes()
+        key = f"{file.stem.rsplit('-', 1)[0]}-{hashlib.sha256(body).hexdigest()[:16]}{file.suffix}"
+        try:
+            s3.head_object(Bucket=bucket, Key=key)
+        except ClientError:
+            s3.put_object(Bucket=bucket, Key=key, Body=body)
+        return f"s3://{bucket}/{key}"
+
+    return upload
+
+
+def artifact_bucket(s3: Any, account: str, region: str) -> str:
+    """The account's and region's deployment bucket, made once: encrypted, public access blocked, old artifacts
+    expiring after ARTIFACT_DAYS."""
+    bucket = f"longtask-deployment-{account}-{region}"
+    try:
+        s3.head_bucket(Bucket=bucket)
+        return bucket
+    except ClientError:
+        pass
+    created = {"CreateBucketConfiguration": {"LocationConstraint": region}} if region != "us-east-1" else {}
+    s3.create_bucket(Bucket=bucket, **created)
+    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+        "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={
+        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
+    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [
+        {"ID": "expire-old-artifacts", "Status": "Enabled", "Filter": {"Prefix": ""},
+         "Expiration": {"Days": ARTIFACT_DAYS}, "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}}]})
+    return bucket  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ChangeSet:
+    """A change set ready to execute, and what it changes (action, logical id, type, replacement)."""
+
+    arn: str
+    changes: list[tuple[str, str, str, str]]
+
+
+def create_change_set(cloudformation: Any, stack: str, body: str, parameters: dict[str, str],
+                      existing: dict[str, str] | None) -> ChangeSet | None:  # fmt: skip
+    """A change set creating the stack (existing None) or updating it (parameters not given keep their values);
+    None when it would change nothing (the change set is deleted)."""
+    kept = [{"ParameterKey": k, "UsePreviousValue": True} for k in (existing or {}) if k not in parameters]
+    name = f"longtask-{int(time.time())}"
+    arn = cloudformation.create_change_set(
+        StackName=stack, ChangeSetName=name, TemplateBody=body, Capabilities=CAPABILITIES,
+        ChangeSetType="CREATE" if existing is None else "UPDATE",
+        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()] + kept,
+    )["Id"]  # fmt: skip
+    while True:
+        described = cloudformation.describe_change_set(ChangeSetName=arn, StackName=stack)
+        if described["Status"] in ("CREATE_COMPLETE", "FAILED"):
+            break
+        time.sleep(1)
+    if described["Status"] == "FAILED":
+        reason = described.get("StatusReason", "")
+        if "didn't contain changes" in reason or "No updates are to be performed" in reason:
+            cloudformation.delete_change_set(ChangeSetName=arn, StackName=stack)
+            return None
+        raise LongTaskError(f"CloudFormation refused the change set: {reason}")
+    changes = [(c["ResourceChange"]["Action"], c["ResourceChange"]["LogicalResourceId"],
+                c["ResourceChange"]["ResourceType"], c["ResourceChange"].get("Replacement", ""))
+               for c in described.get("Changes", []) if "ResourceChange" in c]  # fmt: skip
+    return ChangeSet(arn, changes)
+
+
+def execute(cloudformation: Any, stack: str, change_set: ChangeSet) -> Iterator[dict[str, Any]]:
+    """Execute the change set; yield the stack's events as they come, until the stack settles."""
+    seen = {e["EventId"] for e in _events(cloudformation, stack)}
+    cloudformation.execute_change_set(ChangeSetName=change_set.arn, StackName=stack)
+    while True:
+        fresh = [e for e in reversed(_events(cloudformation, stack)) if e["EventId"] not in seen]
+        for event in fresh:
+            seen.add(event["EventId"])
+            yield event
+        status = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"]
+        if status in SETTLED:
+            return
+        time.sleep(1)
+
+
+def _events(cloudformation: Any, stack: str) -> list[dict[str, Any]]:
+    try:
+        return cloudformation.describe_stack_events(StackName=stack)["StackEvents"]
+    except ClientError:
+        return []
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """One deploy of the application as a stack: where, with what parameters, built for which Python."""
+
+    cloudformation: Any
+    s3: Any
+    ssm: Any
+    stack: str
+    parameters: dict[str, str]
+    runtime: Runtime
+    cache: Path
+
+    def check_parameters(self, template: dict[str, Any]) -> None:
+        """UserError for a parameter the template does not have, and for an ImageId parameter the region lacks."""
+        from .errors import UserError
+
+        known = template.get("Parameters", {})
+        unknown = sorted(set(self.parameters) - set(known))
+        if unknown:
+            raise UserError(f"unknown parameter {', '.join(unknown)}; template.yaml's are {', '.join(known)}")
+        image = self.parameters.get("ImageId", known.get("ImageId", {}).get("Default", ""))
+        if image.startswith("/"):
+            try:
+                self.ssm.get_parameter(Name=image)
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "ParameterNotFound":
+                    raise
+                region = self.ssm.meta.region_name
+                raise UserError(f"region {region} has no SSM parameter {image} (ImageId); give "
+                                "--parameter ImageId=<an AMI id or a parameter of this region>") from None
+
+    def current(self) -> tuple[str | None, dict[str, str]]:
+        """The stack's status (None: there is none) and its parameters."""
+        try:
+            stack = self.cloudformation.describe_stacks(StackName=self.stack)["Stacks"][0]
+        except ClientError:
+            return None, {}
+        if stack["StackStatus"] == "DELETE_COMPLETE":
+            return None, {}
+        parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
+        return stack["StackStatus"], parameters
+
+    def change_set(self, template: dict[str, Any], root: Path, bucket: str, existing: dict[str, str] | None,
+                   digest: str) -> ChangeSet | None:  # fmt: skip
+        """Build and upload what changed, and the change set that deploys it (None: nothing would change)."""
+        import json
+
+        from .sources import DIGEST_METADATA
+
+        packaged = package(template, root, self.cache, self.runtime, uploader(self.s3, bucket))
+        packaged.setdefault("Metadata", {})[DIGEST_METADATA] = digest
+        return create_change_set(self.cloudformation, self.stack, json.dumps(packaged), self.parameters, existing)
+
+    def outputs(self) -> dict[str, str]:
+        stack = self.cloudformation.describe_stacks(StackName=self.stack)["Stacks"][0]
+        return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
+
+    def failures(self) -> str:
+        events = self.cloudformation.describe_stack_events(StackName=self.stack)["StackEvents"]
+        reasons = [f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}" for e in events
+                   if "FAILED" in e["ResourceStatus"]]  # fmt: skip
+        return "; ".join(reasons[:5]) or "no reason given"

@@ -1,0 +1,57 @@
+"""Deploy's pieces against moto: content-addressed uploads, the deployment bucket, and parameters refused early."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from longtask.deployment import LAMBDA_RUNTIME, Deployment, artifact_bucket, uploader
+from longtask.errors import UserError
+from longtask.template_file import load_template
+
+from ..conftest import REGION, ROOT
+
+
+def test_an_artifact_is_keyed_by_its_content_and_uploaded_once(aws: dict[str, Any], tmp_path: Path) -> None:
+    s3 = aws["s3"]
+    bucket = artifact_bucket(s3, "123456789012", REGION)
+    upload = uploader(s3, bucket)
+    archive = tmp_path / "launcher-0123456789abcdef.zip"
+    archive.write_bytes(b"code v1")
+    first = upload(archive)
+    assert first == upload(archive) and first.startswith(f"s3://{bucket}/launcher-") and first.endswith(".zip")
+    archive.write_bytes(b"code v2")
+    assert upload(archive) != first  # changed code, new key: only that function is updated
+    assert len(s3.list_objects_v2(Bucket=bucket)["Contents"]) == 2
+
+
+def test_the_deployment_bucket_is_private_encrypted_and_expires_old_artifacts(aws: dict[str, Any]) -> None:
+    s3 = aws["s3"]
+    bucket = artifact_bucket(s3, "123456789012", REGION)
+    assert bucket == f"longtask-deployment-123456789012-{REGION}" == artifact_bucket(s3, "123456789012", REGION)
+    assert all(s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"].values())
+    rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    assert s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"][0]["Expiration"]["Days"] == 30
+
+
+def deployment(aws: dict[str, Any], parameters: dict[str, str]) -> Deployment:
+    clients = {name: boto3.client(name, region_name=REGION) for name in ("cloudformation", "ssm")}
+    return Deployment(clients["cloudformation"], aws["s3"], clients["ssm"], "longtask", parameters, LAMBDA_RUNTIME,
+                      Path("/nonexistent"))  # fmt: skip
+
+
+def test_an_unknown_parameter_is_named_with_the_templates(aws: dict[str, Any]) -> None:
+    with pytest.raises(UserError, match=r"unknown parameter PollSeconds; template\.yaml's are InstanceTypes, ImageId"):
+        deployment(aws, {"PollSeconds": "5"}).check_parameters(load_template(ROOT / "template.yaml"))
+
+
+def test_a_region_without_the_images_ssm_parameter_is_refused(aws: dict[str, Any]) -> None:
+    template = load_template(ROOT / "template.yaml")
+    with pytest.raises(UserError, match=r"region us-east-1 has no SSM parameter /aws/service/nowhere \(ImageId\)"):
+        deployment(aws, {"ImageId": "/aws/service/nowhere"}).check_parameters(template)
+    deployment(aws, {}).check_parameters(template)  # moto has the public Amazon Linux parameters, as AWS does
+    deployment(aws, {"ImageId": "ami-0123456789abcdef0"}).check_parameters(template)  # an AMI id: nothing to resolve
