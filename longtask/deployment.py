@@ -259,6 +259,16 @@ class Deployment:
         packaged.setdefault("Metadata", {})[DIGEST_METADATA] = digest
         return create_change_set(self.cloudformation, self.stack, json.dumps(packaged), self.parameters, existing)
 
+    def deployed_digest(self) -> str | None:
+        """The source digest the stack was last deployed from (template metadata), if it says."""
+        import json
+
+        from .sources import DIGEST_METADATA
+
+        body = self.cloudformation.get_template(StackName=self.stack, TemplateStage="Original")["TemplateBody"]
+        template = body if isinstance(body, dict) else json.loads(body)
+        return (template.get("Metadata") or {}).get(DIGEST_METADATA)
+
     def outputs(self) -> dict[str, str]:
         stack = self.cloudformation.describe_stacks(StackName=self.stack)["Stacks"][0]
         return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}

@@ -31,19 +31,24 @@ class Teardown:
         return f"deletes stack {self.stack} ({self.resources} resources) and {kept}"
 
 
-def plan(client: LongTaskClient) -> Teardown:
+def plan(client: LongTaskClient, force: bool) -> Teardown:
+    """What destroying the stack would do; UserError while runs are RUNNING (their executions, which exist
+    before their records do), unless force (they are aborted first)."""
     cloudformation = client.target.client("cloudformation")
     resources = cloudformation.describe_stack_resources(StackName=client.target.stack_name)["StackResources"]
-    running = [run["runId"] for run in client.list_runs(limit=1000, status="RUNNING")]
-    return Teardown(client.target.stack_name, len(resources), client.stack.bucket, client.stack.table, running)
-
-
-def destroy(client: LongTaskClient, teardown: Teardown, delete_runs: bool, force: bool) -> None:
-    """Abort the RUNNING runs (force) or refuse; delete the stack; then the bucket and the table if asked."""
-    if teardown.running and not force:
-        shown = ", ".join(teardown.running[:5]) + (" ..." if len(teardown.running) > 5 else "")
+    pages = client.stepfunctions.get_paginator("list_executions").paginate(
+        stateMachineArn=client.stack.state_machine_arn, statusFilter="RUNNING")
+    running = [execution["name"] for page in pages for execution in page["executions"]]
+    teardown = Teardown(client.target.stack_name, len(resources), client.stack.bucket, client.stack.table, running)
+    if running and not force:
+        shown = ", ".join(running[:5]) + (" ..." if len(running) > 5 else "")
         raise UserError(f"stack {teardown.stack} has RUNNING runs ({shown}); wait for them, `longtask abort` "
                         "them, or destroy with --force, which aborts them first")  # fmt: skip
+    return teardown
+
+
+def destroy(client: LongTaskClient, teardown: Teardown, delete_runs: bool) -> None:
+    """Abort the RUNNING runs; delete the stack; then the bucket and the table if asked."""
     for run_id in teardown.running:
         client.abort(run_id)
     cloudformation = client.target.client("cloudformation")

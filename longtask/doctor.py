@@ -99,16 +99,11 @@ class Doctor:
 
     def plan(self) -> Plan:
         parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in self.stack.get("Parameters", [])}
-        groups = _split(parameters.get("SecurityGroupIds", ""))
-        if not groups:
-            created = self.cloudformation.describe_stack_resource(
-                StackName=self.target.stack_name, LogicalResourceId="InstanceSecurityGroup")["StackResourceDetail"]
-            groups = [created["PhysicalResourceId"]]  # fmt: skip
         return Plan(
             instance_types=self.run_input.get("instanceTypes") or _split(parameters.get("InstanceTypes", "")),
             subnet_ids=self.run_input.get("subnetIds") or _split(parameters.get("SubnetIds", "")),
             image=self.run_input.get("imageId") or parameters.get("ImageId", ""),
-            security_group_ids=groups,
+            security_group_ids=self._launch_security_groups(),
             public_ip=self.run_input.get("associatePublicIpAddress"),
             spot=bool(self.run_input.get("spot")),
         )
@@ -194,6 +189,14 @@ class Doctor:
         yield Check("Runs table", status == "ACTIVE", f"{outputs['RunsTableName']} is {status}")
         self.target.client("s3").head_bucket(Bucket=outputs["ArtifactBucketName"])
         yield Check("artifact bucket", True, f"{outputs['ArtifactBucketName']} answers")
+
+    def _launch_security_groups(self) -> list[str]:
+        """The groups the launcher gives instances (its SECURITY_GROUP_IDS: the stack's, or the one it made)."""
+        launcher = self.cloudformation.describe_stack_resource(
+            StackName=self.target.stack_name, LogicalResourceId="LauncherFunction")["StackResourceDetail"]
+        configuration = self.target.client("lambda").get_function_configuration(
+            FunctionName=launcher["PhysicalResourceId"])  # fmt: skip
+        return _split(configuration.get("Environment", {}).get("Variables", {}).get("SECURITY_GROUP_IDS", ""))
 
     def _resolve_image(self, image: str) -> str | None:
         if not image.startswith("/"):

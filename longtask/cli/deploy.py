@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -17,6 +18,7 @@ Parameters = Annotated[list[str] | None, typer.Option(
     "--parameter", metavar="KEY=VALUE", help="A template parameter (kept from the last deploy when not given).")]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Apply the changes without asking.")]
 FAILED_CREATE = ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED", "REVIEW_IN_PROGRESS")
+UP = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE")
 
 
 def deploy(ctx: typer.Context, parameter: Parameters = None, yes: Yes = False) -> None:
@@ -33,15 +35,26 @@ def deploy(ctx: typer.Context, parameter: Parameters = None, yes: Yes = False) -
     if status in FAILED_CREATE:
         _delete_failed_stack(deployment, status, yes)
         status, existing = None, {}
+    if status is None and not chosen.aws:  # a new stack on the engine polls as the engine's do, unless told
+        from ..local.engine import LOCAL_STACK_PARAMETERS
+
+        deployment = replace(deployment, parameters={**LOCAL_STACK_PARAMETERS, **deployment.parameters})
     elif status is not None and status.endswith("_IN_PROGRESS"):
         raise UserError(f"stack {deployment.stack} is {status}; wait for it to settle and deploy again")
+    digest = source_digest(app_dir())
+    same_parameters = all(existing.get(key) == value for key, value in deployment.parameters.items())
+    if status in UP and same_parameters and deployment.deployed_digest() == digest:
+        stderr.print(f"stack [bold]{deployment.stack}[/] is up to date: nothing to deploy")
+        _show_outputs(deployment)
+        return
     from botocore.exceptions import ClientError
 
     try:
         with stderr.status("building and uploading the functions, creating the change set"):
-            change_set = deployment.change_set(template, app_dir(), bucket, existing if status else None,
-                                               source_digest(app_dir()))  # fmt: skip
+            change_set = deployment.change_set(template, app_dir(), bucket, existing if status else None, digest)
     except ClientError as error:
+        if status is None:  # a refused creation leaves no stack behind
+            _remove_stack_under_review(deployment)
         raise UserError(f"CloudFormation refused the deploy: {error.response['Error'].get('Message', error)}") from None
     if change_set is None:
         stderr.print(f"stack [bold]{deployment.stack}[/] is up to date: nothing to deploy")
@@ -57,7 +70,7 @@ def deploy(ctx: typer.Context, parameter: Parameters = None, yes: Yes = False) -
             raise typer.Exit(1)
     _follow(deployment, change_set)
     final, _ = deployment.current()
-    if final not in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+    if final not in UP[:2]:
         reasons = deployment.failures()
         if final in FAILED_CREATE:  # no half-deployed stack is left behind
             deployment.cloudformation.delete_stack(StackName=deployment.stack)
@@ -83,7 +96,6 @@ def _deployment(chosen: TargetOptions, parameters: dict[str, str]) -> tuple[Depl
         if engine.up(paths):
             stderr.print("[dim]local engine started[/]")
         target, runtime = engine.target(paths, chosen.stack), LOCAL_RUNTIME
-        parameters = {**engine.LOCAL_STACK_PARAMETERS, **parameters}  # the engine's polls, unless given
     try:
         account = target.client("sts").get_caller_identity()["Account"]
     except NoCredentialsError:
@@ -105,6 +117,12 @@ def _delete_failed_stack(deployment: Deployment, status: str, yes: bool) -> None
     from ..waiting import poll_condition
 
     poll_condition(lambda: deployment.current()[0] is None, 300, 1)
+
+
+def _remove_stack_under_review(deployment: Deployment) -> None:
+    """The empty stack (REVIEW_IN_PROGRESS) a refused creating change set may leave."""
+    if deployment.current()[0] == "REVIEW_IN_PROGRESS":
+        deployment.cloudformation.delete_stack(StackName=deployment.stack)
 
 
 def _abandon(deployment: Deployment, change_set: str, created: bool) -> None:

@@ -22,14 +22,14 @@ def destroy(ctx: typer.Context, delete_runs: DeleteRuns = False, force: Force = 
     from ..client import LongTaskClient
 
     client = LongTaskClient(deployed_target(ctx))
-    plan = teardown.plan(client)
+    plan = teardown.plan(client, force)
     stderr.print(f"this {plan.describe(delete_runs)}" + (f", after aborting {len(plan.running)} RUNNING runs"
                                                          if plan.running and force else ""))  # fmt: skip
     if not yes:
         if not sys.stdin.isatty():
             raise UserError("destroy asks before deleting; add --yes where nobody can answer")
         typer.confirm("delete?", abort=True)
-    teardown.destroy(client, plan, delete_runs, force)
+    teardown.destroy(client, plan, delete_runs)
     if not ctx.find_root().obj.aws:
         from ..local.deploy import forget
         from ..local.paths import EnginePaths

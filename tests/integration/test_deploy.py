@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
+
 from longtask.client import LongTaskClient
+from longtask.waiting import poll_condition
 
 DEPLOYED = "longtask-it-deploy"  # a stack of its own: the suite's stack stays as it is
+
+
+@pytest.fixture
+def no_stack(client: LongTaskClient) -> Iterator[str]:
+    """DEPLOYED does not exist before the test, nor after it."""
+    cloudformation = client.target.client("cloudformation")
+
+    def delete() -> None:
+        if stack_status(client, DEPLOYED) is not None:
+            cloudformation.delete_stack(StackName=DEPLOYED)
+            assert poll_condition(lambda: stack_status(client, DEPLOYED) is None, timeout=120)
+
+    delete()
+    yield DEPLOYED
+    delete()
 
 
 def stack_status(client: LongTaskClient, stack: str) -> str | None:
@@ -15,29 +34,41 @@ def stack_status(client: LongTaskClient, stack: str) -> str | None:
                 None)  # fmt: skip
 
 
-def test_deploy_change_redeploy_and_destroy(client: LongTaskClient, longtask: Any) -> None:
+def test_deploy_change_redeploy_and_destroy(client: LongTaskClient, longtask: Any, no_stack: str) -> None:
     created = longtask("deploy", "--stack", DEPLOYED, "--yes")
-    assert created.code == 0, created.stderr
+    assert created.exit_code == 0, created.stderr
     assert "CREATE_COMPLETE" in created.stderr and "StateMachineArn" in created.stdout
     changed = longtask("deploy", "--stack", DEPLOYED, "--parameter", "DefaultPollSeconds=2", "--yes")
-    assert changed.code == 0, changed.stderr
+    assert changed.exit_code == 0, changed.stderr
     assert "Modify" in changed.stderr and "UPDATE_COMPLETE" in changed.stderr
     again = longtask("deploy", "--stack", DEPLOYED, "--yes")
-    assert again.code == 0 and "is up to date: nothing to deploy" in again.stderr, again.stderr
-    destroyed = longtask("destroy", "--stack", DEPLOYED, "--yes", "--delete-runs")
-    assert destroyed.code == 0, destroyed.stderr
+    assert again.exit_code == 0 and "is up to date: nothing to deploy" in again.stderr, again.stderr
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in client.target.client("cloudformation").describe_stacks(
+        StackName=DEPLOYED)["Stacks"][0]["Outputs"]}  # fmt: skip
+    destroyed = longtask("destroy", "--stack", DEPLOYED, "--yes")
+    assert destroyed.exit_code == 0, destroyed.stderr
     assert stack_status(client, DEPLOYED) is None
+    # DeletionPolicy: Retain: the runs' bucket and table outlive the stack (removed here by hand)
+    s3, dynamodb = client.target.client("s3"), client.target.client("dynamodb")
+    s3.head_bucket(Bucket=outputs["ArtifactBucketName"])
+    assert dynamodb.describe_table(TableName=outputs["RunsTableName"])["Table"]["TableStatus"] == "ACTIVE"
+    from longtask.destroy import _empty_and_delete_bucket
+
+    _empty_and_delete_bucket(s3, outputs["ArtifactBucketName"])
+    dynamodb.delete_table(TableName=outputs["RunsTableName"])
 
 
 def test_deploy_names_a_bad_parameter_and_deploys_nothing(client: LongTaskClient, longtask: Any) -> None:
     unknown = longtask("deploy", "--stack", "longtask-it-bad", "--parameter", "PollSeconds=5", "--yes")
-    assert unknown.code == 2 and "unknown parameter PollSeconds; template.yaml's are InstanceTypes" in unknown.stderr
+    assert unknown.exit_code == 2, unknown.stderr
+    assert "unknown parameter PollSeconds; template.yaml's are InstanceTypes" in unknown.stderr
     refused = longtask("deploy", "--stack", "longtask-it-bad", "--parameter", "ImageId=ubuntu", "--yes")
-    assert refused.code == 2 and "CloudFormation refused the deploy" in refused.stderr, refused.stderr
+    assert refused.exit_code == 2, refused.stderr
+    assert "CloudFormation refused the deploy: Parameter 'ImageId' must match pattern" in refused.stderr
     assert stack_status(client, "longtask-it-bad") is None
 
 
 def test_deploy_asks_before_applying_and_never_waits_without_a_terminal(client: LongTaskClient, longtask: Any) -> None:
     result = longtask("deploy", "--stack", "longtask-it-unasked")
-    assert result.code == 2 and "add --yes where nobody can answer" in result.stderr, result.stderr
+    assert result.exit_code == 2 and "add --yes where nobody can answer" in result.stderr, result.stderr
     assert stack_status(client, "longtask-it-unasked") is None  # the creating change set's stack is gone too

@@ -12,8 +12,8 @@ from .conftest import STACK
 def test_destroy_is_refused_while_a_run_is_running(client: LongTaskClient, longtask: Any) -> None:
     run_id = client.start({"script": "echo started\nsleep 300\n"})
     try:
-        result = longtask("destroy", "--yes")
-        assert result.code == 2, result.stderr
+        result = longtask("destroy")  # without --yes: were the refusal missing, the question would stop it
+        assert result.exit_code == 2, result.stderr
         assert f"stack {STACK} has RUNNING runs ({run_id})" in result.stderr and "--force" in result.stderr
         stack = client.target.client("cloudformation").describe_stacks(StackName=STACK)["Stacks"][0]
         assert stack["StackStatus"] in ("CREATE_COMPLETE", "UPDATE_COMPLETE")
@@ -24,6 +24,6 @@ def test_destroy_is_refused_while_a_run_is_running(client: LongTaskClient, longt
 
 def test_destroy_asks_before_deleting_and_needs_yes_without_a_terminal(client: LongTaskClient, longtask: Any) -> None:
     result = longtask("destroy")
-    assert result.code == 2 and "add --yes where nobody can answer" in result.stderr
+    assert result.exit_code == 2 and "add --yes where nobody can answer" in result.stderr
     assert "keeps the bucket" in result.stderr and client.target.client("cloudformation").describe_stacks(
         StackName=STACK)["Stacks"]  # fmt: skip

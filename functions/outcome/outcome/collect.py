@@ -16,7 +16,7 @@ from common.statuses import (
     RELAUNCHING,
     SUCCEEDED,
     TIMED_OUT,
-)  # fmt: skip
+)
 
 from .artifacts import attempt_summary, keep_attempt, read_attempts, read_log_tail, read_result
 from .cost import SPOT_RECLAIMED, cost_of_attempt, totals
