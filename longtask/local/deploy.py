@@ -23,7 +23,7 @@ from ..template_file import load_template
 from ..waiting import poll_condition
 from .paths import EnginePaths
 
-DEPLOYMENT_BUCKET = "longtask-local-deployment"
+ENGINE_ACCOUNT = "000000000000"  # LocalStack's: its deployment bucket is the one `longtask deploy` uses
 LOCAL_RUNTIME = deployment.Runtime(f"{sys.version_info.major}.{sys.version_info.minor}")
 TERMINAL_OK = {"CREATE_COMPLETE", "UPDATE_COMPLETE"}
 STACK_TIMEOUT_SECONDS = 300
@@ -32,8 +32,9 @@ STACK_TIMEOUT_SECONDS = 300
 def package(template: dict[str, Any], root: Path, paths: EnginePaths, s3: Any) -> dict[str, Any]:
     """The template with its code and definitions uploaded to the engine's deployment bucket, built for this
     machine's Python (the engine runs the functions with it)."""
-    _ensure_bucket(s3)
-    return deployment.package(template, root, paths.build, LOCAL_RUNTIME, deployment.uploader(s3, DEPLOYMENT_BUCKET))
+    bucket = deployment.artifact_bucket(s3, ENGINE_ACCOUNT, s3.meta.region_name)
+    return deployment.package(template, root, paths.build / LOCAL_RUNTIME.tag, LOCAL_RUNTIME,
+                              deployment.uploader(s3, bucket))  # fmt: skip
 
 
 def deploy(
@@ -87,13 +88,6 @@ def deploy(
 def forget(stack_name: str, paths: EnginePaths) -> None:
     """After the stack is deleted: the next deploy creates it again."""
     (paths.state / f"deployed-{stack_name}").unlink(missing_ok=True)
-
-
-def _ensure_bucket(s3: Any) -> None:
-    try:
-        s3.head_bucket(Bucket=DEPLOYMENT_BUCKET)
-    except ClientError:
-        s3.create_bucket(Bucket=DEPLOYMENT_BUCKET)
 
 
 def _stack(cloudformation: Any, stack_name: str) -> tuple[str | None, dict[str, str]]:
