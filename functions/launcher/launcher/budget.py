@@ -22,9 +22,10 @@ class Budgeted:
     seconds: int
 
 
-def refuse_a_budget_too_small(prices: Prices, budget_left: float, instance_types: list[str], image_id: str) -> None:
-    """InvalidInput, before anything is launched, when what is left of the budget cannot pay EC2's minimum
-    billing (60 s) of the dearest instance type on demand."""
+def refuse_a_budget_too_small(prices: Prices, budget_left: float, instance_types: list[str], image_id: str,
+                              relaunch: bool = False) -> None:  # fmt: skip
+    """InvalidInput (LaunchFailed for a relaunch: the input was fine), before anything is launched, when what is
+    left of the budget cannot pay EC2's minimum billing (60 s) of the dearest instance type on demand."""
     try:
         rate = max((prices.rate(t, None, False, image_id, public_ip=True) for t in instance_types),
                    key=lambda r: r.hourly)  # fmt: skip
@@ -32,7 +33,7 @@ def refuse_a_budget_too_small(prices: Prices, budget_left: float, instance_types
         raise LaunchFailed(f"maxCostUsd needs prices, and {error}; run without maxCostUsd") from None
     least = rate.hourly * MIN_BILLED_SECONDS / 3600
     if budget_left < least:
-        raise InvalidInput(
+        raise (LaunchFailed if relaunch else InvalidInput)(
             f"maxCostUsd: {budget_left:.6f} USD left cannot pay the {MIN_BILLED_SECONDS} s EC2 bills at least "
             f"({rate.hourly:.4f} USD an hour for {' or '.join(instance_types)} on demand); give at least {least:.6f}"
         )

@@ -77,7 +77,7 @@ def start_run(
     instance_types = run_input.instance_types or settings.instance_types
     budget_left = None if run_input.max_cost_usd is None else run_input.max_cost_usd - attempt.spent_usd
     if budget_left is not None:
-        refuse_a_budget_too_small(_required(prices), budget_left, instance_types, image_id)
+        refuse_a_budget_too_small(_required(prices), budget_left, instance_types, image_id, attempt.number > 0)
     launched_at = (started or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     deadline = launched_at + timedelta(seconds=timeout)
     config = BootstrapConfig(run_id, settings.bucket, keys.prefix, int(deadline.timestamp()), run_input.env,

@@ -80,3 +80,13 @@ def test_a_budget_below_a_billed_minute_launches_nothing(aws: dict, price_list: 
     with pytest.raises(InvalidInput, match=r"maxCostUsd: 0.000100 USD left cannot pay the 60 s EC2 bills at least"):
         start(aws, price_list, {"script": "true", "maxCostUsd": 0.0001})
     assert instances(aws["ec2"]) == []
+
+
+def test_a_relaunch_the_budget_left_cannot_pay_fails_to_launch(aws: dict, price_list: LocalPriceList) -> None:
+    from launcher.errors import LaunchFailed
+
+    raw = {"script": "true", "maxCostUsd": 0.001, "retries": 1}
+    with pytest.raises(LaunchFailed, match=r"maxCostUsd: 0\.000050 USD left cannot pay"):
+        start_run(raw, EXECUTION, Settings.from_environment(), aws["ec2"], aws["s3"], Attempt(1, 0, 0.00095),
+                  prices=prices(aws, price_list))  # fmt: skip
+    assert instances(aws["ec2"]) == []
