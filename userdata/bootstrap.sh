@@ -16,7 +16,7 @@
 #   Spot notice's two minutes kept for the final checkpoint sync and the report after the script is stopped).
 # The script gets LONGTASK_CHECKPOINT_DIR: a directory synced to runs/<run id>/checkpoint/ while it runs and at
 # the end, and restored before a relaunched attempt's script starts (files are added and replaced, never removed).
-# shellcheck disable=SC2329  # report, on_signal, on_notice and json_string run from the traps
+# shellcheck disable=SC2329  # report, on_signal and json_string run from the traps
 # @@LONGTASK_CONFIG@@
 set -uo pipefail
 
@@ -154,17 +154,18 @@ sync_checkpoint() {
   fi
 }
 
-# SIGTERM to the script and its children (as `systemctl stop` does by default, KillMode=control-group), SIGKILL
-# after $1 seconds; sets exit_code to the script's.
+# SIGTERM to the script and its children at once (as `systemctl stop` signals a unit's processes by default,
+# KillMode=control-group), SIGKILL after $1 seconds; sets exit_code to the script's. The children are read from
+# /proc with builtins: a command started here while the script ends confuses bash's wait.
 stop_script() {
   [[ -n $script_pid ]] || return 0
-  kill -TERM "$script_pid" 2>/dev/null
-  pkill -TERM -P "$script_pid" 2>/dev/null
+  local children=()
+  read -ra children <"/proc/$script_pid/task/$script_pid/children" 2>/dev/null
+  kill -TERM "$script_pid" "${children[@]}" 2>/dev/null
   (
     trap - EXIT TERM INT HUP
     sleep "$1"
-    pkill -KILL -P "$script_pid" 2>/dev/null
-    kill -KILL "$script_pid" 2>/dev/null
+    kill -KILL "$script_pid" "${children[@]}" 2>/dev/null
   ) &
   local killer=$!
   wait "$script_pid"
@@ -219,18 +220,18 @@ on_signal() {
   exit "$1"
 }
 
-# A Spot notice: stop the script (it may save its state in LONGTASK_CHECKPOINT_DIR on SIGTERM) within what the
-# notice leaves after the report's reserve, then report the attempt as interrupted.
-on_notice() {
-  trap '' USR1
+# After a Spot notice: stop the script (it may save its state in LONGTASK_CHECKPOINT_DIR on SIGTERM) within what
+# the notice leaves after the report's reserve, then report the attempt as interrupted. Runs in main, not in the
+# trap: bash loses track of a command a trap runs while `wait` is interrupted ("wait_for: No record of process").
+stop_for_notice() {
   local report_by
   read -r report_by notice <"$work_dir/notice"
   interrupted=true
   reason="EC2 gave a Spot interruption notice (IMDS ${notice})"
   local budget=$((report_by - $(date +%s) - report_reserve))
-  echo "longtask: ${reason}; stopping the script within $((budget > 1 ? budget : 1)) s"
-  stop_script "$((budget > 1 ? budget : 1))"
-  exit "$exit_code"
+  ((budget < 1)) && budget=1
+  echo "longtask: ${reason}; stopping the script within ${budget} s"
+  stop_script "$budget"
 }
 
 main() {
@@ -239,7 +240,7 @@ main() {
   trap 'on_signal 143' TERM
   trap 'on_signal 130' INT
   trap 'on_signal 129' HUP
-  trap on_notice USR1
+  trap : USR1 # a Spot notice (look_for_notice) ends the wait below
   echo "longtask: run ${LONGTASK_RUN_ID} starting at ${started_at}"
   schedule_backstop
   install_shutdown_wrapper
@@ -260,6 +261,9 @@ main() {
   echo "$script_pid" >"$work_dir/script.pid"
   wait "$script_pid"
   exit_code=$?
+  if [[ -s $work_dir/notice ]] && kill -0 "$script_pid" 2>/dev/null; then
+    stop_for_notice
+  fi
   script_pid=""
   exit "$exit_code"
 }
