@@ -16,6 +16,7 @@ from .paths import EnginePaths
 from .processes import read_pid, spawn, stop
 
 AGENT_STOP_GRACE_SECONDS = 20
+REAL_MINUTE_SECONDS = 60  # `shutdown -h +N` on an engine no test started
 # locally a poll costs nothing: poll every second, back off to 5 s at most
 LOCAL_STACK_PARAMETERS = {"DefaultPollSeconds": "1", "DefaultMaxPollSeconds": "5"}
 
@@ -41,19 +42,22 @@ def status(paths: EnginePaths) -> EngineStatus:
     )
 
 
-def up(paths: EnginePaths, agent_minute_seconds: int = 60) -> bool:
+def up(paths: EnginePaths, agent_minute_seconds: int | None = None) -> bool:
     """Start LocalStack and the instance agent unless they run; return whether anything was started.
 
-    agent_minute_seconds: how long a minute of `shutdown -h +N` lasts on local instances (tests compress it);
-    an agent running with another setting is restarted.
+    agent_minute_seconds: how long a minute of `shutdown -h +N` lasts on local instances (tests compress it); an
+    agent running with another setting is restarted. None: a running agent is kept as it is (a CLI command must
+    not change the clock of the engine a test session started), a new one gets real minutes (60 s).
     """
     started = localstack.start(paths)
     if started:
         shutil.rmtree(paths.instances, ignore_errors=True)  # a fresh LocalStack knows no instances
         give_default_vpc_an_internet_gateway(target(paths, "").client("ec2"))
     setting = paths.state / "agent-minute-seconds"
-    if read_pid(paths.pid_file("agent")) and setting.exists() and setting.read_text() != str(agent_minute_seconds):
+    asked = agent_minute_seconds is not None and setting.exists() and setting.read_text() != str(agent_minute_seconds)
+    if read_pid(paths.pid_file("agent")) and asked:
         stop(paths.pid_file("agent"), AGENT_STOP_GRACE_SECONDS)
+    agent_minute_seconds = agent_minute_seconds or REAL_MINUTE_SECONDS
     if read_pid(paths.pid_file("agent")) is None:
         env = {
             **os.environ,
