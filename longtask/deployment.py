@@ -238,15 +238,7 @@ class Deployment:
                                 "--parameter ImageId=<an AMI id or a parameter of this region>") from None
 
     def current(self) -> tuple[str | None, dict[str, str]]:
-        """The stack's status (None: there is none) and its parameters."""
-        try:
-            stack = self.cloudformation.describe_stacks(StackName=self.stack)["Stacks"][0]
-        except ClientError:
-            return None, {}
-        if stack["StackStatus"] == "DELETE_COMPLETE":
-            return None, {}
-        parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
-        return stack["StackStatus"], parameters
+        return stack_state(self.cloudformation, self.stack)
 
     def change_set(self, template: dict[str, Any], root: Path, bucket: str, existing: dict[str, str] | None,
                    digest: str) -> ChangeSet | None:  # fmt: skip
@@ -260,21 +252,42 @@ class Deployment:
         return create_change_set(self.cloudformation, self.stack, json.dumps(packaged), self.parameters, existing)
 
     def deployed_digest(self) -> str | None:
-        """The source digest the stack was last deployed from (template metadata), if it says."""
-        import json
-
-        from .sources import DIGEST_METADATA
-
-        body = self.cloudformation.get_template(StackName=self.stack, TemplateStage="Original")["TemplateBody"]
-        template = body if isinstance(body, dict) else json.loads(body)
-        return (template.get("Metadata") or {}).get(DIGEST_METADATA)
+        return deployed_digest(self.cloudformation, self.stack)
 
     def outputs(self) -> dict[str, str]:
         stack = self.cloudformation.describe_stacks(StackName=self.stack)["Stacks"][0]
         return {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
 
     def failures(self) -> str:
-        events = self.cloudformation.describe_stack_events(StackName=self.stack)["StackEvents"]
-        reasons = [f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}" for e in events
-                   if "FAILED" in e["ResourceStatus"]]  # fmt: skip
-        return "; ".join(reasons[:5]) or "no reason given"
+        return failure_reasons(self.cloudformation, self.stack)
+
+
+def stack_state(cloudformation: Any, stack: str) -> tuple[str | None, dict[str, str]]:
+    """The stack's status (None: there is none) and its parameter values."""
+    try:
+        stacks = cloudformation.describe_stacks(StackName=stack)["Stacks"]
+    except ClientError:
+        return None, {}
+    if not stacks or stacks[0]["StackStatus"] == "DELETE_COMPLETE":
+        return None, {}
+    return stacks[0]["StackStatus"], {p["ParameterKey"]: p.get("ParameterValue", "") for p in stacks[0].get(
+        "Parameters", [])}  # fmt: skip
+
+
+def deployed_digest(cloudformation: Any, stack: str) -> str | None:
+    """The source digest the stack was last deployed from (its template's metadata), if it says."""
+    import json
+
+    from .sources import DIGEST_METADATA
+
+    body = cloudformation.get_template(StackName=stack, TemplateStage="Original")["TemplateBody"]
+    template = body if isinstance(body, dict) else json.loads(body)
+    return (template.get("Metadata") or {}).get(DIGEST_METADATA)
+
+
+def failure_reasons(cloudformation: Any, stack: str) -> str:
+    """Why the stack's last operation failed: its resources' FAILED events (the first five)."""
+    events = cloudformation.describe_stack_events(StackName=stack)["StackEvents"]
+    reasons = [f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}" for e in events
+               if "FAILED" in e["ResourceStatus"]]  # fmt: skip
+    return "; ".join(reasons[:5]) or "no reason given"

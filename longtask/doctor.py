@@ -6,7 +6,6 @@ the launcher's (common/network.py): one model of what reaches S3 and the interne
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -16,7 +15,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .client import Target
 from .common.network import default_subnet, internet_reach, s3_reach
-from .sources import DIGEST_METADATA, app_dir, source_digest
+from .deployment import deployed_digest
+from .sources import app_dir, source_digest
 
 # EC2's running vCPU quotas by instance family (on demand, Spot):
 # https://docs.aws.amazon.com/ec2/latest/instancetypes/ec2-instance-quotas.html
@@ -87,9 +87,7 @@ class Doctor:
         status = self.stack["StackStatus"]
         if status not in READY:
             return Check("stack", False, f"stack {name} is {status}; fix what its events say and deploy again")
-        template = self.cloudformation.get_template(StackName=name, TemplateStage="Original")["TemplateBody"]
-        body = template if isinstance(template, dict) else json.loads(template)
-        deployed = (body.get("Metadata") or {}).get(DIGEST_METADATA)
+        deployed = deployed_digest(self.cloudformation, name)
         wanted = source_digest(app_dir())
         if deployed is None:
             return Check("stack", None, f"stack {name} is {status}, deployed without a version (sam deploy?)")

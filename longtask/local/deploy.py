@@ -50,7 +50,7 @@ def deploy(
     template = template or app_dir() / "template.yaml"
     digest = source_digest(app_dir()) + hashlib.sha256(str(template).encode()).hexdigest()[:8]
     marker = paths.state / f"deployed-{stack_name}"
-    current, deployed_parameters = _stack(cloudformation, stack_name)
+    current, deployed_parameters = deployment.stack_state(cloudformation, stack_name)
     same_parameters = all(deployed_parameters.get(key) == value for key, value in parameters.items())
     if current in TERMINAL_OK and same_parameters and marker.exists() and marker.read_text() == digest:
         return False
@@ -79,7 +79,7 @@ def deploy(
     status = _wait(cloudformation, stack_name, TERMINAL_OK | {"ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_COMPLETE"})
     if status not in TERMINAL_OK:
         raise EngineError(
-            f"deploying stack {stack_name} ended {status}: {_failure_reasons(cloudformation, stack_name)}"
+            f"deploying stack {stack_name} ended {status}: {deployment.failure_reasons(cloudformation, stack_name)}"
         )
     marker.write_text(digest)
     return True
@@ -90,36 +90,14 @@ def forget(stack_name: str, paths: EnginePaths) -> None:
     (paths.state / f"deployed-{stack_name}").unlink(missing_ok=True)
 
 
-def _stack(cloudformation: Any, stack_name: str) -> tuple[str | None, dict[str, str]]:
-    """The stack's status (None when there is none) and its parameter values."""
-    try:
-        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
-    except ClientError:
-        return None, {}
-    if not stacks or stacks[0]["StackStatus"] == "DELETE_COMPLETE":
-        return None, {}
-    parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stacks[0].get("Parameters", [])}
-    return stacks[0]["StackStatus"], parameters
-
-
 def _wait(cloudformation: Any, stack_name: str, done: set) -> str | None:
     """The stack's status once it is one of `done`."""
     seen: list[str | None] = []
 
     def settled() -> bool:
-        seen.append(_stack(cloudformation, stack_name)[0])
+        seen.append(deployment.stack_state(cloudformation, stack_name)[0])
         return seen[-1] in done
 
     if not poll_condition(settled, STACK_TIMEOUT_SECONDS, 0.5):
         raise EngineError(f"stack {stack_name} did not settle within {STACK_TIMEOUT_SECONDS}s")
     return seen[-1]
-
-
-def _failure_reasons(cloudformation: Any, stack_name: str) -> str:
-    events = cloudformation.describe_stack_events(StackName=stack_name)["StackEvents"]
-    reasons = [
-        f"{e['LogicalResourceId']}: {e.get('ResourceStatusReason', '')}"
-        for e in events
-        if "FAILED" in e["ResourceStatus"]
-    ]
-    return "; ".join(reasons[:5]) or "no reason given"
