@@ -74,7 +74,8 @@ def main() -> None:
         console.print(table("3. Measured per poll, naive fixed loop", [naive]))
         console.print(table("3. Projected on AWS (30 s doubling to 3,600 s vs naive fixed 30 s)",
                             cost_model.project(design, naive)))  # fmt: skip
-        seen = [*detection.detection(client), detection.naive_detection(client)]
+        agent_log = paths.logs / "agent.log"
+        seen = [*detection.detection(client, agent_log), detection.naive_detection(client, agent_log)]
         console.print(table("5. Detection: a run's end → the workflow sees it (pollSeconds 300; naive 30 s)", seen))
     finally:
         if not was_up:

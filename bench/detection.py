@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from longtask.client import LongTaskClient
@@ -16,34 +17,36 @@ from tests.integration.conftest import rules_without_targets
 
 from .cost_model import run_naive
 from .histories import history, last_exit
+from .latency import shut_down_at
 
 SLOW_POLLS = {"pollSeconds": 300, "maxPollSeconds": 300}
 SLEEPER = "echo started\nsleep 3600\n"
 
 
-def detection(client: LongTaskClient, runs: int = 10) -> list[dict[str, Any]]:
+def detection(client: LongTaskClient, agent_log: Path, runs: int = 10) -> list[dict[str, Any]]:
     """p50 and max seconds from the end to the workflow seeing it, for a script that ends and for an instance
     terminated from outside: with events, then with the events lost (polling alone)."""
     rows = []
     for design, events in (("completion events (this)", True), ("polling only (before)", False)):
         with _events(client, events):
             for ending in ("script ends", "outside termination"):
-                seconds = _ends_seen(client, runs, ending == "outside termination")
+                seconds = _ends_seen(client, agent_log, runs, ending == "outside termination")
                 rows.append({"design": design, "ending": ending, "runs": runs, "p50 s": statistics.median(seconds),
                              "max s": max(seconds)})  # fmt: skip
     return rows
 
 
-def naive_detection(client: LongTaskClient, runs: int = 10, poll: int = 30) -> dict[str, Any]:
+def naive_detection(client: LongTaskClient, agent_log: Path, runs: int = 10, poll: int = 30) -> dict[str, Any]:
     """The naive fixed loop at 30 s: seconds from each instance's end to its execution's end."""
-    seconds = [(events[-1]["timestamp"] - _terminated_at(client.target.client("ec2"), instance_id)).total_seconds()
+    seconds = [(events[-1]["timestamp"] - shut_down_at(agent_log, instance_id)).total_seconds()
                for events, instance_id in run_naive(client, 5, poll, runs)]  # fmt: skip
     return {"design": f"naive fixed {poll} s loop", "ending": "script ends", "runs": runs,
             "p50 s": statistics.median(seconds), "max s": max(seconds)}  # fmt: skip
 
 
-def _ends_seen(client: LongTaskClient, runs: int, from_outside: bool) -> list[float]:
-    """Seconds from each run's end (its instance terminated) to the parent's Watch Instance ending."""
+def _ends_seen(client: LongTaskClient, agent_log: Path, runs: int, from_outside: bool) -> list[float]:
+    """Seconds from each run's end (its instance shut itself down after its report, or was terminated) to the
+    parent's Watch Instance ending."""
     script = SLEEPER if from_outside else "echo done\n"
     run_ids = [client.start({"script": script, **SLOW_POLLS}) for _ in range(runs)]
     ends: dict[str, datetime] = {}
@@ -55,22 +58,13 @@ def _ends_seen(client: LongTaskClient, runs: int, from_outside: bool) -> list[fl
             ends[run_id] = datetime.now(UTC)
     with ThreadPoolExecutor(max_workers=runs) as pool:
         list(pool.map(lambda run_id: client.wait(run_id, interval=0.5), run_ids))
-    ec2 = client.target.client("ec2")
     seconds = []
     for run_id in run_ids:
         parent = history(client.stepfunctions, client.execution_arn(run_id))
         seen = last_exit(parent, "Watch Instance")
-        end = ends.get(run_id) or _terminated_at(ec2, client.item(run_id)["instanceId"])
+        end = ends.get(run_id) or shut_down_at(agent_log, client.item(run_id)["instanceId"])
         seconds.append((seen - end).total_seconds())
     return seconds
-
-
-def _terminated_at(ec2: Any, instance_id: str) -> datetime:
-    """When the instance was ended (its own power-off, or a terminate): EC2 keeps it in the transition reason."""
-    instance = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
-    reason = instance.get("StateTransitionReason", "")  # "User initiated (2026-11-28 19:00:00 UTC)"
-    stamp = reason[reason.index("(") + 1 : reason.index(")")].removesuffix(" UTC").removesuffix(" GMT")
-    return datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
 
 
 @contextmanager

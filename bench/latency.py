@@ -27,9 +27,7 @@ def run_once(client: LongTaskClient) -> tuple[str, float]:
 def split(client: LongTaskClient, run_id: str, agent_log: Path) -> dict[str, float]:
     """Where the time of one run went, from its execution histories and the instance agent's log."""
     parent = history(client.stepfunctions, client.execution_arn(run_id))
-    record = client.record(run_id)
-    shut = re.search(rf"^(\S+ \S+) INFO {record['instanceId']} shut itself down", agent_log.read_text(), re.M)
-    powered_off = datetime.strptime(shut.group(1), "%Y-%m-%d %H:%M:%S,%f").astimezone()
+    powered_off = shut_down_at(agent_log, client.record(run_id)["instanceId"])
     watch_exit = last_exit(parent, "Watch Instance")
     return {
         "launch": seconds_between(parent, "ExecutionStarted", "TaskStateExited", "Launch Instance"),
@@ -40,6 +38,14 @@ def split(client: LongTaskClient, run_id: str, agent_log: Path) -> dict[str, flo
         "record": seconds_between(parent, "ExecutionStarted", "TaskStateExited", "Record Run Finished")
         - seconds_between(parent, "ExecutionStarted", "TaskStateEntered", "Record Run Finished"),
     }
+
+
+def shut_down_at(agent_log: Path, instance_id: str) -> datetime:
+    """When the instance agent saw the instance's own shutdown (after its report), to the millisecond."""
+    shut = re.search(rf"^(\S+ \S+) INFO {instance_id} shut itself down", agent_log.read_text(), re.M)
+    if shut is None:
+        raise LookupError(f"{instance_id} did not shut itself down (see {agent_log})")
+    return datetime.strptime(shut.group(1), "%Y-%m-%d %H:%M:%S,%f").astimezone()
 
 
 def warm(client: LongTaskClient, agent_log: Path, runs: int = 5) -> dict[str, Any]:

@@ -39,9 +39,11 @@ WATCH_INTERVAL_SECONDS = 0.5
 MINUTE_ENV = "LONGTASK_AGENT_MINUTE_SECONDS"  # a compressed clock for `shutdown -h +N` (tests of the backstop)
 REGION = "us-east-1"
 LIVE = ("pending", "running")
-GONE = ("shutting-down", "terminated", "stopping", "stopped")
+NOT_TERMINATED = ("shutting-down", "stopping", "stopped")
+GONE = (*NOT_TERMINATED, "terminated")
 OWN_SHUTDOWN = "Client.InstanceInitiatedShutdown"
 SPOT_RECLAIMED = "Server.SpotInstanceTermination"
+
 
 def recorded_as(state_reason: str) -> Callable[..., None]:
     """A TerminateInstances hook that makes EC2 record why the agent ended an instance (plugins/ec2_provider.py):
@@ -79,10 +81,15 @@ class InstanceAgent:
             time.sleep(WATCH_INTERVAL_SECONDS)
 
     def watch_once(self) -> None:
-        """Boot new instances; power off the ones terminated or stopped through the API."""
+        """Boot new instances; power off the ones terminated or stopped through the API.
+
+        Terminated instances are left out: EC2 (and moto) keep listing them, and describing every instance the
+        engine ever ran, twice a second, became most of LocalStack's work. None is missed: an instance the agent
+        runs stays shutting-down until its machine is off (plugins/ec2_provider.py)."""
         pages = self.ec2.get_paginator("describe_instances").paginate(
-            Filters=[{"Name": "tag-key", "Values": ["longtask:run-id"]}]
-        )
+            Filters=[{"Name": "tag-key", "Values": ["longtask:run-id"]},
+                     {"Name": "instance-state-name", "Values": [*LIVE, *NOT_TERMINATED]}]
+        )  # fmt: skip
         for page in pages:
             for reservation in page["Reservations"]:
                 for instance in reservation["Instances"]:

@@ -1,0 +1,68 @@
+"""Reuse what LocalStack's Step Functions interpreter rebuilds for every state it runs: parsed JSONPaths and
+the workflow role's AWS clients. Speed only: nothing is accepted or refused differently.
+
+LocalStack 4.9.2 parses every path on every evaluation with `jsonpath_ng` (a ply LALR parser, about 17 ms each
+here): half of LocalStack's CPU while runs ended, and a Choice state took 0.3 s. A parsed path is an immutable
+expression tree, so one parse per distinct path gives the same results.
+
+For every Task state it also assumes the state machine's role (an STS call) and builds a new client. Step
+Functions on AWS likewise works with a role session for its duration; a session is reused here for at most
+SESSION_SECONDS, well inside the 1 hour an AssumeRole session lasts by default
+(https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html). Each call is still authorized against
+the role's current policies, as on AWS (iam_gateway.py).
+
+Runs when LocalStack starts, through the entry point `localstack.hooks.on_infra_start`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+import time
+from functools import lru_cache
+from typing import Any
+
+from localstack.runtime import hooks
+
+DISTINCT_PATHS = 4096  # far more than the paths of the stack's workflows, bounded all the same
+SESSION_SECONDS = 900
+
+
+ASL = "localstack.services.stepfunctions.asl"
+TASKS = f"{ASL}.component.state.state_execution.state_task"
+# the modules that call boto_client_for for the integrations the workflows use (each imported the name itself)
+CLIENT_USERS = (f"{TASKS}.lambda_eval_utils", f"{TASKS}.service.state_task_service_aws_sdk",
+                f"{TASKS}.service.state_task_service_sfn", f"{TASKS}.service.state_task_service_dynamodb",
+                f"{TASKS}.service.state_task_service_events")  # fmt: skip
+
+
+@hooks.on_infra_start()
+def reuse_parsed_paths_and_clients() -> None:
+    from localstack.services.stepfunctions.asl.component.common.path import result_path
+    from localstack.services.stepfunctions.asl.utils import boto_client, json_path
+
+    json_path.parse = lru_cache(maxsize=DISTINCT_PATHS)(json_path.parse)
+    result_path.parse = lru_cache(maxsize=DISTINCT_PATHS)(result_path.parse)
+    reused = ClientsPerSession(boto_client.boto_client_for)
+    for name in CLIENT_USERS:
+        importlib.import_module(name).boto_client_for = reused
+
+
+class ClientsPerSession:
+    """`boto_client_for(service, region, state_credentials)`, with each client reused for SESSION_SECONDS."""
+
+    def __init__(self, make: Any) -> None:
+        self.make = make
+        self.clients: dict[tuple[str, str, str], tuple[float, Any]] = {}
+        self.lock = threading.Lock()
+
+    def __call__(self, service: str, region: str, state_credentials: Any) -> Any:
+        key = (service, region, state_credentials.role_arn)
+        now = time.monotonic()
+        with self.lock:
+            made, client = self.clients.get(key, (0.0, None))
+        if client is None or now - made > SESSION_SECONDS:
+            client = self.make(service=service, region=region, state_credentials=state_credentials)
+            with self.lock:
+                self.clients[key] = (now, client)
+        return client
