@@ -37,6 +37,20 @@ def cold_start(paths: EnginePaths) -> dict[str, float]:
             "total s": time.perf_counter() - started}  # fmt: skip
 
 
+def goals(help_s: float, run_s: float, record_s: float, cold_s: float, crowd: dict[str, Any]) -> list[dict[str, Any]]:
+    """The local speed goals beside what was measured in this run and when they were set (2026-11-28)."""
+    fifty = f"{crowd['wall seconds']:.1f} s, {crowd['CPU s per run']:.1f} CPU s a run ({crowd['recorded']} recorded)"
+    return [
+        {"measure": "`longtask --help`", "goal": "≤ 0.3 s", "now": f"{help_s:.2f} s", "then": "1.1 s"},
+        {"measure": "`longtask run` of a trivial script", "goal": "≤ 2.5 s", "now": f"{run_s:.2f} s",
+         "then": "6.5 to 6.8 s"},
+        {"measure": "StartExecution → record", "goal": "≤ 1.5 s", "now": f"{record_s:.2f} s", "then": "3.8 s"},
+        {"measure": "cold start → first run done", "goal": "≤ 15 s", "now": f"{cold_s:.1f} s", "then": "35 s"},
+        {"measure": f"{crowd['runs']} concurrent runs", "goal": "≤ 60 s, ≤ 2 CPU s a run", "now": fifty,
+         "then": "198 s, about 8 CPU s a run"},
+    ]  # fmt: skip
+
+
 def table(title: str, rows: list[dict[str, Any]]) -> Table:
     result = Table(title=title, title_justify="left")
     for column in rows[0]:
@@ -53,11 +67,15 @@ def main() -> None:
     launches = [{"script": name, **launcher_time.time_to_run_instances(script)}
                 for name, script in (("small", launcher_time.SMALL), ("16 KB+", launcher_time.LARGE))]  # fmt: skip
     console.print(table("4. Launcher: invocation → RunInstances (in-process, moto)", launches))
-    console.print(table("6. CLI: `longtask --help`, a fresh process each time (7 runs)", [cli_time.help_time()]))
+    help_time = cli_time.help_time()
+    console.print(table("6. CLI: `longtask --help`, a fresh process each time (7 runs)", [help_time]))
     was_up = engine.status(paths).up
     try:
-        console.print(table("1. Local engine, cold (nothing running → first run done)", [cold_start(paths)]))
+        cold = cold_start(paths)
+        console.print(table("1. Local engine, cold (nothing running → first run done)", [cold]))
         client = connect(paths)
+        run_time = cli_time.run_time(STACK)
+        console.print(table("6. CLI: `longtask run hello.sh` on the warm engine (3 runs)", [run_time]))
         warm = latency.warm(client, paths.logs / "agent.log")
         console.print(table("1. Warm runs: StartExecution → final record, seconds",
                             [{k: v for k, v in warm.items() if k != "split"}]))  # fmt: skip
@@ -66,6 +84,8 @@ def main() -> None:
         pids = {"engine": state.localstack_pid, "agent": state.agent_pid}
         crowd = [concurrency.concurrent_runs(client, n, pids) for n in (1, 10, 50)]
         console.print(table("2. Concurrent runs of a 2-second script", crowd))
+        console.print(table("0. Speed goals (issue 15): now, and as measured when they were set", goals(
+            help_time["median s"], run_time["median s"], warm["median"], cold["total s"], crowd[-1])))
         outputs = client.target.client("cloudformation").describe_stacks(StackName=STACK)["Stacks"][0]["Outputs"]
         watcher_arn = next(o["OutputValue"] for o in outputs if o["OutputKey"] == "WatcherStateMachineArn")
         design, naive = cost_model.measure_design(client, watcher_arn), cost_model.measure_naive(client)

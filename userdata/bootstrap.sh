@@ -54,6 +54,23 @@ upload() {
   timeout "$upload_timeout" aws s3 cp --quiet "$1" "$run_uri/$2" || echo "longtask: could not upload $2" >&2
 }
 
+# result.json and the whole log. A log under the AWS CLI's multipart threshold (8 MiB) goes up beside result.json
+# in one process (starting one costs as much as a small upload); a larger one goes up after it, so that its upload
+# never delays what the workflow needs most.
+one_process_limit=$((8 * 1024 * 1024))
+upload_report() {
+  local report="$work_dir/report"
+  if (($(stat -c %s "$console_log" 2>/dev/null || echo 0) < one_process_limit)) &&
+    rm -rf "$report" && mkdir -p "$report" && cp "$work_dir/result.json" "$report/result.json" &&
+    cp "$console_log" "$report/cloud-init-output.log"; then
+    timeout "$upload_timeout" aws s3 cp --quiet --recursive "$report" "$run_uri/" ||
+      echo "longtask: could not upload result.json and the log" >&2
+  else
+    upload "$work_dir/result.json" result.json
+    upload "$console_log" cloud-init-output.log
+  fi
+}
+
 # An in-instance backstop: the instance powers off a little after the deadline even if the workflow is gone.
 schedule_backstop() {
   local seconds_left=$((LONGTASK_DEADLINE - $(date +%s)))
@@ -204,8 +221,7 @@ report() {
 {"runId": $(json_string "$LONGTASK_RUN_ID"), "attempt": ${LONGTASK_ATTEMPT:-0}, "exitCode": ${code}, "signal": ${signal}, "interrupted": ${interrupted}, "shutdownRequested": ${shutdown_requested}, "spotNotice": $([[ -n $notice ]] && echo true || echo false), "reason": $(json_string "$reason"), "startedAt": "${started_at}", "finishedAt": "$(date -u +%Y-%m-%dT%H:%M:%SZ)"}
 RESULT
   sync_checkpoint
-  upload "$work_dir/result.json" result.json # before the log: it is what the workflow needs most
-  upload "$console_log" cloud-init-output.log
+  upload_report
   if [[ $notice == spot/instance-action ]]; then
     echo "longtask: waiting for EC2 to reclaim the instance"
   else

@@ -107,6 +107,23 @@ def test_success_reports_exit_zero_and_uploads_the_log(tmp_path: Path) -> None:
     assert_powered_off_once(instance)
 
 
+def test_result_and_log_go_up_in_one_process_unless_the_log_is_large(tmp_path: Path) -> None:
+    """One AWS CLI process for both when the log is small; a log over the multipart threshold goes after result.json,
+    so that it can never delay it."""
+    (tmp_path / "small").mkdir(), (tmp_path / "large").mkdir()
+    small = boot(tmp_path / "small", "echo a small log").wait()
+    calls = (small.s3 / ".calls").read_text().splitlines()
+    assert [call for call in calls if "result.json" in call or "report" in call] == [
+        f"s3 cp --recursive {tmp_path}/small/work/report s3://{BUCKET}/{RUN}/"
+    ]
+    assert small.result["exitCode"] == 0 and "a small log" in small.uploaded_log
+    large = boot(tmp_path / "large", "head -c 8388608 /dev/zero | tr '\\0' x; echo").wait()
+    calls = (large.s3 / ".calls").read_text().splitlines()
+    result_call = calls.index(f"s3 cp {tmp_path}/large/work/result.json s3://{BUCKET}/{RUN}/result.json")
+    assert calls[result_call + 1] == f"s3 cp {tmp_path}/large/cloud-init-output.log s3://{BUCKET}/{RUN}/cloud-init-output.log"
+    assert large.result["exitCode"] == 0 and len(large.uploaded_log) > 8 * 1024 * 1024
+
+
 def test_nonzero_exit_is_reported(tmp_path: Path) -> None:
     instance = boot(tmp_path, "echo failing\nexit 3").wait()
     assert instance.result["exitCode"] == 3
@@ -236,7 +253,7 @@ def test_a_relaunched_attempt_restores_the_checkpoint_and_the_end_syncs_it(tmp_p
     assert (instance.s3 / BUCKET / RUN / "checkpoint" / "step").read_text() == "4\n"
     calls = (instance.s3 / ".calls").read_text().splitlines()
     synced = calls.index(f"s3 sync {tmp_path}/work/checkpoint s3://{BUCKET}/{RUN}/checkpoint/")
-    assert synced < calls.index(f"s3 cp {tmp_path}/work/result.json s3://{BUCKET}/{RUN}/result.json")
+    assert synced < calls.index(f"s3 cp --recursive {tmp_path}/work/report s3://{BUCKET}/{RUN}/")
 
 
 def test_a_first_attempt_restores_nothing_and_an_unchanged_checkpoint_is_not_synced(tmp_path: Path) -> None:
