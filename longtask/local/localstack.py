@@ -45,7 +45,8 @@ def ensure_environment(paths: EnginePaths) -> Path:
     venv = paths.localstack_venv
     python = venv / "bin" / "python"
     entry_points = (app_dir() / "pyproject.toml").read_text()
-    wanted = json.dumps({"requirements": LOCALSTACK_REQUIREMENTS, "plugin": str(app_dir()), "project": entry_points})
+    wanted = json.dumps({"requirements": LOCALSTACK_REQUIREMENTS, "plugin": str(app_dir()), "project": entry_points,
+                         "bytecode": True})  # fmt: skip
     marker = venv / ".longtask-environment"
     if python.exists() and marker.exists() and marker.read_text() == wanted:
         return python
@@ -58,6 +59,9 @@ def ensure_environment(paths: EnginePaths) -> Path:
             "pip",
             "install",
             "--quiet",
+            # compiled once here: this machine sets PYTHONDONTWRITEBYTECODE, so LocalStack, each Lambda environment
+            # and each instance's `aws` command would otherwise compile every module they import on every start
+            "--compile-bytecode",
             "--exclude-newer",
             LOCALSTACK_EXCLUDE_NEWER,
             *LOCALSTACK_REQUIREMENTS,
