@@ -43,15 +43,27 @@ checkpoint_syncer_pid=""
 checkpoint_state=""
 bootstrap_pid=$BASHPID
 
-# Fetch the user's script into $1. Replaced by an inline copy when the script fits in the user data.
+upload_timeout=60
+# `aws s3 cp|sync ARGS...`, tried again a second later until it works or upload_timeout has passed: a call can fail
+# for a moment (the credentials from IMDS, a connection), and what it carries is the run's report. Errors are shown.
+s3() {
+  local until=$((SECONDS + upload_timeout)) left
+  while left=$((until - SECONDS)) && ((left > 0)); do
+    timeout "$left" aws s3 "$1" --only-show-errors "${@:2}" && return 0
+    sleep 1
+  done
+  return 1
+}
+
+# Fetch the user's script into $1 (once: a script that is missing or forbidden stays so). Replaced by an inline copy
+# when the script fits in the user data.
 write_script() {
-  aws s3 cp --quiet "$LONGTASK_SCRIPT_URI" "$1"
+  timeout "$upload_timeout" aws s3 cp --only-show-errors "$LONGTASK_SCRIPT_URI" "$1"
 }
 # @@LONGTASK_SCRIPT@@
 
-upload_timeout=60
 upload() {
-  timeout "$upload_timeout" aws s3 cp --quiet "$1" "$run_uri/$2" || echo "longtask: could not upload $2" >&2
+  s3 cp "$1" "$run_uri/$2" || echo "longtask: could not upload $2" >&2
 }
 
 # result.json and the whole log. A log under the AWS CLI's multipart threshold (8 MiB) goes up beside result.json
@@ -63,8 +75,7 @@ upload_report() {
   if (($(stat -c %s "$console_log" 2>/dev/null || echo 0) < one_process_limit)) &&
     rm -rf "$report" && mkdir -p "$report" && cp "$work_dir/result.json" "$report/result.json" &&
     cp "$console_log" "$report/cloud-init-output.log"; then
-    timeout "$upload_timeout" aws s3 cp --quiet --recursive "$report" "$run_uri/" ||
-      echo "longtask: could not upload result.json and the log" >&2
+    s3 cp --recursive "$report" "$run_uri/" || echo "longtask: could not upload result.json and the log" >&2
   else
     upload "$work_dir/result.json" result.json
     upload "$console_log" cloud-init-output.log
@@ -152,7 +163,7 @@ checkpoint_fingerprint() {
 restore_checkpoint() {
   mkdir -p "$LONGTASK_CHECKPOINT_DIR"
   if ((${LONGTASK_ATTEMPT:-0} > 0)); then
-    timeout "$upload_timeout" aws s3 sync --quiet "$run_uri/checkpoint/" "$LONGTASK_CHECKPOINT_DIR" &&
+    s3 sync "$run_uri/checkpoint/" "$LONGTASK_CHECKPOINT_DIR" &&
       echo "longtask: restored the checkpoint of the earlier attempts" ||
       echo "longtask: could not restore the checkpoint; the script starts without it" >&2
   fi
@@ -164,7 +175,7 @@ sync_checkpoint() {
   local state
   state=$(checkpoint_fingerprint)
   [[ $state == "$checkpoint_state" ]] && return 0
-  if timeout "$upload_timeout" aws s3 sync --quiet "$LONGTASK_CHECKPOINT_DIR" "$run_uri/checkpoint/"; then
+  if s3 sync "$LONGTASK_CHECKPOINT_DIR" "$run_uri/checkpoint/"; then
     checkpoint_state=$state
   else
     echo "longtask: could not sync the checkpoint" >&2

@@ -313,7 +313,11 @@ def test_a_budget_ends_the_run_when_its_cost_would_pass_it(client: LongTaskClien
     assert client.execution(record["runId"])["error"] == "LongTask.BudgetExceeded"
     assert record["maxCostUsd"] == 2 and "would have passed maxCostUsd (2 USD)" in record["reason"]
     lasted = (parse_iso_utc(record["deadline"]) - parse_iso_utc(record["launchedAt"])).total_seconds()
-    assert 60 <= lasted < 80 and record["instanceSeconds"] >= lasted
+    assert 60 <= lasted < 80
+    # the budget's clock starts when the launch began (launchedAt), the bill when EC2 launched the instance, a
+    # moment later: the instance ran at least until the deadline, from its own launch time
+    (instance,) = instances_of(client, record["runId"])
+    assert record["instanceSeconds"] >= (parse_iso_utc(record["deadline"]) - instance["LaunchTime"]).total_seconds()
     assert 1.9 < record["costUsd"] < 2.5  # EC2 bills until the guard's terminate goes through, seconds after
 
 

@@ -124,6 +124,14 @@ def test_result_and_log_go_up_in_one_process_unless_the_log_is_large(tmp_path: P
     assert large.result["exitCode"] == 0 and len(large.uploaded_log) > 8 * 1024 * 1024
 
 
+def test_an_upload_that_fails_for_a_moment_is_tried_again_and_its_error_shown(tmp_path: Path) -> None:
+    instance = boot(tmp_path, "echo fine", machine={"FAKE_S3_FAIL_ONCE": "report"}).wait()
+    calls = (instance.s3 / ".calls").read_text().splitlines()
+    assert calls.count(f"s3 cp --recursive {tmp_path}/work/report s3://{BUCKET}/{RUN}/") == 2
+    assert instance.result["exitCode"] == 0
+    assert "Unable to locate credentials" in (tmp_path / "cloud-init-output.log").read_text()
+
+
 def test_nonzero_exit_is_reported(tmp_path: Path) -> None:
     instance = boot(tmp_path, "echo failing\nexit 3").wait()
     assert instance.result["exitCode"] == 3

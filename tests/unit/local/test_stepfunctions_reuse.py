@@ -1,0 +1,46 @@
+"""The Step Functions client reuse the engine loads into LocalStack: one client per role session, renewed."""
+
+from __future__ import annotations
+
+import sys
+import types
+from dataclasses import dataclass
+
+import pytest
+
+
+@pytest.fixture
+def reuse(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
+    """The plug-in module, importable without LocalStack (only its hook decorator is needed to load it)."""
+    hooks = types.ModuleType("localstack.runtime.hooks")
+    hooks.on_infra_start = lambda: lambda function: function
+    for name in ("localstack", "localstack.runtime"):
+        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
+    monkeypatch.setitem(sys.modules, "localstack.runtime.hooks", hooks)
+    sys.modules["localstack.runtime"].hooks = hooks
+    monkeypatch.delitem(sys.modules, "longtask.local.plugins.stepfunctions_reuse", raising=False)
+    from longtask.local.plugins import stepfunctions_reuse
+
+    return stepfunctions_reuse
+
+
+@dataclass(frozen=True)
+class Credentials:
+    role_arn: str
+
+
+def test_a_role_s_client_is_reused_within_its_session_and_made_again_after(
+    reuse: types.ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    made = []
+    clients = reuse.ClientsPerSession(lambda **kwargs: made.append(kwargs) or object())
+    now = [1000.0]
+    monkeypatch.setattr(reuse.time, "monotonic", lambda: now[0])
+    role, other = Credentials("arn:aws:iam::1:role/a"), Credentials("arn:aws:iam::1:role/b")
+    first = clients("ec2", "us-east-1", role)
+    assert clients("ec2", "us-east-1", role) is first
+    assert clients("ec2", "us-east-1", other) is not first  # another role: its own session
+    assert clients("dynamodb", "us-east-1", role) is not first  # another service
+    now[0] += reuse.SESSION_SECONDS + 1
+    assert clients("ec2", "us-east-1", role) is not first  # the session is over: assumed again
+    assert len(made) == 4
