@@ -26,6 +26,7 @@ from botocore.exceptions import ClientError
 
 from .errors import LongTaskError
 from .sources import source_files
+from .waiting import growing_intervals
 
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
 ARTIFACT_DAYS = 30  # CloudFormation has copied a function's code into Lambda long before
@@ -65,14 +66,29 @@ def build_function(source: Path, cache: Path, runtime: Runtime) -> Path:
     archive = cache / "functions" / f"{source.name}-{digest.hexdigest()[:16]}.zip"
     if archive.exists():
         return archive
-    deps = _dependencies(requirements, cache, runtime) if requirements.exists() else None
     archive.parent.mkdir(parents=True, exist_ok=True)
     partial = archive.with_suffix(".partial")
-    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as zf:
-        for folder in [deps, source] if deps else [source]:
-            for file in source_files(folder):
-                zf.write(file.resolve(), file.relative_to(folder).as_posix())
+    if requirements.exists():  # the dependencies' zip, made once, with the function's own files added
+        shutil.copyfile(_dependencies_zip(_dependencies(requirements, cache, runtime)), partial)
+    with zipfile.ZipFile(partial, "a" if requirements.exists() else "w", zipfile.ZIP_DEFLATED) as zf:
+        _add(zf, source)
     partial.rename(archive)
+    return archive
+
+
+def _add(zf: zipfile.ZipFile, folder: Path) -> None:
+    for file in source_files(folder):
+        zf.write(file.resolve(), file.relative_to(folder).as_posix())
+
+
+def _dependencies_zip(deps: Path) -> Path:
+    """The installed dependencies zipped, once: zipping them took most of a one-function rebuild."""
+    archive = deps.with_suffix(".zip")
+    if not archive.exists():
+        partial = deps.with_suffix(".zip.partial")
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as zf:
+            _add(zf, deps)
+        partial.rename(archive)
     return archive
 
 
@@ -167,11 +183,11 @@ def create_change_set(cloudformation: Any, stack: str, body: str, parameters: di
         ChangeSetType="CREATE" if existing is None else "UPDATE",
         Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()] + kept,
     )["Id"]  # fmt: skip
-    while True:
+    for interval in growing_intervals():
         described = cloudformation.describe_change_set(ChangeSetName=arn, StackName=stack)
         if described["Status"] in ("CREATE_COMPLETE", "FAILED"):
             break
-        time.sleep(1)
+        time.sleep(interval)
     if described["Status"] == "FAILED":
         reason = described.get("StatusReason", "")
         if "didn't contain changes" in reason or "No updates are to be performed" in reason:
@@ -188,7 +204,7 @@ def execute(cloudformation: Any, stack: str, change_set: ChangeSet) -> Iterator[
     """Execute the change set; yield the stack's events as they come, until the stack settles."""
     seen = {e["EventId"] for e in _events(cloudformation, stack)}
     cloudformation.execute_change_set(ChangeSetName=change_set.arn, StackName=stack)
-    while True:
+    for interval in growing_intervals():
         fresh = [e for e in reversed(_events(cloudformation, stack)) if e["EventId"] not in seen]
         for event in fresh:
             seen.add(event["EventId"])
@@ -196,7 +212,7 @@ def execute(cloudformation: Any, stack: str, change_set: ChangeSet) -> Iterator[
         status = cloudformation.describe_stacks(StackName=stack)["Stacks"][0]["StackStatus"]
         if status in SETTLED:
             return
-        time.sleep(1)
+        time.sleep(interval)
 
 
 def _events(cloudformation: Any, stack: str) -> list[dict[str, Any]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 
 def poll_condition(condition: Callable[[], bool], timeout: float | None = None, interval: float = 0.2) -> bool:
@@ -15,3 +15,12 @@ def poll_condition(condition: Callable[[], bool], timeout: float | None = None, 
             return False
         time.sleep(interval)
     return True
+
+
+def growing_intervals(first: float = 0.2, most: float = 1.0) -> Iterator[float]:
+    """first, doubled each time up to most, then most for ever: a poll that sees a quick change at once and asks
+    gently about a slow one."""
+    interval = first
+    while True:
+        yield interval
+        interval = min(interval * 2, most)

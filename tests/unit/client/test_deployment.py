@@ -2,17 +2,40 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 
+from longtask import deployment as deploying
 from longtask.deployment import LAMBDA_RUNTIME, Deployment, artifact_bucket, uploader
 from longtask.errors import UserError
 from longtask.template_file import load_template
 
 from ..conftest import REGION, ROOT
+
+
+def test_a_function_zip_holds_its_files_over_its_dependencies_zipped_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deps = tmp_path / "installed"
+    (deps / "lib").mkdir(parents=True)
+    (deps / "lib" / "__init__.py").write_text("version = 1\n")
+    monkeypatch.setattr(deploying, "_dependencies", lambda requirements, cache, runtime: deps)
+    source = tmp_path / "function"
+    source.mkdir()
+    (source / "requirements.txt").write_text("lib\n")
+    (source / "app.py").write_text("answer = 1\n")
+    first = deploying.build_function(source, tmp_path / "cache", LAMBDA_RUNTIME)
+    assert sorted(zipfile.ZipFile(first).namelist()) == ["app.py", "lib/__init__.py", "requirements.txt"]
+    (source / "app.py").write_text("answer = 2\n")
+    (deps / "lib" / "__init__.py").write_text("version = 2\n")  # not read again: its zip is made once
+    second = deploying.build_function(source, tmp_path / "cache", LAMBDA_RUNTIME)
+    assert second != first and deploying.build_function(source, tmp_path / "cache", LAMBDA_RUNTIME) == second
+    with zipfile.ZipFile(second) as built:
+        assert built.read("app.py") == b"answer = 2\n" and built.read("lib/__init__.py") == b"version = 1\n"
 
 
 def test_an_artifact_is_keyed_by_its_content_and_uploaded_once(aws: dict[str, Any], tmp_path: Path) -> None:
