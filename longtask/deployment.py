@@ -13,6 +13,7 @@ second Python on PATH.
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import subprocess
 import time
@@ -25,10 +26,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from .errors import LongTaskError
-from .sources import source_files
+from .sources import DIGEST_METADATA, source_files
 from .waiting import growing_intervals
 
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
+DEPLOYED = ("CREATE_COMPLETE", "UPDATE_COMPLETE")  # a stack its last deploy completed
 ARTIFACT_DAYS = 30  # CloudFormation has copied a function's code into Lambda long before
 SETTLED = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "ROLLBACK_FAILED",
            "UPDATE_ROLLBACK_FAILED", "CREATE_FAILED", "DELETE_COMPLETE")  # fmt: skip
@@ -259,10 +261,6 @@ class Deployment:
     def change_set(self, template: dict[str, Any], root: Path, bucket: str, existing: dict[str, str] | None,
                    digest: str) -> ChangeSet | None:  # fmt: skip
         """Build and upload what changed, and the change set that deploys it (None: nothing would change)."""
-        import json
-
-        from .sources import DIGEST_METADATA
-
         packaged = package(template, root, self.cache, self.runtime, uploader(self.s3, bucket))
         packaged.setdefault("Metadata", {})[DIGEST_METADATA] = digest
         return create_change_set(self.cloudformation, self.stack, json.dumps(packaged), self.parameters, existing)
@@ -292,10 +290,6 @@ def stack_state(cloudformation: Any, stack: str) -> tuple[str | None, dict[str, 
 
 def deployed_digest(cloudformation: Any, stack: str) -> str | None:
     """The source digest the stack was last deployed from (its template's metadata), if it says."""
-    import json
-
-    from .sources import DIGEST_METADATA
-
     body = cloudformation.get_template(StackName=stack, TemplateStage="Original")["TemplateBody"]
     template = body if isinstance(body, dict) else json.loads(body)
     return (template.get("Metadata") or {}).get(DIGEST_METADATA)

@@ -47,6 +47,11 @@ class Rate:
     def hourly(self) -> float:
         return self.instance + self.volume + self.public_ip
 
+    @property
+    def minimum_charge(self) -> float:
+        """USD of the shortest billing: MIN_BILLED_SECONDS (EC2 bills per second, a minute at least)."""
+        return self.hourly * MIN_BILLED_SECONDS / SECONDS_PER_HOUR
+
     def as_dict(self) -> dict[str, float]:
         return {"instance": self.instance, "volume": self.volume, "publicIp": self.public_ip}
 

@@ -18,12 +18,12 @@ Parameters = Annotated[list[str] | None, typer.Option(
     "--parameter", metavar="KEY=VALUE", help="A template parameter (kept from the last deploy when not given).")]
 Yes = Annotated[bool, typer.Option("--yes", "-y", help="Apply the changes without asking.")]
 FAILED_CREATE = ("ROLLBACK_COMPLETE", "ROLLBACK_FAILED", "CREATE_FAILED", "REVIEW_IN_PROGRESS")
-UP = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "UPDATE_ROLLBACK_COMPLETE")
 
 
 def deploy(ctx: typer.Context, parameter: Parameters = None, yes: Yes = False) -> None:
     """Build the functions, upload them and deploy template.yaml through a change set that shows what changes
     first; with --aws to your account (no Docker, no second Python), else to the local engine."""
+    from ..deployment import DEPLOYED
     from ..sources import app_dir, source_digest
     from ..template_file import load_template
 
@@ -43,9 +43,8 @@ def deploy(ctx: typer.Context, parameter: Parameters = None, yes: Yes = False) -
         raise UserError(f"stack {deployment.stack} is {status}; wait for it to settle and deploy again")
     digest = source_digest(app_dir())
     same_parameters = all(existing.get(key) == value for key, value in deployment.parameters.items())
-    if status in UP and same_parameters and deployment.deployed_digest() == digest:
-        stderr.print(f"stack [bold]{deployment.stack}[/] is up to date: nothing to deploy")
-        _show_outputs(deployment)
+    if status in (*DEPLOYED, "UPDATE_ROLLBACK_COMPLETE") and same_parameters and deployment.deployed_digest() == digest:
+        _up_to_date(deployment)
         return
     from botocore.exceptions import ClientError
 
@@ -57,8 +56,7 @@ def deploy(ctx: typer.Context, parameter: Parameters = None, yes: Yes = False) -
             _remove_stack_under_review(deployment)
         raise UserError(f"CloudFormation refused the deploy: {error.response['Error'].get('Message', error)}") from None
     if change_set is None:
-        stderr.print(f"stack [bold]{deployment.stack}[/] is up to date: nothing to deploy")
-        _show_outputs(deployment)
+        _up_to_date(deployment)
         return
     _show_changes(change_set.changes)
     if not yes:
@@ -70,7 +68,7 @@ def deploy(ctx: typer.Context, parameter: Parameters = None, yes: Yes = False) -
             raise typer.Exit(1)
     _follow(deployment, change_set)
     final, _ = deployment.current()
-    if final not in UP[:2]:
+    if final not in DEPLOYED:
         reasons = deployment.failures()
         if final in FAILED_CREATE:  # no half-deployed stack is left behind
             deployment.cloudformation.delete_stack(StackName=deployment.stack)
@@ -117,6 +115,11 @@ def _delete_failed_stack(deployment: Deployment, status: str, yes: bool) -> None
     from ..waiting import poll_condition
 
     poll_condition(lambda: deployment.current()[0] is None, 300, 1)
+
+
+def _up_to_date(deployment: Deployment) -> None:
+    stderr.print(f"stack [bold]{deployment.stack}[/] is up to date: nothing to deploy")
+    _show_outputs(deployment)
 
 
 def _remove_stack_under_review(deployment: Deployment) -> None:

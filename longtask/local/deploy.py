@@ -25,7 +25,7 @@ from .paths import EnginePaths
 
 ENGINE_ACCOUNT = "000000000000"  # LocalStack's: its deployment bucket is the one `longtask deploy` uses
 LOCAL_RUNTIME = deployment.Runtime(f"{sys.version_info.major}.{sys.version_info.minor}")
-TERMINAL_OK = {"CREATE_COMPLETE", "UPDATE_COMPLETE"}
+TERMINAL_OK = frozenset(deployment.DEPLOYED)
 STACK_TIMEOUT_SECONDS = 300
 
 

@@ -31,7 +31,7 @@ def refuse_a_budget_too_small(prices: Prices, budget_left: float, instance_types
                    key=lambda r: r.hourly)  # fmt: skip
     except PriceUnavailable as error:
         raise LaunchFailed(f"maxCostUsd needs prices, and {error}; run without maxCostUsd") from None
-    least = rate.hourly * MIN_BILLED_SECONDS / 3600
+    least = rate.minimum_charge
     if budget_left < least:
         raise (LaunchFailed if relaunch else InvalidInput)(
             f"maxCostUsd: {budget_left:.6f} USD left cannot pay the {MIN_BILLED_SECONDS} s EC2 bills at least "

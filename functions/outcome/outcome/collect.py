@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from common.keys import split_s3_uri
-from common.pricing import MIN_BILLED_SECONDS, SECONDS_PER_HOUR, Prices, Rate
+from common.pricing import Prices, Rate
 from common.record import build_record
 from common.statuses import (
     BUDGET_EXCEEDED,
@@ -89,7 +89,7 @@ def _budget_spent(launch: dict[str, Any], spent: float) -> bool:
     """Whether what is left of maxCostUsd cannot pay EC2's minimum billing of another attempt like this one."""
     if launch.get("maxCostUsd") is None or not launch.get("rate"):
         return False
-    return launch["maxCostUsd"] - spent < Rate.from_dict(launch["rate"]).hourly * MIN_BILLED_SECONDS / SECONDS_PER_HOUR
+    return launch["maxCostUsd"] - spent < Rate.from_dict(launch["rate"]).minimum_charge
 
 
 def _retry_reason(launch: dict[str, Any], result: dict[str, Any] | None, interrupted: bool, reason_code: str,
