@@ -83,8 +83,9 @@ class InstanceAgent:
     def watch_once(self) -> None:
         """Boot new instances; power off the ones terminated or stopped through the API.
 
-        Terminated instances are left out: EC2 (and moto) keep listing them, and describing every instance the
-        engine ever ran, twice a second, became most of LocalStack's work. None is missed: an instance the agent
+        Terminated instances are left out: EC2 keeps listing them for a while (about an hour,
+        https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/terminating-instances.html; moto for ever), and
+        describing every instance the engine ever ran, twice a second, became most of LocalStack's work. None is missed: an instance the agent
         runs stays shutting-down until its machine is off (plugins/ec2_provider.py)."""
         pages = self.ec2.get_paginator("describe_instances").paginate(
             Filters=[{"Name": "tag-key", "Values": ["longtask:run-id"]},
