@@ -85,8 +85,8 @@ class InstanceAgent:
 
         Terminated instances are left out: EC2 keeps listing them for a while (about an hour,
         https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/terminating-instances.html; moto for ever), and
-        describing every instance the engine ever ran, twice a second, became most of LocalStack's work. None is missed: an instance the agent
-        runs stays shutting-down until its machine is off (plugins/ec2_provider.py)."""
+        describing every instance the engine ever ran, twice a second, became most of LocalStack's work. None is
+        missed: an instance the agent runs stays shutting-down until its machine is off (plugins/ec2_provider.py)."""
         pages = self.ec2.get_paginator("describe_instances").paginate(
             Filters=[{"Name": "tag-key", "Values": ["longtask:run-id"]},
                      {"Name": "instance-state-name", "Values": [*LIVE, *NOT_TERMINATED]}]
