@@ -3,6 +3,9 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 READY := $(VENV)/.ready
+# pytest-xdist workers: integration tests mostly wait for runs, so more workers than the 2 cores
+WORKERS ?= 4
+PYTEST := $(BIN)/pytest -n $(WORKERS)
 
 .PHONY: setup demo test lint test-unit test-integration test-faults bench engine-down clean
 
@@ -25,18 +28,18 @@ lint: $(READY)
 	$(BIN)/ruff check .
 
 test: $(READY) lint
-	$(BIN)/pytest
+	$(PYTEST)
 
 # unit and static tests: in-process, no engine
 test-unit: $(READY)
-	$(BIN)/pytest tests/unit tests/static
+	$(PYTEST) tests/unit tests/static
 
 test-integration: $(READY)
-	$(BIN)/pytest tests/integration
+	$(PYTEST) tests/integration
 
 # the fault matrix alone, ending with its figures: scenarios passed, runs lost, instances leaked
 test-faults: $(READY)
-	$(BIN)/pytest tests/integration/test_fault_matrix.py
+	$(PYTEST) tests/integration/test_fault_matrix.py
 
 bench: $(READY)
 	$(BIN)/python -m bench

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -69,7 +70,7 @@ def build_function(source: Path, cache: Path, runtime: Runtime) -> Path:
     if archive.exists():
         return archive
     archive.parent.mkdir(parents=True, exist_ok=True)
-    partial = archive.with_suffix(".partial")
+    partial = _partial(archive)
     if requirements.exists():  # the dependencies' zip, made once, with the function's own files added
         shutil.copyfile(_dependencies_zip(_dependencies(requirements, cache, runtime)), partial)
     with zipfile.ZipFile(partial, "a" if requirements.exists() else "w", zipfile.ZIP_DEFLATED) as zf:
@@ -87,7 +88,7 @@ def _dependencies_zip(deps: Path) -> Path:
     """The installed dependencies zipped, once: zipping them took most of a one-function rebuild."""
     archive = deps.with_suffix(".zip")
     if not archive.exists():
-        partial = deps.with_suffix(".zip.partial")
+        partial = _partial(archive)
         with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as zf:
             _add(zf, deps)
         partial.rename(archive)
@@ -100,7 +101,7 @@ def _dependencies(requirements: Path, cache: Path, runtime: Runtime) -> Path:
     deps = cache / "dependencies" / key
     if deps.exists():
         return deps
-    staging = deps.with_suffix(".partial")
+    staging = _partial(deps)
     shutil.rmtree(staging, ignore_errors=True)
     platform = ["--python-platform", runtime.platform, "--only-binary", ":all:"] if runtime.platform else []
     completed = subprocess.run(
@@ -111,8 +112,16 @@ def _dependencies(requirements: Path, cache: Path, runtime: Runtime) -> Path:
     if completed.returncode != 0:
         raise LongTaskError(f"installing {requirements} for Python {runtime.python_version} failed:\n"
                             f"{completed.stderr.strip()}")  # fmt: skip
-    staging.rename(deps)
+    if deps.exists():  # installed meanwhile by another deploy
+        shutil.rmtree(staging)
+    else:
+        staging.rename(deps)
     return deps
+
+
+def _partial(path: Path) -> Path:
+    """Where this process makes `path` before renaming it into place: deploys side by side never share one."""
+    return path.with_name(f"{path.name}.{os.getpid()}.partial")
 
 
 def package(template: dict[str, Any], root: Path, cache: Path, runtime: Runtime,

@@ -1,59 +1,39 @@
-"""Integration fixtures: the local engine (LocalStack + instance agent) with the stack deployed.
-
-The session starts the engine if it is not up and stops it at the end if it started it.
-"""
+"""Integration fixtures: the session's local engine (LocalStack + instance agent) with the stack deployed, shared
+by the session's xdist workers (engine_session.py)."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from longtask.client import LongTaskClient
-from longtask.local import engine
-from longtask.local.deploy import deploy
+from longtask.client import LongTaskClient, new_run_id
 from longtask.local.paths import EnginePaths
-from longtask.local.plugins.faults import write_plan
+from longtask.local.plugins.faults import add_rules, remove_rules
 from longtask.waiting import poll_condition
 
-ROOT = Path(__file__).resolve().parents[2]
-STACK = "longtask-it"
-SCRIPTS_BUCKET = "longtask-it-scripts"  # scripts kept outside the artifact bucket (ScriptReadArns)
-EXAMPLES_STACK = "longtask-it-examples"
-PARAMETERS = {  # the local defaults, plus the optional triggers
-    **engine.LOCAL_STACK_PARAMETERS,
-    "ScriptUploadPrefix": "scripts/",
-    "ScheduleExpression": "rate(1 day)",
-    "ScheduleInput": '{"script": "echo scheduled run"}',
-    "ScriptReadArns": f"arn:aws:s3:::{SCRIPTS_BUCKET}/jobs/*",
-}
-MINUTE_SECONDS = 1  # the agent's compressed clock: `shutdown -h +N` fires after N seconds
-LEAKS: dict[str, list[str]] = {}  # filled at the end of the session, reported by pytest_terminal_summary
+from . import engine_session
+from .engine_session import ROOT, STACK
 
 
 @pytest.fixture(scope="session")
-def client() -> Iterator[LongTaskClient]:
-    paths = EnginePaths.default()
-    started = engine.up(paths, agent_minute_seconds=MINUTE_SECONDS)
-    try:
-        client = engine.connect(STACK, PARAMETERS, paths)
-        examples = {"LongTaskStateMachineArn": client.stack.state_machine_arn}
-        deploy(client.target.client("cloudformation"), client.target.client("s3"), EXAMPLES_STACK, examples, paths,
-               ROOT / "statemachine" / "examples" / "template.yaml")  # fmt: skip
-        yield client
-        instances, running = leaks(client)
-        LEAKS.update({"instances leaked": instances, "runs lost (still RUNNING)": running})
-    finally:
-        if started:
-            engine.down(paths)
-            LEAKS["stray engine processes"] = engine.stray_processes(paths)
+def client() -> LongTaskClient:
+    return engine_session.join(EnginePaths.default())
+
+
+@pytest.fixture(autouse=True)
+def engine_turn(request: pytest.FixtureRequest, client: LongTaskClient) -> Iterator[None]:
+    """Each test holds the engine while it runs: side by side with others, or alone if marked `exclusive`."""
+    with engine_session.turn(EnginePaths.default(), exclusive=request.node.get_closest_marker("exclusive") is not None):
+        yield
 
 
 @dataclass
@@ -81,15 +61,17 @@ def longtask(client: LongTaskClient) -> Any:
 
 
 @pytest.fixture
-def fault_plan(client: LongTaskClient) -> Iterator[Any]:
-    """Set the local engine's EC2 fault plan for one test (cleared afterwards)."""
-    path = EnginePaths.default().faults_file
+def fault_plan(client: LongTaskClient) -> Iterator[Callable[..., str]]:
+    """Add rules to the local engine's EC2 fault plan for one run: they apply to that run only (tests run side
+    by side), and are removed afterwards. Returns the run id to start the run with."""
+    path, run_id = EnginePaths.default().faults_file, new_run_id()
 
-    def set_rules(*rules: dict[str, Any]) -> None:
-        write_plan(path, list(rules))
+    def add(*rules: dict[str, Any]) -> str:
+        add_rules(path, [{**rule, "runId": run_id} for rule in rules])
+        return run_id
 
-    yield set_rules
-    write_plan(path, [])
+    yield add
+    remove_rules(path, run_id)
 
 
 def default_image(client: LongTaskClient) -> str:
@@ -101,6 +83,27 @@ def default_image(client: LongTaskClient) -> str:
 def stack_output(client: LongTaskClient, name: str, stack_name: str = STACK) -> str:
     stack = client.target.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
     return next(o["OutputValue"] for o in stack["Outputs"] if o["OutputKey"] == name)
+
+
+def executions(client: LongTaskClient, state_machine_arn: str, since: datetime | None = None) -> list[dict[str, Any]]:
+    """The state machine's executions, newest first, every page (with tests side by side, more than one); only
+    those started at or after `since`, if given."""
+    found = []
+    for page in client.stepfunctions.get_paginator("list_executions").paginate(stateMachineArn=state_machine_arn):
+        for execution in page["executions"]:
+            if since and execution["startDate"] < since:
+                return found
+            found.append(execution)
+    return found
+
+
+def run_started_for(client: LongTaskClient, script_uri: str, since: datetime) -> dict[str, Any] | None:
+    """The execution (described) that an upload of the script at `since` started, if any."""
+    for execution in executions(client, client.stack.state_machine_arn, since - timedelta(seconds=1)):
+        described = client.stepfunctions.describe_execution(executionArn=execution["executionArn"])
+        if json.loads(described["input"]).get("scriptS3Uri") == script_uri:
+            return described
+    return None
 
 
 def instances_of(client: LongTaskClient, run_id: str) -> list[dict[str, Any]]:
@@ -123,36 +126,6 @@ def terminate_as(client: LongTaskClient, instance_id: str, state_reason: str | N
 
 def live_instances(client: LongTaskClient, run_id: str) -> list[str]:
     return [i["InstanceId"] for i in instances_of(client, run_id) if i["State"]["Name"] in ("pending", "running")]
-
-
-def leaks(client: LongTaskClient) -> tuple[list[str], list[str]]:
-    """(instances of the test stack still alive, runs still RUNNING in its table)."""
-    reservations = client.target.client("ec2").describe_instances(
-        Filters=[
-            {"Name": "tag:longtask:stack", "Values": [STACK]},
-            {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]},
-        ]
-    )["Reservations"]
-    instances = [i["InstanceId"] for r in reservations for i in r["Instances"]]
-    running = [run["runId"] for run in client.list_runs(limit=100_000) if run.get("status") == "RUNNING"]
-    return instances, running
-
-
-def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if any(LEAKS.values()):
-        session.exitstatus = pytest.ExitCode.TESTS_FAILED
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """The figures: scenarios passed, runs lost, instances leaked."""
-    if not LEAKS:
-        return
-    passed = len(terminalreporter.stats.get("passed", []))
-    failed = len(terminalreporter.stats.get("failed", [])) + len(terminalreporter.stats.get("error", []))
-    terminalreporter.section("local engine figures")
-    terminalreporter.write_line(f"scenarios passed: {passed} of {passed + failed}")
-    for name, found in LEAKS.items():
-        terminalreporter.write_line(f"{name}: {len(found)}" + (f" {found}" if found else ""))
 
 
 def assert_final(client: LongTaskClient, run_id: str, status: str) -> dict[str, Any]:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from longtask.client import LongTaskClient
 from longtask.waiting import poll_condition
 
-from .conftest import assert_final, invoke_function, rules_without_targets, stack_output, wait_until_running
+from .conftest import assert_final, executions, invoke_function, rules_without_targets, stack_output, wait_until_running
 
 SLOW_POLLS = {"pollSeconds": 300, "maxPollSeconds": 300}
 SOONER_THAN_A_POLL = 120  # seconds: a run seen to end within this was not seen by a poll (the first is at 300 s)
@@ -18,8 +20,7 @@ def watcher_histories(client: LongTaskClient, run_id: str) -> list[list[dict[str
     """The history of each watcher child of the run."""
     sfn = client.stepfunctions
     watcher = stack_output(client, "WatcherStateMachineArn")
-    children = [e["executionArn"] for e in sfn.list_executions(stateMachineArn=watcher)["executions"]
-                if e["name"].startswith(f"{run_id}-a")]  # fmt: skip
+    children = [e["executionArn"] for e in executions(client, watcher) if e["name"].startswith(f"{run_id}-a")]
     return [sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"] for arn in children]
 
 
@@ -87,6 +88,7 @@ def test_duplicate_signals_wake_no_more_than_once_each(client: LongTaskClient) -
     assert client.abort(run_id)["status"] == "ABORTED"
 
 
+@pytest.mark.exclusive  # every run's events lost
 def test_with_every_event_lost_the_polls_still_see_the_end(client: LongTaskClient) -> None:
     with rules_without_targets(client, "SignalFunction"):
         run_id = client.start({"script": "echo done\n", "pollSeconds": 1, "maxPollSeconds": 2})
@@ -98,8 +100,8 @@ def test_with_every_event_lost_the_polls_still_see_the_end(client: LongTaskClien
 
 
 def test_with_the_ec2_events_lost_the_run_still_ends(client: LongTaskClient, fault_plan: Any) -> None:
-    fault_plan({"operation": "StateChangeNotification"})  # every EC2 state-change event dropped
-    run_id = client.start({"script": "echo done\n", "pollSeconds": 2, "maxPollSeconds": 2})
+    run_id = fault_plan({"operation": "StateChangeNotification"})  # every EC2 state-change event of the run dropped
+    client.start({"script": "echo done\n", "pollSeconds": 2, "maxPollSeconds": 2}, run_id)
     assert_final(client, run_id, "SUCCEEDED")  # the report wakes a poll; a later poll sees it terminated
 
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from longtask.client import LongTaskClient
 
-from .conftest import STACK
+from .engine_session import STACK
+
+pytestmark = pytest.mark.exclusive  # destroy looks at every run of the stack: no other test's may be running
 
 
 def test_destroy_is_refused_while_a_run_is_running(client: LongTaskClient, longtask: Any) -> None:

@@ -22,7 +22,6 @@ from longtask.client import LongTaskClient
 from longtask.waiting import poll_condition
 
 from .conftest import (
-    MINUTE_SECONDS,
     assert_final,
     default_image,
     instances_of,
@@ -32,8 +31,10 @@ from .conftest import (
     terminate_as,
     wait_until_running,
 )
+from .engine_session import MINUTE_SECONDS
 
 SLEEPER = "echo started\nsleep 300\n"
+RESPONSE_LOST = {"operation": "RunInstances", "when": "after", "code": "InternalError", "status": 500}
 
 
 def test_nonzero_exit(client: LongTaskClient) -> None:
@@ -67,8 +68,9 @@ def test_no_result_json_written(client: LongTaskClient) -> None:
 
 
 def test_capacity_error_on_the_first_type_then_success(client: LongTaskClient, fault_plan: Any) -> None:
-    fault_plan({"operation": "RunInstances", "instanceType": "t3a.nano", "code": "InsufficientInstanceCapacity"})
-    run_id = client.start({"script": "echo hi", "instanceTypes": ["t3a.nano", "t3.nano"]})
+    no_capacity = {"operation": "RunInstances", "code": "InsufficientInstanceCapacity"}
+    run_id = fault_plan({**no_capacity, "instanceType": "t3a.nano"})
+    client.start({"script": "echo hi", "instanceTypes": ["t3a.nano", "t3.nano"]}, run_id)
     record = assert_final(client, run_id, "SUCCEEDED")
     assert record["instanceType"] == "t3.nano"
     # no subnet given: the launcher names the default subnet it resolved
@@ -76,8 +78,8 @@ def test_capacity_error_on_the_first_type_then_success(client: LongTaskClient, f
 
 
 def test_capacity_exhausted_everywhere(client: LongTaskClient, fault_plan: Any) -> None:
-    fault_plan({"operation": "RunInstances", "code": "InsufficientInstanceCapacity"})
-    run_id = client.start({"script": "echo hi", "instanceTypes": ["t3a.nano", "t3.nano"], "spot": True})
+    run_id = fault_plan({"operation": "RunInstances", "code": "InsufficientInstanceCapacity"})
+    client.start({"script": "echo hi", "instanceTypes": ["t3a.nano", "t3.nano"], "spot": True}, run_id)
     record = assert_final(client, run_id, "LAUNCH_FAILED")
     for option in ("t3a.nano (spot)", "t3a.nano (on-demand)", "t3.nano (spot)", "t3.nano (on-demand)"):
         assert re.search(rf"{re.escape(option)} in subnet-[0-9a-f]+: InsufficientInstanceCapacity", record["reason"])
@@ -85,15 +87,15 @@ def test_capacity_exhausted_everywhere(client: LongTaskClient, fault_plan: Any) 
 
 
 def test_throttling_then_success(client: LongTaskClient, fault_plan: Any) -> None:
-    fault_plan({"operation": "RunInstances", "code": "RequestLimitExceeded", "status": 503, "times": 4})
-    run_id = client.start({"script": "echo hi"})
+    run_id = fault_plan({"operation": "RunInstances", "code": "RequestLimitExceeded", "status": 503, "times": 4})
+    client.start({"script": "echo hi"}, run_id)
     assert_final(client, run_id, "SUCCEEDED")
     assert len(instances_of(client, run_id)) == 1
 
 
 def test_spot_capacity_falls_back_to_on_demand(client: LongTaskClient, fault_plan: Any) -> None:
-    fault_plan({"operation": "RunInstances", "spot": True, "code": "InsufficientInstanceCapacity"})
-    record = assert_final(client, client.start({"script": "echo hi", "spot": True}), "SUCCEEDED")
+    run_id = fault_plan({"operation": "RunInstances", "spot": True, "code": "InsufficientInstanceCapacity"})
+    record = assert_final(client, client.start({"script": "echo hi", "spot": True}, run_id), "SUCCEEDED")
     assert (record["instanceType"], record["spot"]) == ("t3a.nano", False)
 
 
@@ -173,8 +175,8 @@ def test_duplicate_launch_with_the_same_client_token(client: LongTaskClient) -> 
 def test_a_stop_while_the_launch_is_retried_ends_the_run_at_once(client: LongTaskClient, fault_plan: Any) -> None:
     """StopExecution during Launch Instance's Retry interval: ABORTED at once, no further launch, and the
     instance the crashed attempt started (its response lost) is terminated by the reaper the end wakes."""
-    fault_plan({"operation": "RunInstances", "when": "after", "code": "InternalError", "status": 500, "times": 30})
-    run_id = client.start({"script": SLEEPER})
+    run_id = fault_plan({**RESPONSE_LOST, "times": 30})
+    client.start({"script": SLEEPER}, run_id)
 
     def launch_failed() -> bool:
         history = client.stepfunctions.get_execution_history(executionArn=client.execution_arn(run_id))["events"]
@@ -192,14 +194,15 @@ def test_a_stop_while_the_launch_is_retried_ends_the_run_at_once(client: LongTas
 def test_launcher_crashing_once(client: LongTaskClient, fault_plan: Any) -> None:
     # the instance starts but the response is lost 3 times: botocore's 3 attempts fail, the handler crashes,
     # the workflow retries it, and the ClientToken / the run's tags bring back the same instance
-    fault_plan({"operation": "RunInstances", "when": "after", "code": "InternalError", "status": 500, "times": 3})
-    run_id = client.start({"script": "echo hi"})
+    run_id = fault_plan({**RESPONSE_LOST, "times": 3})
+    client.start({"script": "echo hi"}, run_id)
     assert_final(client, run_id, "SUCCEEDED")
     assert len(instances_of(client, run_id)) == 1
     history = client.stepfunctions.get_execution_history(executionArn=client.execution_arn(run_id))["events"]
     assert any(e["type"] == "TaskFailed" and "InternalError" in e["taskFailedEventDetails"]["cause"] for e in history)
 
 
+@pytest.mark.exclusive  # no reaper for any run, and the sweep settles every orphan
 def test_workflow_gone_while_the_instance_runs_on(client: LongTaskClient, reaper_rules_disabled: None) -> None:
     # neither workflow nor reaper: the in-instance backstop (deadline + BACKSTOP_GRACE_MINUTES, seconds on the
     # compressed clock) ends the instance by itself

@@ -11,12 +11,18 @@ import json
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
+
+import pytest
 
 from longtask.client import LongTaskClient
 from longtask.waiting import poll_condition
 
-from .conftest import PARAMETERS, STACK, stack_output
+from .conftest import run_started_for, stack_output
+from .engine_session import PARAMETERS, STACK
+
+pytestmark = pytest.mark.exclusive  # a role without a statement fails every run that needs it
 
 
 @contextmanager
@@ -88,6 +94,8 @@ def test_instance_without_its_outputs_policy_cannot_report(client: LongTaskClien
 
 
 def test_rule_role_without_start_runs_starts_nothing(client: LongTaskClient) -> None:
+    since = datetime.now(UTC)
+
     def upload() -> str:
         key = f"{PARAMETERS['ScriptUploadPrefix']}mutation-{secrets.token_hex(4)}.sh"
         client.s3.put_object(Bucket=client.stack.bucket, Key=key, Body=b"echo uploaded\n")
@@ -95,10 +103,7 @@ def test_rule_role_without_start_runs_starts_nothing(client: LongTaskClient) -> 
 
     def started(uri: str) -> str | None:
         """The name of the run the upload started, if any."""
-        executions = client.stepfunctions.list_executions(stateMachineArn=client.stack.state_machine_arn)
-        return next((e["name"] for e in executions["executions"] if json.loads(
-            client.stepfunctions.describe_execution(executionArn=e["executionArn"])["input"]
-        ).get("scriptS3Uri") == uri), None)  # fmt: skip
+        return (run_started_for(client, uri, since) or {}).get("name")
 
     with without_statement(client, "StartRunRole", "StartRuns"):
         denied = upload()

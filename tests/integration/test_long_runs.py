@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from longtask.client import LongTaskClient
 
-from .conftest import stack_output
+from .conftest import executions, stack_output
 
 EVENTS_PER_POLL = 13  # Wait For Instance, a task-token wait (6) + Describe Instance (5) + Choice (2)
 EVENTS_PER_SIGNAL = 4  # a signal recorded before a wait: the wait fails at once (5, not 6) + Consume Signal (5)
@@ -27,8 +27,7 @@ def test_polls_back_off_and_each_costs_thirteen_events(client: LongTaskClient) -
 
     watcher = stack_output(client, "WatcherStateMachineArn")
     children = sorted(
-        (e for e in client.stepfunctions.list_executions(stateMachineArn=watcher)["executions"]
-         if e["name"].startswith(f"{run_id}-a0-w")),
+        (e for e in executions(client, watcher) if e["name"].startswith(f"{run_id}-a0-w")),
         key=lambda e: int(e["name"].rsplit("-w", 1)[1]),
     )  # fmt: skip
     assert len(children) >= 2  # 5 polls at 1 s, then 2 s, ...

@@ -4,6 +4,7 @@ where a user's own rule (here one to an SQS queue) picks it up."""
 from __future__ import annotations
 
 import json
+import secrets
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -13,20 +14,20 @@ import pytest
 from longtask.client import LongTaskClient
 from longtask.waiting import poll_condition
 
-from .conftest import STACK, assert_final, instances_of, terminate_as, wait_until_running
-
-RULE = f"{STACK}-run-events"
+from .conftest import assert_final, instances_of, terminate_as, wait_until_running
+from .engine_session import STACK
 
 
 @pytest.fixture(scope="module")
 def run_events(client: LongTaskClient) -> Iterator[Callable[[str, int], list[dict[str, Any]]]]:
     """events_of(run_id, n): the details of the run's first n "LongTask Run State Change" events, as they came."""
     sqs, events = client.target.client("sqs"), client.target.client("events")
-    queue_url = sqs.create_queue(QueueName=RULE)["QueueUrl"]
+    rule = f"{STACK}-run-events-{secrets.token_hex(4)}"  # one per xdist worker that runs these tests
+    queue_url = sqs.create_queue(QueueName=rule)["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     pattern = {"source": ["longtask"], "detail-type": ["LongTask Run State Change"]}
-    events.put_rule(Name=RULE, EventPattern=json.dumps(pattern))
-    events.put_targets(Rule=RULE, Targets=[{"Id": "queue", "Arn": queue_arn}])
+    events.put_rule(Name=rule, EventPattern=json.dumps(pattern))
+    events.put_targets(Rule=rule, Targets=[{"Id": "queue", "Arn": queue_arn}])
     received: dict[str, list[dict[str, Any]]] = defaultdict(list)
 
     def events_of(run_id: str, count: int) -> list[dict[str, Any]]:
@@ -42,8 +43,8 @@ def run_events(client: LongTaskClient) -> Iterator[Callable[[str, int], list[dic
         return received[run_id]
 
     yield events_of
-    events.remove_targets(Rule=RULE, Ids=["queue"])
-    events.delete_rule(Name=RULE)
+    events.remove_targets(Rule=rule, Ids=["queue"])
+    events.delete_rule(Name=rule)
     sqs.delete_queue(QueueUrl=queue_url)
 
 

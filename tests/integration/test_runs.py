@@ -14,7 +14,8 @@ from longtask.client import LongTaskClient
 from longtask.local.processes import is_alive
 from longtask.waiting import poll_condition
 
-from .conftest import ROOT, instances_of, live_instances
+from .conftest import instances_of, live_instances
+from .engine_session import ROOT
 
 
 def script_file(tmp_path: Path, text: str) -> str:

@@ -15,7 +15,8 @@ from longtask.client import LongTaskClient
 from longtask.local.paths import EnginePaths
 from longtask.waiting import poll_condition
 
-from .conftest import SCRIPTS_BUCKET, STACK, default_image, live_instances
+from .conftest import default_image, live_instances
+from .engine_session import SCRIPTS_BUCKET, STACK
 
 
 def role_arn(client: LongTaskClient, logical_id: str) -> str:
@@ -206,7 +207,7 @@ def test_execution_names_are_validated_as_aws_does(client: LongTaskClient) -> No
         code, _, _ = error_of(states.start_execution, stateMachineArn=client.stack.state_machine_arn, name=bad,
                               input="{}")  # fmt: skip
         assert code == "InvalidName", bad
-    name = "strict-names-" + "n" * 60  # 73 characters: its watcher children must still fit in 80
+    name = f"strict-names-{secrets.token_hex(4)}" + "n" * 52  # 73 characters: its watcher children must fit in 80
     run_input = {"script": "sleep 2"}
     first = client.start(run_input, run_id=name)
     assert client.start(run_input, run_id=name) == first  # the same name and input while it runs: idempotent

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import secrets
+from datetime import UTC, datetime
 from typing import Any
 
 from longtask.client import LongTaskClient
 from longtask.waiting import poll_condition
 
-from .conftest import EXAMPLES_STACK, PARAMETERS, STACK, stack_output
+from .conftest import run_started_for, stack_output
+from .engine_session import EXAMPLES_STACK, PARAMETERS, STACK
 
 
 def finished(client: LongTaskClient, execution_arn: str) -> dict[str, Any]:
@@ -30,20 +32,11 @@ def start(client: LongTaskClient, output: str, run_input: dict[str, Any]) -> dic
 
 def test_a_script_uploaded_under_the_prefix_starts_a_run(client: LongTaskClient) -> None:
     key = f"{PARAMETERS['ScriptUploadPrefix']}job-{secrets.token_hex(4)}.sh"
+    uploaded = datetime.now(UTC)
     client.s3.put_object(Bucket=client.stack.bucket, Key=key, Body=b"echo started by an upload\n")
     uri = f"s3://{client.stack.bucket}/{key}"
-
-    def started_run() -> dict[str, Any] | None:
-        for execution in client.stepfunctions.list_executions(stateMachineArn=client.stack.state_machine_arn)[
-            "executions"
-        ]:
-            described = client.stepfunctions.describe_execution(executionArn=execution["executionArn"])
-            if json.loads(described["input"]).get("scriptS3Uri") == uri:
-                return described
-        return None
-
-    assert poll_condition(lambda: started_run() is not None, timeout=30, interval=1)
-    record = client.wait(started_run()["name"])
+    assert poll_condition(lambda: run_started_for(client, uri, uploaded) is not None, timeout=30, interval=1)
+    record = client.wait(run_started_for(client, uri, uploaded)["name"])
     assert record["status"] == "SUCCEEDED"
     assert "started by an upload" in record["logTail"]
 

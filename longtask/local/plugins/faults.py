@@ -4,11 +4,13 @@ Tests write rules to the plan file; the local EC2 provider (ec2_provider.py) app
 boundary, so the functions' production code meets them exactly as it would meet AWS's. A rule:
 
     {"operation": "RunInstances", "code": "InsufficientInstanceCapacity", "status": 400,
-     "instanceType": "t3a.nano", "spot": false, "times": 1, "when": "before"}
+     "runId": "it-3f2a…", "instanceType": "t3a.nano", "spot": false, "times": 1, "when": "before"}
 
-`instanceType`/`spot` narrow which requests match; `times` counts down (absent: every time); `when`
-is "before" (the request fails, nothing happens) or "after" (the request takes effect but its
-response is lost, as on a dropped connection). Standard library only: it runs inside LocalStack.
+`runId` narrows the rule to one run's instances (their `longtask:run-id` tag), so that tests running side by
+side on one engine meet only their own faults; `instanceType`/`spot` narrow which requests match; `times`
+counts down (absent: every time); `when` is "before" (the request fails, nothing happens) or "after" (the
+request takes effect but its response is lost, as on a dropped connection). Standard library only: it runs
+inside LocalStack.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 PLAN_ENV = "LONGTASK_FAULTS_FILE"
+RUN_ID_TAG = "longtask:run-id"  # the launcher's tag on each instance (functions/common/tags.py)
 
 
 def plan_file() -> Path | None:
@@ -35,22 +38,43 @@ def _locked(path: Path):
         yield
 
 
-def write_plan(path: Path, rules: list[dict[str, Any]]) -> None:
-    """Replace the plan (an empty list clears it)."""
+def add_rules(path: Path, rules: list[dict[str, Any]]) -> None:
+    """Add rules after those of the plan."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with _locked(path):
-        path.write_text(json.dumps(rules))
+        path.write_text(json.dumps(_read(path) + rules))
 
 
-def take(operation: str, when: str, request: dict[str, Any]) -> dict[str, Any] | None:
-    """The first rule matching this request, counted down; None when no fault applies."""
+def remove_rules(path: Path, run_id: str) -> None:
+    """Remove the rules of one run from the plan."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _locked(path):
+        path.write_text(json.dumps([rule for rule in _read(path) if rule.get("runId") != run_id]))
+
+
+def _read(path: Path) -> list[dict[str, Any]]:
+    return json.loads(path.read_text() or "[]") if path.exists() else []
+
+
+def run_id_of(request: dict[str, Any]) -> str | None:
+    """The run a RunInstances request launches for: its instance tag `longtask:run-id`."""
+    for specification in request.get("TagSpecifications") or []:
+        if specification.get("ResourceType") == "instance":
+            for tag in specification.get("Tags") or []:
+                if tag.get("Key") == RUN_ID_TAG:
+                    return tag.get("Value")
+    return None
+
+
+def take(operation: str, when: str, request: dict[str, Any], run_id: str | None) -> dict[str, Any] | None:
+    """The first rule matching this request (of that run, if any), counted down; None when no fault applies."""
     path = plan_file()
     if path is None or not path.exists():
         return None
     with _locked(path):
-        rules = json.loads(path.read_text() or "[]")
+        rules = _read(path)
         for rule in rules:
-            if _matches(rule, operation, when, request):
+            if _matches(rule, operation, when, request) and rule.get("runId", run_id) == run_id:
                 if "times" in rule:
                     rule["times"] -= 1
                 path.write_text(json.dumps(rules))

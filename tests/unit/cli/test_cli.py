@@ -102,7 +102,8 @@ def test_list_never_cuts_a_run_id(width: int) -> None:
     assert ("i-0123456789abcdef0" in shown) == (width == 200)  # the last column goes first
 
 
-def test_list_prints_the_runs_with_their_cost(connected: Any) -> None:
+def test_list_prints_the_runs_with_their_cost(connected: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(options.stdout, "width", 200)  # a terminal as wide as the table (without one: 80)
     result = invoke("list")
     assert result.exit_code == 0, result.output
     assert RUN_IDS[0] in result.output and "costUsd" in result.output and "0.0001" in result.output

@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import sys
 import types
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
 
 
 @pytest.fixture
-def reuse(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
-    """The plug-in module, importable without LocalStack (only its hook decorator is needed to load it)."""
-    hooks = types.ModuleType("localstack.runtime.hooks")
-    hooks.on_infra_start = lambda: lambda function: function
-    for name in ("localstack", "localstack.runtime"):
-        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
-    monkeypatch.setitem(sys.modules, "localstack.runtime.hooks", hooks)
-    sys.modules["localstack.runtime"].hooks = hooks
-    monkeypatch.delitem(sys.modules, "longtask.local.plugins.stepfunctions_reuse", raising=False)
-    from longtask.local.plugins import stepfunctions_reuse
-
-    return stepfunctions_reuse
+def reuse(plugin: Callable[[str], types.ModuleType]) -> types.ModuleType:
+    return plugin("stepfunctions_reuse")
 
 
 @dataclass(frozen=True)

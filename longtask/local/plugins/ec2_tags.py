@@ -1,0 +1,29 @@
+"""Have moto's EC2 read a resource's tags by its id, not by filtering every tag of the region.
+
+moto 5.1 answers `resource.get_tags()` with `describe_tags(filters={"resource-id": [id]})`, which matches a
+regular expression against every tag of every resource. DescribeInstances with a tag filter calls it for each
+instance, so a session's describes grew with the square of the instances it had launched: after a few hundred
+runs, one took seconds, and the instance agent and every run's watcher describe instances all the time. The
+answer is the same list, in the same order, read from the tag store by the resource's id (an id holds no
+wildcard, so the filter matched that id alone). Speed only: nothing is accepted or refused differently. Runs when
+LocalStack starts, through the entry point `localstack.hooks.on_infra_start`.
+"""
+
+from __future__ import annotations
+
+from localstack.runtime import hooks
+
+
+@hooks.on_infra_start()
+def read_tags_by_resource_id() -> None:
+    from moto.ec2.models.core import TaggedEC2Resource
+    from moto.ec2.utils import EC2_PREFIX_TO_RESOURCE, get_prefix
+
+    def get_tags(self: TaggedEC2Resource) -> list[dict[str, str]]:
+        if not self.id:
+            return []
+        resource_type = EC2_PREFIX_TO_RESOURCE.get(get_prefix(self.id), "")
+        return [{"resource_id": self.id, "key": key, "value": value, "resource_type": resource_type}
+                for key, value in self.ec2_backend.tags.get(self.id, {}).items()]  # fmt: skip
+
+    TaggedEC2Resource.get_tags = get_tags

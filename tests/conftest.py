@@ -1,0 +1,54 @@
+"""The session's hooks around the local engine its integration tests share (integration/engine_session.py).
+
+Here, not in integration/conftest.py: under pytest-xdist the controller collects nothing, so only this conftest
+runs in it, and the controller is what outlives every worker.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from longtask.local.paths import EnginePaths
+
+from .integration import engine_session
+
+FOUND: dict[str, list] = {}  # what the session left behind, reported by pytest_terminal_summary
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not hasattr(config, "workerinput"):
+        engine_session.begin()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that need the engine alone first, then the tests that need no engine, then the others: under xdist
+    the first have the engine to themselves while the other workers run unit tests, instead of each of them
+    waiting for the tests side by side to end and keeping them waiting."""
+    def order(item: pytest.Item) -> int:
+        if item.get_closest_marker("exclusive"):
+            return 0
+        return 2 if "integration" in item.path.parts else 1
+
+    items.sort(key=order)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if hasattr(session.config, "workerinput"):
+        return
+    FOUND.update(engine_session.finish(EnginePaths.default()) or {})
+    if any(FOUND.values()):
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The figures: scenarios passed, runs lost, instances leaked."""
+    if not FOUND:
+        return
+    passed = len(terminalreporter.stats.get("passed", []))
+    failed = len(terminalreporter.stats.get("failed", [])) + len(terminalreporter.stats.get("error", []))
+    terminalreporter.section("local engine figures")
+    terminalreporter.write_line(f"scenarios passed: {passed} of {passed + failed}")
+    for name, found in FOUND.items():
+        terminalreporter.write_line(f"{name}: {len(found)}" + (f" {found}" if found else ""))

@@ -1,0 +1,124 @@
+"""The local engine one test session shares across its pytest-xdist workers.
+
+The first worker that needs the engine starts it (unless it runs) and deploys the stacks, under a lock; the
+others join it. Tests run side by side on it; a test marked `exclusive` (it changes what every run depends on:
+IAM policies, EventBridge targets) has it alone. At the session's end the controller (the only process, without
+xdist) looks for what the runs left behind, then stops the engine if the session started it.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from longtask.client import LongTaskClient
+from longtask.local import engine
+from longtask.local.deploy import deploy
+from longtask.local.paths import EnginePaths
+
+ROOT = Path(__file__).resolve().parents[2]
+SESSION_ENV = "LONGTASK_TEST_SESSION"  # the session's id, inherited by its xdist workers
+STACK = "longtask-it"
+SCRIPTS_BUCKET = "longtask-it-scripts"  # scripts kept outside the artifact bucket (ScriptReadArns)
+EXAMPLES_STACK = "longtask-it-examples"
+PARAMETERS = {  # the local defaults, plus the optional triggers
+    **engine.LOCAL_STACK_PARAMETERS,
+    "ScriptUploadPrefix": "scripts/",
+    "ScheduleExpression": "rate(1 day)",
+    "ScheduleInput": '{"script": "echo scheduled run"}',
+    "ScriptReadArns": f"arn:aws:s3:::{SCRIPTS_BUCKET}/jobs/*",
+}
+MINUTE_SECONDS = 1  # the agent's compressed clock: `shutdown -h +N` fires after N seconds
+
+
+def begin() -> None:
+    """Name this session (in the controller, before its workers start)."""
+    os.environ.setdefault(SESSION_ENV, uuid.uuid4().hex)
+
+
+def join(paths: EnginePaths) -> LongTaskClient:
+    """The session's engine with the test stacks deployed: the first to ask starts and deploys it."""
+    with _locked(paths.state / "test-session.lock"):
+        state = _read_state(paths)
+        if state.get("session") != os.environ[SESSION_ENV]:
+            state = {"session": os.environ[SESSION_ENV], "started": engine.up(paths, MINUTE_SECONDS)}
+            _write_state(paths, state)  # before the deploy: if it fails, the session's end still stops the engine
+        if not state.get("deployed"):
+            client = engine.connect(STACK, PARAMETERS, paths)
+            examples = {"LongTaskStateMachineArn": client.stack.state_machine_arn}
+            deploy(client.target.client("cloudformation"), client.target.client("s3"), EXAMPLES_STACK, examples,
+                   paths, ROOT / "statemachine" / "examples" / "template.yaml")  # fmt: skip
+            _write_state(paths, {**state, "deployed": True})
+    return LongTaskClient(engine.target(paths, STACK))
+
+
+@contextmanager
+def turn(paths: EnginePaths, exclusive: bool) -> Iterator[None]:
+    """Hold the engine for one test: shared, or alone. A test waiting to have it alone goes before tests that
+    come after it (it holds the gate), so that tests side by side never keep it waiting."""
+    with open(paths.state / "test-gate.lock", "w") as gate, open(paths.state / "test-engine.lock", "w") as held:
+        fcntl.flock(gate, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(held, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        finally:
+            if not exclusive:
+                fcntl.flock(gate, fcntl.LOCK_UN)
+        yield
+
+
+def finish(paths: EnginePaths) -> dict[str, list] | None:
+    """At the session's end: what the runs left behind, and the engine stopped if the session started it (None
+    when no test used the engine)."""
+    state = _read_state(paths)
+    if state.get("session") != os.environ.get(SESSION_ENV):
+        return None
+    _state_file(paths).unlink()
+    found: dict[str, list] = {}
+    try:
+        if state.get("deployed"):
+            instances, running = leaks(LongTaskClient(engine.target(paths, STACK)))
+            found.update({"instances leaked": instances, "runs lost (still RUNNING)": running})
+    finally:
+        if state["started"]:
+            engine.down(paths)
+            found["stray engine processes"] = engine.stray_processes(paths)
+    return found
+
+
+def leaks(client: LongTaskClient) -> tuple[list[str], list[str]]:
+    """(instances of the test stack still alive, runs still RUNNING in its table)."""
+    reservations = client.target.client("ec2").describe_instances(
+        Filters=[
+            {"Name": "tag:longtask:stack", "Values": [STACK]},
+            {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]},
+        ]
+    )["Reservations"]
+    instances = [i["InstanceId"] for r in reservations for i in r["Instances"]]
+    running = [run["runId"] for run in client.list_runs(limit=100_000) if run.get("status") == "RUNNING"]
+    return instances, running
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _state_file(paths: EnginePaths) -> Path:
+    return paths.state / "test-session.json"
+
+
+def _read_state(paths: EnginePaths) -> dict:
+    path = _state_file(paths)
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def _write_state(paths: EnginePaths, state: dict) -> None:
+    _state_file(paths).write_text(json.dumps(state))
