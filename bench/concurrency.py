@@ -4,7 +4,6 @@ memory."""
 from __future__ import annotations
 
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from longtask.client import LongTaskClient
@@ -20,8 +19,7 @@ def concurrent_runs(client: LongTaskClient, n: int, pids: dict[str, int]) -> dic
         busy = busy_seconds()
         started = time.perf_counter()
         run_ids = [client.start(SCRIPT) for _ in range(n)]
-        with ThreadPoolExecutor(max_workers=n) as pool:
-            records = list(pool.map(lambda run_id: client.wait(run_id, interval=1), run_ids))
+        records = client.wait_all(run_ids)
         wall = time.perf_counter() - started
         cpu = busy_seconds() - busy
     recorded = sum(1 for run_id in run_ids if (client.item(run_id) or {}).get("status") == "SUCCEEDED")

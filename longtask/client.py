@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import secrets
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 import boto3
@@ -22,6 +24,7 @@ from .errors import LongTaskError, RunNotFound
 from .waiting import poll_condition
 
 STOP_TIMEOUT_SECONDS = 30
+_SESSION_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,9 @@ class Target:
     profile: str | None = None
     ca_bundle: str | None = None  # the certificate the endpoint's TLS is verified with (the local engine's)
 
+    @cached_property
     def session(self) -> boto3.Session:
+        """One session for all the target's clients: each session loads botocore's data files again."""
         if self.endpoint_url:
             return boto3.Session(
                 aws_access_key_id="test", aws_secret_access_key="test", region_name=self.region or "us-east-1"
@@ -42,7 +47,8 @@ class Target:
         return boto3.Session(profile_name=self.profile, region_name=self.region)
 
     def client(self, service: str) -> Any:
-        return self.session().client(service, endpoint_url=self.endpoint_url, verify=self.ca_bundle)
+        with _SESSION_LOCK:  # a session is not thread-safe; the clients it makes are
+            return self.session.client(service, endpoint_url=self.endpoint_url, verify=self.ca_bundle)
 
 
 @dataclass(frozen=True)
@@ -65,11 +71,24 @@ class LongTaskClient:
 
     def __init__(self, target: Target) -> None:
         self.target = target
-        self.stepfunctions = target.client("stepfunctions")
-        self.s3 = target.client("s3")
-        self.dynamodb = target.client("dynamodb")
-        self.lambda_ = target.client("lambda")
         self.stack = self._stack(target.client("cloudformation"))
+
+    # each client made when first used: making one loads its service's model (0.1 s or more)
+    @cached_property
+    def stepfunctions(self) -> Any:
+        return self.target.client("stepfunctions")
+
+    @cached_property
+    def s3(self) -> Any:
+        return self.target.client("s3")
+
+    @cached_property
+    def dynamodb(self) -> Any:
+        return self.target.client("dynamodb")
+
+    @cached_property
+    def lambda_(self) -> Any:
+        return self.target.client("lambda")
 
     def _stack(self, cloudformation: Any) -> Stack:
         try:
@@ -124,6 +143,12 @@ class LongTaskClient:
         """Block until the execution ends; return the run record."""
         poll_condition(lambda: self.is_final(run_id), interval=interval)
         return self.record(run_id)
+
+    def wait_all(self, run_ids: list[str], interval: float = 1.0) -> list[dict[str, Any]]:
+        """Block until every one of these executions has ended; return their run records, in order. One run is
+        polled at a time (the first still running), so many runs cost one DescribeExecution a poll, not one
+        each: the last ends no later for it."""
+        return [self.wait(run_id, interval) for run_id in run_ids]
 
     def log_since(self, run_id: str, offset: int) -> bytes:
         """The run's console log from byte offset on (b"" when there is nothing new yet): the whole log once the

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -334,8 +333,7 @@ def test_spot_interruption_without_retries_is_reported(client: LongTaskClient) -
 def test_fifty_runs_at_once(client: LongTaskClient) -> None:
     scripts = {n: f"sleep 1\nexit {n % 2}\n" for n in range(50)}
     run_ids = {n: client.start({"script": script, "timeoutSeconds": 900}) for n, script in scripts.items()}
-    with ThreadPoolExecutor(max_workers=50) as pool:
-        records = dict(zip(run_ids, pool.map(lambda r: client.wait(r, interval=2), run_ids.values()), strict=True))
+    records = dict(zip(run_ids, client.wait_all(list(run_ids.values())), strict=True))
     expected = {n: "SUCCEEDED" if n % 2 == 0 else "FAILED" for n in run_ids}
     assert {n: r["status"] for n, r in records.items()} == expected
     for n, run_id in run_ids.items():

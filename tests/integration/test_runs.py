@@ -6,7 +6,6 @@ import json
 import re
 import subprocess
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -96,8 +95,7 @@ def test_env_reaches_the_script(longtask: Any, tmp_path: Path) -> None:
 
 def test_ten_runs_at_once_are_all_recorded(client: LongTaskClient) -> None:
     run_ids = [client.start({"script": "sleep 2\necho done $LONGTASK_RUN_ID\n"}) for _ in range(10)]
-    with ThreadPoolExecutor(max_workers=10) as pool:
-        records = list(pool.map(client.wait, run_ids))
+    records = client.wait_all(run_ids)
     assert [r["status"] for r in records] == ["SUCCEEDED"] * 10
     for run_id, record in zip(run_ids, records, strict=True):
         assert f"done {run_id}" in record["logTail"]

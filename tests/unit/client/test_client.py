@@ -137,3 +137,13 @@ def test_a_list_by_status_shows_whole_records(aws: Any) -> None:
     runs = client.list_runs(10, "FAILED")
     assert [(r["runId"], r["launchedAt"], r["exitCode"]) for r in runs] == [
         ("new", "2026-11-28T00:00:00Z", 3), ("old", "2026-11-27T00:00:00Z", 3)]  # fmt: skip
+
+
+
+def test_wait_all_polls_one_run_at_a_time(stubbed: Any) -> None:
+    client, stubbers = stubbed
+    record = build_record("run-1", "SUCCEEDED", "the script exited with code 0", exitCode=0)
+    describe(stubbers, "RUNNING")  # the first run: polled until it ended, then its record read
+    for _ in range(2 + 2):  # each run: the poll that sees it ended, then its record (Stubber checks the order)
+        describe(stubbers, "SUCCEEDED", output=json.dumps(record), stopDate=STOPPED)
+    assert client.wait_all(["run-1", "run-1"], interval=0) == [record, record]
