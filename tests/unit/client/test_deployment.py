@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -78,3 +79,25 @@ def test_a_region_without_the_images_ssm_parameter_is_refused(aws: dict[str, Any
         deployment(aws, {"ImageId": "/aws/service/nowhere"}).check_parameters(template)
     deployment(aws, {}).check_parameters(template)  # moto has the public Amazon Linux parameters, as AWS does
     deployment(aws, {"ImageId": "ami-0123456789abcdef0"}).check_parameters(template)  # an AMI id: nothing to resolve
+
+
+HERE = deploying.Runtime(f"{sys.version_info.major}.{sys.version_info.minor}")  # the local engine's runtime
+
+
+@pytest.mark.parametrize(("runtime", "compiled"), [(HERE, True), (LAMBDA_RUNTIME, False)])
+def test_dependencies_ship_compiled_only_for_this_interpreter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, runtime: deploying.Runtime, compiled: bool
+) -> None:
+    installer = tmp_path / "uv.py"  # `uv pip install --target DIR ...` that installs one module
+    installer.write_text("import pathlib, sys\n"
+                         "target = pathlib.Path(sys.argv[sys.argv.index('--target') + 1])\n"
+                         "(target / 'lib').mkdir(parents=True)\n"
+                         "(target / 'lib' / '__init__.py').write_text('version = 1\\n')\n")  # fmt: skip
+    monkeypatch.setattr(deploying, "uv_command", lambda: [sys.executable, str(installer)])
+    source = tmp_path / "function"
+    source.mkdir()
+    (source / "requirements.txt").write_text("lib\n")
+    names = zipfile.ZipFile(deploying.build_function(source, tmp_path / "cache", runtime)).namelist()
+    bytecode = [name for name in names if name.endswith(".pyc")]
+    assert bytecode == ([f"lib/__pycache__/__init__.{sys.implementation.cache_tag}.pyc"] if compiled else [])
+    assert "lib/__init__.py" in names
