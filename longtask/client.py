@@ -66,6 +66,12 @@ def new_run_id() -> str:
     return f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
 
+def _service_client(service: str) -> cached_property:
+    """The target's client for the service, made when first used: making one loads its service's model (0.1 s
+    or more), and most commands use two or three services."""
+    return cached_property(lambda client: client.target.client(service))
+
+
 class LongTaskClient:
     """Runs of one stack."""
 
@@ -73,22 +79,10 @@ class LongTaskClient:
         self.target = target
         self.stack = self._stack(target.client("cloudformation"))
 
-    # each client made when first used: making one loads its service's model (0.1 s or more)
-    @cached_property
-    def stepfunctions(self) -> Any:
-        return self.target.client("stepfunctions")
-
-    @cached_property
-    def s3(self) -> Any:
-        return self.target.client("s3")
-
-    @cached_property
-    def dynamodb(self) -> Any:
-        return self.target.client("dynamodb")
-
-    @cached_property
-    def lambda_(self) -> Any:
-        return self.target.client("lambda")
+    stepfunctions = _service_client("stepfunctions")
+    s3 = _service_client("s3")
+    dynamodb = _service_client("dynamodb")
+    lambda_ = _service_client("lambda")
 
     def _stack(self, cloudformation: Any) -> Stack:
         try:

@@ -74,7 +74,7 @@ def take(operation: str, when: str, request: dict[str, Any], run_id: str | None)
     with _locked(path):
         rules = _read(path)
         for rule in rules:
-            if _matches(rule, operation, when, request) and rule.get("runId", run_id) == run_id:
+            if _matches(rule, operation, when, request, run_id):
                 if "times" in rule:
                     rule["times"] -= 1
                 path.write_text(json.dumps(rules))
@@ -82,7 +82,7 @@ def take(operation: str, when: str, request: dict[str, Any], run_id: str | None)
     return None
 
 
-def _matches(rule: dict[str, Any], operation: str, when: str, request: dict[str, Any]) -> bool:
+def _matches(rule: dict[str, Any], operation: str, when: str, request: dict[str, Any], run_id: str | None) -> bool:
     spot = (request.get("InstanceMarketOptions") or {}).get("MarketType") == "spot"
     return (
         rule.get("operation") == operation
@@ -90,4 +90,5 @@ def _matches(rule: dict[str, Any], operation: str, when: str, request: dict[str,
         and rule.get("times", 1) > 0
         and rule.get("instanceType", request.get("InstanceType")) == request.get("InstanceType")
         and rule.get("spot", spot) == spot
+        and rule.get("runId", run_id) == run_id
     )
