@@ -21,7 +21,7 @@ def concurrent_runs(client: LongTaskClient, n: int, pids: dict[str, int]) -> dic
         run_ids = [client.start(SCRIPT) for _ in range(n)]
         records = client.wait_all(run_ids)
         wall = time.perf_counter() - started
-        cpu = busy_seconds() - busy
+        cpu = busy_seconds() - busy - sampler.cpu_seconds
     recorded = sum(1 for run_id in run_ids if (client.item(run_id) or {}).get("status") == "SUCCEEDED")
     return {
         "runs": n,

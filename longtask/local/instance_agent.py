@@ -2,7 +2,8 @@
 
 LocalStack's EC2 only records instances. The agent watches for instances tagged `longtask:run-id`,
 runs each one's user data with bash in a private directory (the instance's "disk"), with `aws`
-pointed at LocalStack and a `shutdown` that honours InstanceInitiatedShutdownBehavior, and saves its
+pointed at LocalStack (started warm: aws_cli_server.py) and a `shutdown` that honours
+InstanceInitiatedShutdownBehavior, and saves its
 console output where the bootstrap expects cloud-init-output.log. Terminating an instance through
 the API ends its process tree, as powering off a machine would.
 
@@ -22,22 +23,24 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..common.timestamps import iso_utc
+from . import aws_cli_server
 from .imds import InstanceMetadata, MetadataServer
 from .machine import Machine, install_commands
 from .network import InstanceLink, s3_unreachable_reason
 from .paths import EnginePaths
+from .processes import stop_group
 
 LOG = logging.getLogger("longtask.agent")
 WATCH_INTERVAL_SECONDS = 0.5
 MINUTE_ENV = "LONGTASK_AGENT_MINUTE_SECONDS"  # a compressed clock for `shutdown -h +N` (tests of the backstop)
 REGION = "us-east-1"
+AWS_CLI_SERVER_STOP_GRACE_SECONDS = 5
 LIVE = ("pending", "running")
 NOT_TERMINATED = ("shutting-down", "stopping", "stopped")
 GONE = (*NOT_TERMINATED, "terminated")
@@ -58,15 +61,16 @@ def recorded_as(state_reason: str) -> Callable[..., None]:
 class InstanceAgent:
     """Watches LocalStack's EC2 and runs the user data of each instance it finds."""
 
-    def __init__(self, ec2: Any, reclaimer: Any, roles: RoleCredentials, paths: EnginePaths, aws_cli: Path,
+    def __init__(self, ec2: Any, reclaimer: Any, roles: RoleCredentials, paths: EnginePaths, aws_command: str,
                  environment: dict[str, str]) -> None:  # fmt: skip
-        """ec2 terminates the instances that shut themselves down, reclaimer the Spot ones EC2 reclaims."""
+        """ec2 terminates the instances that shut themselves down, reclaimer the Spot ones EC2 reclaims;
+        aws_command is the script of each machine's `aws`."""
         self.ec2 = ec2
         self.reclaimer = reclaimer
         self.engine_port = urllib.parse.urlsplit(environment["AWS_ENDPOINT_URL"]).port or 443
         self.roles = roles
         self.paths = paths
-        self.aws_cli = aws_cli
+        self.aws_command = aws_command
         self.environment = environment
         self.machines: dict[str, Machine] = {}
         self.booting: set[str] = set()
@@ -140,7 +144,7 @@ class InstanceAgent:
         metadata_server = MetadataServer(metadata).start()
         link = InstanceLink(self.engine_port, up=not unreachable)
         (directory / "user-data").write_bytes(script)
-        install_commands(bin_dir, self.aws_cli)
+        install_commands(bin_dir, self.aws_command)
         console_log = directory / "var" / "log" / "cloud-init-output.log"
         env = {
             **self.environment,
@@ -289,12 +293,15 @@ def main() -> None:
     reclaimer = session.client("ec2", endpoint_url=endpoint, verify=str(paths.ca_bundle))
     clients["ec2"].meta.events.register("before-sign.ec2.TerminateInstances", recorded_as(OWN_SHUTDOWN))
     reclaimer.meta.events.register("before-sign.ec2.TerminateInstances", recorded_as(SPOT_RECLAIMED))
-    aws_cli = paths.localstack_venv / "bin" / "aws"
+    python, aws_cli_socket = paths.localstack_venv / "bin" / "python", paths.state / "aws-cli.sock"
+    aws_cli = aws_cli_server.start(python, aws_cli_socket)
+    aws_command = aws_cli_server.command(python, aws_cli_socket, paths.localstack_venv / "bin" / "aws")
     roles = RoleCredentials(clients["iam"], clients["sts"])
-    agent = InstanceAgent(clients["ec2"], reclaimer, roles, paths, aws_cli, environment)
+    agent = InstanceAgent(clients["ec2"], reclaimer, roles, paths, aws_command, environment)
 
     def on_term(signum: int, frame: Any) -> None:
         agent.power_off_all()
+        stop_group(aws_cli.pid, AWS_CLI_SERVER_STOP_GRACE_SECONDS)
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, on_term)

@@ -73,13 +73,12 @@ echo $! >"$dir/pid"
 """
 
 
-def install_commands(bin_dir: Path, aws_cli: Path) -> None:
-    """The machine's `shutdown`, `systemd-run` and `aws`."""
-    for name, text in (("shutdown", SHUTDOWN), ("systemd-run", SYSTEMD_RUN)):
+def install_commands(bin_dir: Path, aws: str) -> None:
+    """The machine's `shutdown`, `systemd-run` and `aws` (aws: that command's script)."""
+    for name, text in (("shutdown", SHUTDOWN), ("systemd-run", SYSTEMD_RUN), ("aws", aws)):
         command = bin_dir / name
         command.write_text(text)
         command.chmod(0o755)
-    (bin_dir / "aws").symlink_to(aws_cli)
 
 
 @dataclass(frozen=True)
