@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from longtask.client import LongTaskClient
 from longtask.local import engine
 from longtask.local.paths import EnginePaths
 
-from . import cli_time, concurrency, cost_model, detection, latency, launcher_time
+from . import cli_time, concurrency, cost_model, detection, latency, launcher_time, redeploy
 
 STACK = "longtask-bench"
 RESULTS = Path(__file__).with_name("results")
@@ -37,7 +38,18 @@ def cold_start(paths: EnginePaths) -> dict[str, float]:
             "total s": time.perf_counter() - started}  # fmt: skip
 
 
-def goals(help_s: float, run_s: float, record_s: float, cold_s: float, crowd: dict[str, Any]) -> list[dict[str, Any]]:
+def last_test_session(paths: EnginePaths) -> str:
+    """`make test` as the last test session on this checkout recorded it (tests/conftest.py)."""
+    try:
+        session = json.loads(paths.last_test_session.read_text())
+    except (OSError, ValueError):
+        return "not recorded yet: run `make test`"
+    return (f"{session['seconds'] / 60:.1f} min: {session['passed']} of {session['tests']} passed on "
+            f"{session['workers']} workers (`{session['command']}`, {session['finished']})")  # fmt: skip
+
+
+def goals(help_s: float, run_s: float, record_s: float, cold_s: float, redeploy_s: float, crowd: dict[str, Any],
+          tests: str) -> list[dict[str, Any]]:  # fmt: skip
     """The local speed goals beside what was measured in this run and when they were set (2026-11-28)."""
     fifty = f"{crowd['wall seconds']:.1f} s, {crowd['CPU s per run']:.1f} CPU s a run ({crowd['recorded']} recorded)"
     return [
@@ -46,8 +58,11 @@ def goals(help_s: float, run_s: float, record_s: float, cold_s: float, crowd: di
          "then": "6.5 to 6.8 s"},
         {"measure": "StartExecution → record", "goal": "≤ 1.5 s", "now": f"{record_s:.2f} s", "then": "3.8 s"},
         {"measure": "cold start → first run done", "goal": "≤ 15 s", "now": f"{cold_s:.1f} s", "then": "35 s"},
+        {"measure": "redeploy after a one-line change to a function", "goal": "≤ 3 s", "now": f"{redeploy_s:.1f} s",
+         "then": "not measured (every deploy updated every function)"},
         {"measure": f"{crowd['runs']} concurrent runs", "goal": "≤ 60 s, ≤ 2 CPU s a run", "now": fifty,
          "then": "198 s, about 8 CPU s a run"},
+        {"measure": "`make test` on 2 cores", "goal": "≤ 5 min", "now": tests, "then": "about 10 min"},
     ]  # fmt: skip
 
 
@@ -80,12 +95,15 @@ def main() -> None:
         console.print(table("1. Warm runs: StartExecution → final record, seconds",
                             [{k: v for k, v in warm.items() if k != "split"}]))  # fmt: skip
         console.print(table("1. Where a warm run's time goes (median seconds)", [warm["split"]]))
+        redeployed = redeploy.redeploy_time(paths, STACK)
+        console.print(table("7. Redeploy after a one-line change to one function (and back)", [redeployed]))
         state = engine.status(paths)
         pids = {"engine": state.localstack_pid, "agent": state.agent_pid}
         crowd = [concurrency.concurrent_runs(client, n, pids) for n in (1, 10, 50)]
         console.print(table("2. Concurrent runs of a 2-second script", crowd))
         console.print(table("0. Speed goals (issue 15): now, and as measured when they were set", goals(
-            help_time["median s"], run_time["median s"], warm["median"], cold["total s"], crowd[-1])))
+            help_time["median s"], run_time["median s"], warm["median"], cold["total s"],
+            redeployed["one function changed s"], crowd[-1], last_test_session(paths))))
         outputs = client.target.client("cloudformation").describe_stacks(StackName=STACK)["Stacks"][0]["Outputs"]
         watcher_arn = next(o["OutputValue"] for o in outputs if o["OutputKey"] == "WatcherStateMachineArn")
         design, naive = cost_model.measure_design(client, watcher_arn), cost_model.measure_naive(client)

@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 
 
-class _TemplateLoader(yaml.SafeLoader):
+class _TemplateLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # libyaml's: a tenth of the time
     """A YAML loader that turns `!Tag value` into CloudFormation's long form."""
 
 

@@ -6,6 +6,10 @@ runs in it, and the controller is what outlives every worker.
 
 from __future__ import annotations
 
+import json
+import sys
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -15,10 +19,12 @@ from longtask.local.paths import EnginePaths
 from .integration import engine_session
 
 FOUND: dict[str, list] = {}  # what the session left behind, reported by pytest_terminal_summary
+STARTED: list[float] = []
 
 
 def pytest_configure(config: pytest.Config) -> None:
     if not hasattr(config, "workerinput"):
+        STARTED.append(time.monotonic())
         engine_session.begin()
 
 
@@ -52,3 +58,8 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.write_line(f"scenarios passed: {passed} of {passed + failed}")
     for name, found in FOUND.items():
         terminalreporter.write_line(f"{name}: {len(found)}" + (f" {found}" if found else ""))
+    session = {"command": " ".join(["pytest", *sys.argv[1:]]), "passed": passed, "tests": passed + failed,
+               "workers": getattr(terminalreporter.config.option, "numprocesses", None) or 1,
+               "seconds": time.monotonic() - STARTED[0], "finished": datetime.now(UTC).isoformat(timespec="seconds"),
+               **{name: len(found) for name, found in FOUND.items()}}  # fmt: skip
+    EnginePaths.default().last_test_session.write_text(json.dumps(session, indent=1))

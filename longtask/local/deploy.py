@@ -27,6 +27,7 @@ ENGINE_ACCOUNT = "000000000000"  # LocalStack's: its deployment bucket is the on
 LOCAL_RUNTIME = deployment.Runtime(f"{sys.version_info.major}.{sys.version_info.minor}")
 TERMINAL_OK = frozenset(deployment.DEPLOYED)
 STACK_TIMEOUT_SECONDS = 300
+STACK_POLL_SECONDS = 0.2  # a DescribeStacks costs the engine about 8 ms
 
 
 def package(template: dict[str, Any], root: Path, paths: EnginePaths, s3: Any) -> dict[str, Any]:
@@ -98,6 +99,6 @@ def _wait(cloudformation: Any, stack_name: str, done: set) -> str | None:
         seen.append(deployment.stack_state(cloudformation, stack_name)[0])
         return seen[-1] in done
 
-    if not poll_condition(settled, STACK_TIMEOUT_SECONDS, 0.5):
+    if not poll_condition(settled, STACK_TIMEOUT_SECONDS, STACK_POLL_SECONDS):
         raise EngineError(f"stack {stack_name} did not settle within {STACK_TIMEOUT_SECONDS}s")
     return seen[-1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import urllib.request
@@ -95,6 +96,8 @@ def start(paths: EnginePaths) -> bool:
         )
     python = ensure_environment(paths)
     paths.localstack_data.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(paths.localstack_tmp, ignore_errors=True)  # left by a LocalStack that did not stop cleanly
+    paths.localstack_tmp.mkdir(parents=True)
     ensure_certificate(python, paths)
     paths.iam_decisions.unlink(missing_ok=True)  # a fresh LocalStack knows none of the roles decided before
     env = {
@@ -104,6 +107,9 @@ def start(paths: EnginePaths) -> bool:
         "LANG": "C.UTF-8",
         "OVERRIDE_IN_DOCKER": "0",  # a sandbox may have /.dockerenv: LocalStack must not think it is in one
         "FILESYSTEM_ROOT": str(paths.localstack_data),
+        # not the machine's /tmp, shared by every engine: LocalStack unzips each version of each function's code
+        # there (about 20 MB each) and removes none of it when it stops
+        "TMPDIR": str(paths.localstack_tmp),
         "GATEWAY_LISTEN": f"127.0.0.1:{port()}",
         "GATEWAY_SERVER": "hypercorn",  # the only gateway that really binds to 127.0.0.1 only
         "SERVICES": SERVICES,
@@ -143,4 +149,7 @@ def ensure_certificate(python: Path, paths: EnginePaths) -> None:
 
 
 def stop_localstack(paths: EnginePaths) -> bool:
-    return stop(paths.pid_file("localstack"), STOP_GRACE_SECONDS)
+    """Stop LocalStack and remove its temporary files (the unzipped code of every function version it knew)."""
+    stopped = stop(paths.pid_file("localstack"), STOP_GRACE_SECONDS)
+    shutil.rmtree(paths.localstack_tmp, ignore_errors=True)
+    return stopped

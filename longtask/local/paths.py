@@ -36,6 +36,11 @@ class EnginePaths:
         return self.state / "localstack"
 
     @property
+    def localstack_tmp(self) -> Path:
+        """LocalStack's TMPDIR: each Lambda function's unzipped code, which it never removes."""
+        return self.state / "localstack-tmp"
+
+    @property
     def instances(self) -> Path:
         return self.state / "instances"
 
@@ -61,6 +66,11 @@ class EnginePaths:
     def iam_decisions(self) -> Path:
         """Every IAM decision the engine made for an application principal (JSON lines)."""
         return self.state / "iam-decisions.jsonl"
+
+    @property
+    def last_test_session(self) -> Path:
+        """The figures of the last test session on this engine (tests/conftest.py), which `make bench` shows."""
+        return self.state / "last-test-session.json"
 
     @property
     def faults_file(self) -> Path:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from longtask.client import LongTaskClient
+from longtask.local.paths import EnginePaths
 from longtask.local.processes import is_alive
 from longtask.waiting import poll_condition
 
@@ -34,6 +35,13 @@ def test_build_example_succeeds_with_log_tail_and_artifact(client: LongTaskClien
     binary = client.s3.get_object(Bucket=client.stack.bucket, Key=f"runs/{record['runId']}/artifacts/hello")
     assert binary["Body"].read(4) == b"\x7fELF"
     assert live_instances(client, record["runId"]) == []
+
+
+def test_lambda_code_is_unzipped_in_the_engines_own_folder(client: LongTaskClient) -> None:
+    """Not in the machine's /tmp, which every engine shares and LocalStack never cleans (localstack.py)."""
+    assert client.wait(client.start({"script": "true\n"}))["status"] == "SUCCEEDED"
+    unzipped = [path.name for path in (EnginePaths.default().localstack_tmp / "lambda").glob("*/*")]
+    assert any("LauncherFunction" in name for name in unzipped), unzipped
 
 
 def test_script_exiting_3_fails_the_run(client: LongTaskClient, longtask: Any, tmp_path: Path) -> None:
