@@ -37,6 +37,11 @@ DEPLOYED = ("CREATE_COMPLETE", "UPDATE_COMPLETE")  # a stack its last deploy com
 ARTIFACT_DAYS = 30  # CloudFormation has copied a function's code into Lambda long before
 SETTLED = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "ROLLBACK_FAILED",
            "UPDATE_ROLLBACK_FAILED", "CREATE_FAILED", "DELETE_COMPLETE")  # fmt: skip
+# The AWS SDK for Python, which Lambda's Python runtimes include
+# (https://docs.aws.amazon.com/lambda/latest/dg/lambda-python.html): left out of each function's package, so that a
+# function runs the runtime's boto3 with the botocore released with it (aws-xray-sdk, which Powertools' tracer
+# needs, brought a botocore of its own that shadowed the runtime's), and its package is a sixth of the size.
+RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
 
 
 @dataclass(frozen=True)
@@ -113,11 +118,15 @@ def _dependencies(requirements: Path, cache: Path, runtime: Runtime) -> Path:
     staging = _partial(deps)
     shutil.rmtree(staging, ignore_errors=True)
     platform = ["--python-platform", runtime.platform, "--only-binary", ":all:"] if runtime.platform else []
+    excludes = staging.with_suffix(".excludes")
+    excludes.parent.mkdir(parents=True, exist_ok=True)
+    excludes.write_text("\n".join(RUNTIME_PROVIDED) + "\n")
     completed = subprocess.run(
         [*uv_command(), "pip", "install", "--quiet", "--target", str(staging), "-r", str(requirements),
-         "--python-version", runtime.python_version, *platform],
+         "--excludes", str(excludes), "--python-version", runtime.python_version, *platform],
         capture_output=True, text=True,
     )  # fmt: skip
+    excludes.unlink()
     if completed.returncode != 0:
         raise LongTaskError(f"installing {requirements} for Python {runtime.python_version} failed:\n"
                             f"{completed.stderr.strip()}")  # fmt: skip
@@ -131,8 +140,9 @@ def _dependencies(requirements: Path, cache: Path, runtime: Runtime) -> Path:
 
 
 def _build_key(runtime: Runtime) -> bytes:
-    """What a build depends on besides its files: the runtime, and whether its dependencies ship compiled."""
-    return f"{runtime.tag}{'+bytecode' if runtime.compiles_here else ''}".encode()
+    """What a build depends on besides its files: the runtime, whether its dependencies ship compiled, and what
+    the runtime provides."""
+    return f"{runtime.tag}{'+bytecode' if runtime.compiles_here else ''}-{','.join(RUNTIME_PROVIDED)}".encode()
 
 
 def _compile(deps: Path) -> None:

@@ -6,10 +6,13 @@ import json
 import re
 import subprocess
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
 from longtask.client import LongTaskClient
+from longtask.deployment import build_function
+from longtask.local.deploy import LOCAL_RUNTIME
 from longtask.local.paths import EnginePaths
 from longtask.local.processes import is_alive
 from longtask.waiting import poll_condition
@@ -42,6 +45,17 @@ def test_lambda_code_is_unzipped_in_the_engines_own_folder(client: LongTaskClien
     assert client.wait(client.start({"script": "true\n"}))["status"] == "SUCCEEDED"
     unzipped = [path.name for path in (EnginePaths.default().localstack_tmp / "lambda").glob("*/*")]
     assert any("LauncherFunction" in name for name in unzipped), unzipped
+
+
+def test_functions_run_the_runtimes_sdk_not_one_of_their_own(client: LongTaskClient) -> None:
+    """Their packages leave out boto3 and botocore (deployment.RUNTIME_PROVIDED), which Powertools' tracer would
+    bring; the functions still run (the runtime has them)."""
+    assert client.wait(client.start({"script": "true\n"}))["status"] == "SUCCEEDED"
+    cache = EnginePaths.default().build / LOCAL_RUNTIME.tag
+    deployed = build_function(ROOT / "functions" / "launcher", cache, LOCAL_RUNTIME)  # built: the cached zip
+    names = zipfile.ZipFile(deployed).namelist()
+    assert any(name.startswith("aws_xray_sdk/") for name in names)
+    assert not any(name.startswith(("botocore/", "boto3/")) for name in names)
 
 
 def test_script_exiting_3_fails_the_run(client: LongTaskClient, longtask: Any, tmp_path: Path) -> None:

@@ -101,3 +101,19 @@ def test_dependencies_ship_compiled_only_for_this_interpreter(
     bytecode = [name for name in names if name.endswith(".pyc")]
     assert bytecode == ([f"lib/__pycache__/__init__.{sys.implementation.cache_tag}.pyc"] if compiled else [])
     assert "lib/__init__.py" in names
+
+
+def test_the_runtimes_sdk_is_left_out_of_the_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """uv is told to exclude boto3, botocore and s3transfer from the resolution: Lambda's runtime has them."""
+    installer = tmp_path / "uv.py"  # records the packages it was told to exclude
+    installer.write_text("import pathlib, sys\n"
+                         "target = pathlib.Path(sys.argv[sys.argv.index('--target') + 1])\n"
+                         "excludes = pathlib.Path(sys.argv[sys.argv.index('--excludes') + 1]).read_text()\n"
+                         "target.mkdir(parents=True)\n"
+                         "(target / 'excluded.txt').write_text(excludes)\n")  # fmt: skip
+    monkeypatch.setattr(deploying, "uv_command", lambda: [sys.executable, str(installer)])
+    source = tmp_path / "function"
+    source.mkdir()
+    (source / "requirements.txt").write_text("aws-lambda-powertools[tracer]\n")
+    with zipfile.ZipFile(deploying.build_function(source, tmp_path / "cache", LAMBDA_RUNTIME)) as built:
+        assert built.read("excluded.txt").decode().split() == ["boto3", "botocore", "s3transfer"]
