@@ -49,7 +49,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """The figures: scenarios passed, runs lost, instances leaked."""
+    """The figures: scenarios passed, runs lost, instances leaked; for the whole suite, recorded for `make bench`."""
     if not FOUND:
         return
     passed = len(terminalreporter.stats.get("passed", []))
@@ -58,8 +58,11 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.write_line(f"scenarios passed: {passed} of {passed + failed}")
     for name, found in FOUND.items():
         terminalreporter.write_line(f"{name}: {len(found)}" + (f" {found}" if found else ""))
+    config = terminalreporter.config
+    if config.args_source != pytest.Config.ArgsSource.TESTPATHS or config.option.keyword or config.option.markexpr:
+        return  # not the whole suite, as `make test` runs it: not what `make bench` shows
     session = {"command": " ".join(["pytest", *sys.argv[1:]]), "passed": passed, "tests": passed + failed,
-               "workers": getattr(terminalreporter.config.option, "numprocesses", None) or 1,
+               "workers": getattr(config.option, "numprocesses", None) or 1,
                "seconds": time.monotonic() - STARTED[0], "finished": datetime.now(UTC).isoformat(timespec="seconds"),
                **{name: len(found) for name, found in FOUND.items()}}  # fmt: skip
     EnginePaths.default().last_test_session.write_text(json.dumps(session, indent=1))

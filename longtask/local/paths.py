@@ -69,7 +69,8 @@ class EnginePaths:
 
     @property
     def last_test_session(self) -> Path:
-        """The figures of the last test session on this engine (tests/conftest.py), which `make bench` shows."""
+        """The figures of the last whole test session on this engine (tests/conftest.py), which `make bench`
+        shows."""
         return self.state / "last-test-session.json"
 
     @property
