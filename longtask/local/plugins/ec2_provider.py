@@ -51,6 +51,10 @@ class LocalEc2Provider(Ec2Provider):
         super().__init__()
         self._instances_by_token: dict[str, tuple[str, list[str]]] = {}  # token -> (request digest, instances)
         self._lock = threading.Lock()
+        # moto makes an instance (tagged) and only then associates its instance profile: a DescribeInstances in
+        # between saw a tagged instance with no profile, and the agent booted it with no role (its AWS CLI found
+        # no credentials). RunInstances is atomic on EC2, so moto's RunInstances and DescribeInstances take turns.
+        self._moto_instances = threading.Lock()
         self._shutting_down: set[str] = set()
 
     @handler("RunInstances", expand=False)
@@ -73,9 +77,11 @@ class LocalEc2Provider(Ec2Provider):
                     resolved = {**request, "ImageId": _parameter_value(context, image.removeprefix(RESOLVE_SSM))}
                     if "UserData" in request:  # the request is serialized again, and botocore encodes UserData
                         resolved["UserData"] = base64.b64decode(request["UserData"]).decode()
-                    response = call_moto_with_request(context, resolved)
+                    with self._moto_instances:
+                        response = call_moto_with_request(context, resolved)
                 else:
-                    response = call_moto(context)
+                    with self._moto_instances:
+                        response = call_moto(context)
                 if token:
                     self._instances_by_token[token] = (digest, [i["InstanceId"] for i in response["Instances"]])
             if not known:
@@ -161,7 +167,8 @@ class LocalEc2Provider(Ec2Provider):
                 if (datetime.now(UTC) - launched).total_seconds() < DESCRIBE_DELAY:
                     message = f"The instance ID '{instance_id}' does not exist"
                     raise CommonServiceException("InvalidInstanceID.NotFound", message)
-        return call_moto(context)
+        with self._moto_instances:
+            return call_moto(context)
 
 
 def _parameter_value(context: RequestContext, name: str) -> str:
