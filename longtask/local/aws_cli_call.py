@@ -39,7 +39,7 @@ def call(socket_path: str, argv: list[str]) -> int | None:
     if not answer:
         print("aws: the warm AWS CLI ended without an exit status", file=sys.stderr)
         return 255
-    return None if answer == b"cold" else int(answer)
+    return None if answer == b"cold" else int(answer)  # aws_cli_server.COLD (not imported: stdlib only here)
 
 
 def main() -> None:

@@ -108,7 +108,7 @@ def start(paths: EnginePaths) -> bool:
         "OVERRIDE_IN_DOCKER": "0",  # a sandbox may have /.dockerenv: LocalStack must not think it is in one
         "FILESYSTEM_ROOT": str(paths.localstack_data),
         # not the machine's /tmp, shared by every engine: LocalStack unzips each version of each function's code
-        # there (about 20 MB each) and removes none of it when it stops
+        # there and removes none of it when it stops
         "TMPDIR": str(paths.localstack_tmp),
         "GATEWAY_LISTEN": f"127.0.0.1:{port()}",
         "GATEWAY_SERVER": "hypercorn",  # the only gateway that really binds to 127.0.0.1 only

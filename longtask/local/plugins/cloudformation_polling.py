@@ -1,5 +1,5 @@
 """Have LocalStack's CloudFormation look again at a resource still in progress after CHECK_SECONDS, not 5 s,
-and its Lambda function handler at a function being updated after CHECK_SECONDS, not 1 s.
+and its Lambda function handler at a function being updated after FUNCTION_CHECK_SECONDS, not 1 s.
 
 LocalStack 4.9.2 sleeps 5 s before each new look at a resource whose handler answered IN_PROGRESS (a Lambda
 function being created or updated, for one): 5 of the 6 s a one-function update took, and most of the 30 s a

@@ -84,20 +84,29 @@ def test_a_region_without_the_images_ssm_parameter_is_refused(aws: dict[str, Any
 HERE = deploying.Runtime(f"{sys.version_info.major}.{sys.version_info.minor}")  # the local engine's runtime
 
 
+def build_with_fake_uv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, installs: str, requirements: str,
+                       runtime: deploying.Runtime) -> Path:  # fmt: skip
+    """A function with these requirements built for the runtime, by a `uv pip install --target DIR ...` whose
+    Python (`installs`, with `target` and `argv` at hand) fills the target folder."""
+    installer = tmp_path / "uv.py"
+    installer.write_text("import pathlib, sys\n"
+                         "argv = sys.argv\n"
+                         "target = pathlib.Path(argv[argv.index('--target') + 1])\n" + installs)  # fmt: skip
+    monkeypatch.setattr(deploying, "uv_command", lambda: [sys.executable, str(installer)])
+    source = tmp_path / "function"
+    source.mkdir()
+    (source / "requirements.txt").write_text(requirements)
+    return deploying.build_function(source, tmp_path / "cache", runtime)
+
+
 @pytest.mark.parametrize(("runtime", "compiled"), [(HERE, True), (LAMBDA_RUNTIME, False)])
 def test_dependencies_ship_compiled_only_for_this_interpreter(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, runtime: deploying.Runtime, compiled: bool
 ) -> None:
-    installer = tmp_path / "uv.py"  # `uv pip install --target DIR ...` that installs one module
-    installer.write_text("import pathlib, sys\n"
-                         "target = pathlib.Path(sys.argv[sys.argv.index('--target') + 1])\n"
-                         "(target / 'lib').mkdir(parents=True)\n"
-                         "(target / 'lib' / '__init__.py').write_text('version = 1\\n')\n")  # fmt: skip
-    monkeypatch.setattr(deploying, "uv_command", lambda: [sys.executable, str(installer)])
-    source = tmp_path / "function"
-    source.mkdir()
-    (source / "requirements.txt").write_text("lib\n")
-    names = zipfile.ZipFile(deploying.build_function(source, tmp_path / "cache", runtime)).namelist()
+    installs_one_module = ("(target / 'lib').mkdir(parents=True)\n"
+                           "(target / 'lib' / '__init__.py').write_text('version = 1\\n')\n")  # fmt: skip
+    built = build_with_fake_uv(tmp_path, monkeypatch, installs_one_module, "lib\n", runtime)
+    names = zipfile.ZipFile(built).namelist()
     bytecode = [name for name in names if name.endswith(".pyc")]
     assert bytecode == ([f"lib/__pycache__/__init__.{sys.implementation.cache_tag}.pyc"] if compiled else [])
     assert "lib/__init__.py" in names
@@ -105,15 +114,10 @@ def test_dependencies_ship_compiled_only_for_this_interpreter(
 
 def test_the_runtimes_sdk_is_left_out_of_the_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """uv is told to exclude boto3, botocore and s3transfer from the resolution: Lambda's runtime has them."""
-    installer = tmp_path / "uv.py"  # records the packages it was told to exclude
-    installer.write_text("import pathlib, sys\n"
-                         "target = pathlib.Path(sys.argv[sys.argv.index('--target') + 1])\n"
-                         "excludes = pathlib.Path(sys.argv[sys.argv.index('--excludes') + 1]).read_text()\n"
-                         "target.mkdir(parents=True)\n"
-                         "(target / 'excluded.txt').write_text(excludes)\n")  # fmt: skip
-    monkeypatch.setattr(deploying, "uv_command", lambda: [sys.executable, str(installer)])
-    source = tmp_path / "function"
-    source.mkdir()
-    (source / "requirements.txt").write_text("aws-lambda-powertools[tracer]\n")
-    with zipfile.ZipFile(deploying.build_function(source, tmp_path / "cache", LAMBDA_RUNTIME)) as built:
-        assert built.read("excluded.txt").decode().split() == ["boto3", "botocore", "s3transfer"]
+    records_the_excludes = ("excludes = pathlib.Path(argv[argv.index('--excludes') + 1]).read_text()\n"
+                            "target.mkdir(parents=True)\n"
+                            "(target / 'excluded.txt').write_text(excludes)\n")  # fmt: skip
+    built = build_with_fake_uv(tmp_path, monkeypatch, records_the_excludes, "aws-lambda-powertools[tracer]\n",
+                               LAMBDA_RUNTIME)  # fmt: skip
+    with zipfile.ZipFile(built) as package:
+        assert package.read("excluded.txt").decode().split() == ["boto3", "botocore", "s3transfer"]
