@@ -87,6 +87,7 @@ def finish(paths: EnginePaths) -> dict[str, list] | None:
         if state["started"]:
             engine.down(paths)
             found["stray engine processes"] = engine.stray_processes(paths)
+            found["LocalStack temporary files left"] = [str(path) for path in [paths.localstack_tmp] if path.exists()]
     return found
 
 
