@@ -53,7 +53,10 @@ class LocalEc2Provider(Ec2Provider):
         self._lock = threading.Lock()
         # moto makes an instance (tagged) and only then associates its instance profile: a DescribeInstances in
         # between saw a tagged instance with no profile, and the agent booted it with no role (its AWS CLI found
-        # no credentials). RunInstances is atomic on EC2, so moto's RunInstances and DescribeInstances take turns.
+        # no credentials). On EC2 the profile is part of the launch, its role's credentials in IMDS from the start
+        # (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_RunInstances.html, IamInstanceProfile;
+        # https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/iam-roles-for-amazon-ec2.html), so moto's
+        # RunInstances and DescribeInstances take turns.
         self._moto_instances = threading.Lock()
         self._shutting_down: set[str] = set()
 
