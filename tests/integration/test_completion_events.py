@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
 from longtask.client import LongTaskClient
+from longtask.local.paths import EnginePaths
 from longtask.waiting import poll_condition
 
 from .conftest import assert_final, executions, invoke_function, rules_without_targets, stack_output, wait_until_running
@@ -56,6 +58,25 @@ def test_an_outside_termination_is_seen_at_once(client: LongTaskClient) -> None:
     client.target.client("ec2").terminate_instances(InstanceIds=[instance_id])
     assert poll_condition(lambda: client.is_final(run_id), timeout=SOONER_THAN_A_POLL)
     assert_final(client, run_id, "NO_RESULT")
+
+
+def test_the_run_looks_at_its_watcher_when_the_watcher_ends_not_twice_a_second(client: LongTaskClient) -> None:
+    """As on AWS, the `.sync` task learns of its child's end from the child's status-change event
+    (plugins/stepfunctions_child_ends.py): a look when it starts, one at the end and a net every 10 s
+    (LOOK_SECONDS), not LocalStack's DescribeExecution every 0.5 s while the child runs."""
+    run_id = client.start({"script": "sleep 8\necho done\n", **SLOW_POLLS})
+    assert_final(client, run_id, "SUCCEEDED")
+    history = client.stepfunctions.get_execution_history(executionArn=client.execution_arn(run_id))["events"]
+    watches = [e for e in history if (e.get("stateEnteredEventDetails") or e.get("stateExitedEventDetails")
+                                      or {}).get("name") == "Watch Instance"]  # fmt: skip
+    watched = sum((end["timestamp"] - start["timestamp"]).total_seconds()
+                  for start, end in zip(watches[::2], watches[1::2], strict=True))  # fmt: skip
+    children = {json.loads(e["taskSubmittedEventDetails"]["output"])["ExecutionArn"]
+                for e in history if e["type"] == "TaskSubmitted"}  # fmt: skip
+    decisions = [json.loads(line) for line in EnginePaths.default().iam_decisions.read_text().splitlines()]
+    looks = [d for d in decisions if d["action"] == "states:DescribeExecution" and d["resource"] in children]
+    assert watched >= 8 and all(d["allowed"] for d in looks)
+    assert 2 * len(children) <= len(looks) <= 2 * len(children) + watched // 10, (len(looks), watched)
 
 
 def test_a_signal_before_the_wait_is_kept_and_consumed_once(client: LongTaskClient) -> None:
