@@ -30,6 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ..common.timestamps import iso_utc
 from . import aws_cli_server
+from .agent_nudge import Nudges
 from .imds import InstanceMetadata, MetadataServer
 from .machine import Machine, install_commands
 from .network import InstanceLink, s3_unreachable_reason
@@ -37,7 +38,7 @@ from .paths import EnginePaths
 from .processes import stop_group
 
 LOG = logging.getLogger("longtask.agent")
-WATCH_INTERVAL_SECONDS = 0.5
+LOOK_INTERVAL_SECONDS = 2.0  # between looks without a nudge (agent_nudge.py): the net for a nudge lost
 MINUTE_ENV = "LONGTASK_AGENT_MINUTE_SECONDS"  # a compressed clock for `shutdown -h +N` (tests of the backstop)
 REGION = "us-east-1"
 AWS_CLI_SERVER_STOP_GRACE_SECONDS = 5
@@ -77,12 +78,13 @@ class InstanceAgent:
         self.lock = threading.Lock()
 
     def run_forever(self) -> None:
+        nudges = Nudges(self.paths.agent_nudges)
         while True:
             try:
                 self.watch_once()
             except (BotoCoreError, ClientError) as error:
                 LOG.warning("could not describe instances: %s", error)
-            time.sleep(WATCH_INTERVAL_SECONDS)
+            nudges.wait(LOOK_INTERVAL_SECONDS)
 
     def watch_once(self) -> None:
         """Boot new instances; power off the ones terminated or stopped through the API.

@@ -74,6 +74,11 @@ class EnginePaths:
         return self.state / "last-test-session.json"
 
     @property
+    def agent_nudges(self) -> Path:
+        """The instance agent's socket, on which the engine's EC2 tells it of a launch or a termination."""
+        return self.state / "agent-nudges.sock"
+
+    @property
     def faults_file(self) -> Path:
         return self.state / "faults.json"
 

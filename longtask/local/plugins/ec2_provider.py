@@ -13,6 +13,7 @@
   (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/finding-an-ami-parameter-store.html).
 - DescribeSpotPriceHistory answers with the engine's Spot prices (data/prices.json) instead of moto's $0.00001.
 - Every state change puts an "EC2 Instance State-change Notification" on the default bus (ec2_state_events.py).
+- A launch or a termination nudges the instance agent (agent_nudge.py): the machines boot or shut down at once.
 - The test-only fault plan (faults.py) injects AWS errors at this boundary.
 Selected with PROVIDER_OVERRIDE_EC2=longtask; found through the entry point `localstack.aws.provider`.
 """
@@ -34,6 +35,7 @@ from localstack.services.moto import call_moto, call_moto_with_request
 from localstack.services.plugins import Service, aws_provider
 
 from .. import prices
+from ..agent_nudge import nudge
 from ..iam.enforcement import MotoWorld
 from ..iam.operations import RESOLVE_SSM
 from ..paths import POWERED_OFF, EnginePaths
@@ -91,6 +93,7 @@ class LocalEc2Provider(Ec2Provider):
                 launched = [i["InstanceId"] for i in response["Instances"]]
                 ec2_state_events.emit(context.account_id, context.region, launched, "pending")
                 ec2_state_events.emit(context.account_id, context.region, launched, "running")
+                nudge(EnginePaths.default().agent_nudges)  # the machines boot now
         _raise_fault("RunInstances", "after", request)
         return response
 
@@ -117,6 +120,7 @@ class LocalEc2Provider(Ec2Provider):
                 change["CurrentState"] = {"Code": 32, "Name": "shutting-down"}
                 if change["PreviousState"]["Name"] != "shutting-down":
                     ec2_state_events.emit(context.account_id, context.region, [instance_id], "shutting-down")
+        nudge(EnginePaths.default().agent_nudges)  # the machines shut down now
         return response
 
     def _shut_down(self, context: RequestContext, instance: Any) -> None:
