@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import secrets
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -45,6 +44,13 @@ class Target:
                 aws_access_key_id="test", aws_secret_access_key="test", region_name=self.region or "us-east-1"
             )
         return boto3.Session(profile_name=self.profile, region_name=self.region)
+
+    @property
+    def end_poll_seconds(self) -> float:
+        """How often a follower asks whether a run has ended: often on the local engine, which answers in
+        milliseconds; once a second on AWS, where DescribeExecution's rate is a quota the whole account shares
+        (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html)."""
+        return 0.2 if self.endpoint_url else 1.0
 
     def client(self, service: str) -> Any:
         with _SESSION_LOCK:  # a session is not thread-safe; the clients it makes are
@@ -178,7 +184,8 @@ class LongTaskClient:
         return found
 
     def follow_log(self, run_id: str, interval: float = 1.0) -> Iterator[bytes]:
-        """Every interval, yield the log content that is new (b"" if none) until the run has ended."""
+        """Every interval, yield the log content that is new (b"" if none) until the run has ended, which is
+        looked for every end_poll_seconds in between."""
         offset = 0
         while True:
             final = self.is_final(run_id)
@@ -187,7 +194,7 @@ class LongTaskClient:
             yield chunk
             if final:
                 return
-            time.sleep(interval)
+            poll_condition(lambda: self.is_final(run_id), interval, self.target.end_poll_seconds)
 
     def list_runs(self, limit: int = 50, status: str | None = None) -> list[dict[str, Any]]:
         """The newest runs in the Runs table (with that status, if given), newest first. A scan, filtered: the
