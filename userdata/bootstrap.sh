@@ -44,14 +44,23 @@ checkpoint_state=""
 bootstrap_pid=$BASHPID
 
 upload_timeout=60
+denied_timeout=10
 # `aws s3 cp|sync ARGS...`, tried again a second later until it works or upload_timeout has passed: a call can fail
-# for a moment (the credentials from IMDS, a connection), and what it carries is the run's report. Errors are shown.
+# for a moment (the credentials from IMDS, a connection), and what it carries is the run's report. A refusal
+# (AccessDenied) is tried again for denied_timeout only: a change to the instance role's policies takes a few
+# seconds to be seen everywhere, and then a refusal stays one
+# (https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency).
+# Errors are shown.
 s3() {
-  local until=$((SECONDS + upload_timeout)) left
+  local until=$((SECONDS + upload_timeout)) denied_until=$((SECONDS + denied_timeout)) left errors
+  errors=$(mktemp)
   while left=$((until - SECONDS)) && ((left > 0)); do
-    timeout "$left" aws s3 "$1" --only-show-errors "${@:2}" && return 0
+    timeout "$left" aws s3 "$1" --only-show-errors "${@:2}" 2>"$errors" && { rm -f "$errors"; return 0; }
+    cat "$errors" >&2
+    grep -q "(AccessDenied)" "$errors" && ((SECONDS >= denied_until)) && break
     sleep 1
   done
+  rm -f "$errors"
   return 1
 }
 

@@ -132,6 +132,16 @@ def test_an_upload_that_fails_for_a_moment_is_tried_again_and_its_error_shown(tm
     assert "Unable to locate credentials" in (tmp_path / "cloud-init-output.log").read_text()
 
 
+def test_a_refused_upload_is_tried_again_for_ten_seconds_not_sixty(tmp_path: Path) -> None:
+    instance = boot(tmp_path, "echo fine", machine={"FAKE_S3_DENY": f"s3://{BUCKET}/{RUN}/"}).wait()
+    calls = (instance.s3 / ".calls").read_text().splitlines()
+    tries = calls.count(f"s3 cp --recursive {tmp_path}/work/report s3://{BUCKET}/{RUN}/")
+    assert 5 <= tries <= 12, calls  # a second apart for the 10 s a policy change takes to be seen, then no more
+    console = (tmp_path / "cloud-init-output.log").read_text()
+    assert "(AccessDenied)" in console and "could not upload result.json and the log" in console
+    assert instance.shutdowns[-1] == "-h now"  # and the instance still powers off
+
+
 def test_nonzero_exit_is_reported(tmp_path: Path) -> None:
     instance = boot(tmp_path, "echo failing\nexit 3").wait()
     assert instance.result["exitCode"] == 3
