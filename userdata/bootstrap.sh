@@ -50,10 +50,11 @@ denied_timeout=10
 # (AccessDenied) is tried again for denied_timeout only: a change to the instance role's policies takes a few
 # seconds to be seen everywhere, and then a refusal stays one
 # (https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency).
-# Errors are shown.
+# Errors are shown. (No command substitution here: bash loses track of one in the report, a trap run while `wait`
+# is interrupted, and says "wait_for: No record of process".)
 s3() {
-  local until=$((SECONDS + upload_timeout)) denied_until=$((SECONDS + denied_timeout)) left errors
-  errors=$(mktemp)
+  local until=$((SECONDS + upload_timeout)) denied_until=$((SECONDS + denied_timeout)) left
+  local errors="$work_dir/s3-errors.$BASHPID"
   while left=$((until - SECONDS)) && ((left > 0)); do
     timeout "$left" aws s3 "$1" --only-show-errors "${@:2}" 2>"$errors" && { rm -f "$errors"; return 0; }
     cat "$errors" >&2
