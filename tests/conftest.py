@@ -29,13 +29,16 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that need the engine alone first, then the tests that need no engine, then the others: under xdist
-    the first have the engine to themselves while the other workers run unit tests, instead of each of them
-    waiting for the tests side by side to end and keeping them waiting."""
+    """Tests that need the engine alone first, then the tests that need no engine, then the others, the slow
+    first. Under xdist the first go to one worker (its first batch) and have the engine to themselves one after
+    another while the other workers run unit tests, instead of each of them waiting for the tests side by side to
+    end and keeping them waiting; and a slow test started last would end the session alone."""
     def order(item: pytest.Item) -> int:
         if item.get_closest_marker("exclusive"):
             return 0
-        return 2 if "integration" in item.path.parts else 1
+        if "integration" not in item.path.parts:
+            return 1
+        return 2 if item.get_closest_marker("slow") else 3
 
     items.sort(key=order)
 

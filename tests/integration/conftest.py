@@ -29,10 +29,24 @@ def client() -> LongTaskClient:
     return engine_session.join(EnginePaths.default())
 
 
+TURNS = engine_session.Turns(EnginePaths.default())
+NEXT_ALONE = pytest.StashKey[bool]()
+
+
+def alone(item: pytest.Item | None) -> bool:
+    return item is not None and item.get_closest_marker("exclusive") is not None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    """Note whether the worker's next test needs the engine alone too (xdist gives a worker's next test)."""
+    item.stash[NEXT_ALONE] = alone(nextitem)
+
+
 @pytest.fixture(autouse=True)
 def engine_turn(request: pytest.FixtureRequest, client: LongTaskClient) -> Iterator[None]:
     """Each test holds the engine while it runs: side by side with others, or alone if marked `exclusive`."""
-    with engine_session.turn(EnginePaths.default(), exclusive=request.node.get_closest_marker("exclusive") is not None):
+    with TURNS.turn(alone(request.node), hand_on=request.node.stash.get(NEXT_ALONE, False)):
         yield
 
 

@@ -57,18 +57,45 @@ def join(paths: EnginePaths) -> LongTaskClient:
     return LongTaskClient(engine.target(paths, STACK))
 
 
-@contextmanager
-def turn(paths: EnginePaths, exclusive: bool) -> Iterator[None]:
-    """Hold the engine for one test: shared, or alone. A test waiting to have it alone goes before tests that
-    come after it (it holds the gate), so that tests side by side never keep it waiting."""
-    with open(paths.state / "test-gate.lock", "w") as gate, open(paths.state / "test-engine.lock", "w") as held:
+class Turns:
+    """One worker's holds on the engine, a test at a time: shared, or alone. A test waiting to have it alone goes
+    before tests that come after it (it holds the gate), so that tests side by side never keep it waiting; and a
+    hold alone is handed on to the worker's next test when that one needs the engine alone too, so that no test
+    slips in between (each one that did kept the next test alone waiting until it ended)."""
+
+    def __init__(self, paths: EnginePaths) -> None:
+        self.paths = paths
+        self._kept: tuple[int, int] | None = None  # the gate's and the engine's lock files, held by the last test
+
+    @contextmanager
+    def turn(self, exclusive: bool, hand_on: bool = False) -> Iterator[None]:
+        """Hold the engine for one test; hand_on: keep a hold alone for the next test, which needs it alone."""
+        if self._kept is not None and not exclusive:  # the next test alone did not run (skipped)
+            self._release()
+        held = self._kept or self._take(exclusive)
+        self._kept = None
+        try:
+            yield
+        finally:
+            self._kept = held
+            if not (exclusive and hand_on):
+                self._release()
+
+    def _take(self, exclusive: bool) -> tuple[int, int]:
+        gate, engine_lock = (os.open(self.paths.state / name, os.O_WRONLY | os.O_CREAT)
+                             for name in ("test-gate.lock", "test-engine.lock"))  # fmt: skip
         fcntl.flock(gate, fcntl.LOCK_EX)
         try:
-            fcntl.flock(held, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            fcntl.flock(engine_lock, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
         finally:
             if not exclusive:
                 fcntl.flock(gate, fcntl.LOCK_UN)
-        yield
+        return gate, engine_lock
+
+    def _release(self) -> None:
+        for descriptor in self._kept or ():
+            os.close(descriptor)  # and its lock with it
+        self._kept = None
 
 
 def finish(paths: EnginePaths) -> dict[str, list] | None:

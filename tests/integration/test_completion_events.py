@@ -126,6 +126,7 @@ def test_with_the_ec2_events_lost_the_run_still_ends(client: LongTaskClient, fau
     assert_final(client, run_id, "SUCCEEDED")  # the report wakes a poll; a later poll sees it terminated
 
 
+@pytest.mark.slow
 def test_the_timeout_guard_fires_on_time_with_a_300_s_poll_interval(client: LongTaskClient) -> None:
     run_id = client.start({"script": "echo started\nsleep 600\n", "timeoutSeconds": 20, **SLOW_POLLS})
     assert poll_condition(lambda: client.is_final(run_id), timeout=SOONER_THAN_A_POLL)
