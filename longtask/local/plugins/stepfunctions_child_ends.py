@@ -10,8 +10,8 @@ check, for every run being watched, and up to 0.5 s between a child's end and it
 
 Here the task still looks at its child with a real DescribeExecution, authorized against the role like every
 call: when it starts, as soon as the child has ended, and every LOOK_SECONDS in between (a net; an end is never
-missed, since the task is watching before its first look). Between looks it waits for the end, WAKE_SECONDS at a
-time, so that it notices its own execution stopped as soon as LocalStack's loop did.
+missed, since the task is watching before its first look). Between looks it waits for the end, and checks every
+WAKE_SECONDS that its own execution still runs, as LocalStack's loop did.
 
 Runs when LocalStack starts, through the entry point `localstack.hooks.on_infra_start`.
 """
@@ -27,7 +27,7 @@ from typing import Any
 from localstack.runtime import hooks
 
 LOOK_SECONDS = 10.0
-WAKE_SECONDS = 0.5  # LocalStack's own interval between looks, after which its loop checks the execution runs
+WAKE_SECONDS = 0.5  # LocalStack's own interval between looks, after which its loop checked the execution runs
 
 
 class ChildEnds:
@@ -52,15 +52,18 @@ class ChildEnds:
             event.set()
 
 
-def looking_at_ends(look: Callable[[], Any], end: threading.Event) -> Callable[[], Any]:
-    """A resolver that calls look() (it returns None while the child runs) first, then once the child has
-    ended or LOOK_SECONDS after the last look; between looks it waits up to WAKE_SECONDS and returns None."""
+def looking_at_ends(look: Callable[[], Any], end: threading.Event, running: Callable[[], bool]) -> Callable[[], Any]:
+    """A resolver that calls look() (it returns None while the child runs) at once the first time, then once
+    the child has ended or LOOK_SECONDS after the last look; None without a look if running() turns false (the
+    task's own execution stopped) while it waits."""
     next_look = 0.0
 
     def resolve() -> Any:
         nonlocal next_look
-        if time.monotonic() < next_look and not end.wait(WAKE_SECONDS):
-            return None
+        while not end.is_set() and time.monotonic() < next_look:
+            if not running():
+                return None
+            end.wait(WAKE_SECONDS)
         end.clear()  # an end told during the look sets it again, and the next call looks again
         next_look = time.monotonic() + LOOK_SECONDS
         return look()
@@ -93,6 +96,6 @@ def wake_sync_tasks_at_child_ends() -> None:
 def _woken(build: Callable[..., Callable[[], Any]], child_ends: ChildEnds) -> Callable[..., Callable[[], Any]]:
     def build_woken(self: Any, env: Any, *args: Any, **kwargs: Any) -> Callable[[], Any]:
         end = child_ends.watch(env.stack[-1]["ExecutionArn"])  # StartExecution's output, which build() takes
-        return looking_at_ends(build(self, env, *args, **kwargs), end)
+        return looking_at_ends(build(self, env, *args, **kwargs), end, env.is_running)
 
     return build_woken

@@ -4,6 +4,8 @@ and every LOOK_SECONDS in between; never in a loop."""
 from __future__ import annotations
 
 import gc
+import threading
+import time
 import types
 from collections.abc import Callable
 
@@ -28,22 +30,41 @@ class Child:
         return self.output
 
 
-def test_a_task_looks_at_first_then_only_when_its_child_ends(
+def test_a_task_looks_at_first_then_as_soon_as_its_child_ends(
     child_ends: types.ModuleType, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    now = [100.0]
-    monkeypatch.setattr(child_ends.time, "monotonic", lambda: now[0])
-    ends, child = child_ends.ChildEnds(), Child()
-    resolve = child_ends.looking_at_ends(child.look, ends.watch("arn:child"))
-    assert resolve() is None and child.looks == 1  # the first look: the child runs
-    for _ in range(5):
-        assert resolve() is None
-    assert child.looks == 1  # waited for the end, no look
-    now[0] += child_ends.LOOK_SECONDS
-    assert resolve() is None and child.looks == 2  # the net: a look every LOOK_SECONDS
+    monkeypatch.setattr(child_ends, "LOOK_SECONDS", 3600)  # no net look within the test
+    ends, child, running = child_ends.ChildEnds(), Child(), threading.Event()
+    running.set()
+    resolve = child_ends.looking_at_ends(child.look, ends.watch("arn:child"), running=running.is_set)
+    assert resolve() is None and child.looks == 1  # the first look, at once: the child runs
     child.output = {"status": "SUCCEEDED"}
-    ends.ended("arn:child")
-    assert resolve() == {"status": "SUCCEEDED"} and child.looks == 3  # at once, not at the next net look
+    threading.Timer(0.05, ends.ended, ["arn:child"]).start()
+    guard = threading.Timer(5, running.clear)  # were the end not to wake it, it would give up here, without a look
+    guard.start()
+    assert resolve() == {"status": "SUCCEEDED"} and child.looks == 2  # woken by the end
+    guard.cancel()
+
+
+def test_without_an_end_the_net_looks_every_look_seconds(
+    child_ends: types.ModuleType, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(child_ends, "LOOK_SECONDS", 0.1)
+    ends, child = child_ends.ChildEnds(), Child()
+    resolve = child_ends.looking_at_ends(child.look, ends.watch("arn:child"), running=lambda: True)
+    resolve()
+    started = time.monotonic()
+    assert resolve() is None and child.looks == 2
+    assert time.monotonic() - started >= 0.1  # it waited for the net, with no look in between
+
+
+def test_a_task_whose_execution_stopped_stops_waiting_without_a_look(child_ends: types.ModuleType) -> None:
+    ends, child, running = child_ends.ChildEnds(), Child(), threading.Event()
+    running.set()
+    resolve = child_ends.looking_at_ends(child.look, ends.watch("arn:child"), running=running.is_set)
+    resolve()
+    threading.Timer(0.05, running.clear).start()
+    assert resolve() is None and child.looks == 1
 
 
 def test_an_end_told_during_a_look_is_looked_at_again(child_ends: types.ModuleType) -> None:
@@ -56,7 +77,7 @@ def test_an_end_told_during_a_look_is_looked_at_again(child_ends: types.ModuleTy
         ends.ended("arn:child")
         return found
 
-    resolve = child_ends.looking_at_ends(look_while_it_ends, end)
+    resolve = child_ends.looking_at_ends(look_while_it_ends, end, running=lambda: True)
     assert resolve() is None
     assert resolve() == {"status": "FAILED"} and child.looks == 2
 
