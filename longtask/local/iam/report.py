@@ -17,7 +17,10 @@ from .policy import role_policy_name, statements
 # Statements no local run exercises, and why each is kept
 KEPT = {
     "DeliverLogs": "Step Functions delivers execution logs to CloudWatch Logs with it on AWS; the engine delivers none",
-    "SyncWithWatcher": "startExecution.sync:2 manages its EventBridge rule with it on AWS; LocalStack polls the child",
+    "SyncWithWatcher": (
+        "startExecution.sync:2 manages its EventBridge rule with it on AWS; the engine wakes the task at the child's"
+        " end itself (plugins/stepfunctions_child_ends.py)"
+    ),
     "CreateTheSpotServiceLinkedRoleOnce": "used once per account, by the first Spot run, if the role is missing",
     "AWSLambdaBasicExecutionRole": "the Lambda service writes the functions' logs with it on AWS",
     "AWSXrayWriteOnlyAccess": "the X-Ray SDK sends traces with it on AWS; locally traces are not sent",
