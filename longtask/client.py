@@ -186,15 +186,14 @@ class LongTaskClient:
     def follow_log(self, run_id: str, interval: float = 1.0) -> Iterator[bytes]:
         """Every interval, yield the log content that is new (b"" if none) until the run has ended, which is
         looked for every end_poll_seconds in between."""
-        offset = 0
+        offset, final = 0, self.is_final(run_id)
         while True:
-            final = self.is_final(run_id)
-            chunk = self.log_since(run_id, offset)
+            chunk = self.log_since(run_id, offset)  # after the end was seen: the whole log
             offset += len(chunk)
             yield chunk
             if final:
                 return
-            poll_condition(lambda: self.is_final(run_id), interval, self.target.end_poll_seconds)
+            final = poll_condition(lambda: self.is_final(run_id), interval, self.target.end_poll_seconds)
 
     def list_runs(self, limit: int = 50, status: str | None = None) -> list[dict[str, Any]]:
         """The newest runs in the Runs table (with that status, if given), newest first. A scan, filtered: the
