@@ -295,9 +295,9 @@ def main() -> None:
     reclaimer = session.client("ec2", endpoint_url=endpoint, verify=str(paths.ca_bundle))
     clients["ec2"].meta.events.register("before-sign.ec2.TerminateInstances", recorded_as(OWN_SHUTDOWN))
     reclaimer.meta.events.register("before-sign.ec2.TerminateInstances", recorded_as(SPOT_RECLAIMED))
-    python, aws_cli_socket = paths.localstack_venv / "bin" / "python", paths.state / "aws-cli.sock"
-    aws_cli = aws_cli_server.start(python, aws_cli_socket)
-    aws_command = aws_cli_server.command(python, aws_cli_socket, paths.localstack_venv / "bin" / "aws")
+    python = paths.localstack_venv / "bin" / "python"
+    aws_cli = aws_cli_server.start(python, paths.aws_cli_socket)
+    aws_command = aws_cli_server.command(python, paths.aws_cli_socket, paths.localstack_venv / "bin" / "aws")
     roles = RoleCredentials(clients["iam"], clients["sts"])
     agent = InstanceAgent(clients["ec2"], reclaimer, roles, paths, aws_command, environment)
 

@@ -74,6 +74,11 @@ class EnginePaths:
         return self.state / "last-test-session.json"
 
     @property
+    def aws_cli_socket(self) -> Path:
+        """The warm AWS CLI's socket, on which each local instance's `aws` hands over its call."""
+        return self.state / "aws-cli.sock"
+
+    @property
     def agent_nudges(self) -> Path:
         """The instance agent's socket, on which the engine's EC2 tells it of a launch or a termination."""
         return self.state / "agent-nudges.sock"
