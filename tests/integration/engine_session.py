@@ -71,15 +71,16 @@ class Turns:
     def turn(self, exclusive: bool, hand_on: bool = False) -> Iterator[None]:
         """Hold the engine for one test; hand_on: keep a hold alone for the next test, which needs it alone."""
         if self._kept is not None and not exclusive:  # the next test alone did not run (skipped)
-            self._release()
-        held = self._kept or self._take(exclusive)
-        self._kept = None
+            _release(self._kept)
+            self._kept = None
+        held, self._kept = self._kept or self._take(exclusive), None
         try:
             yield
         finally:
-            self._kept = held
-            if not (exclusive and hand_on):
-                self._release()
+            if exclusive and hand_on:
+                self._kept = held
+            else:
+                _release(held)
 
     def _take(self, exclusive: bool) -> tuple[int, int]:
         gate, engine_lock = (os.open(self.paths.state / name, os.O_WRONLY | os.O_CREAT)
@@ -92,10 +93,10 @@ class Turns:
                 fcntl.flock(gate, fcntl.LOCK_UN)
         return gate, engine_lock
 
-    def _release(self) -> None:
-        for descriptor in self._kept or ():
-            os.close(descriptor)  # and its lock with it
-        self._kept = None
+
+def _release(held: tuple[int, int]) -> None:
+    for descriptor in held:
+        os.close(descriptor)  # and its lock with it
 
 
 def finish(paths: EnginePaths) -> dict[str, list] | None:
