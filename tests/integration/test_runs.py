@@ -140,7 +140,9 @@ def test_abort_stops_a_running_run(client: LongTaskClient, longtask: Any, tmp_pa
 def test_status_list_and_logs_show_a_finished_run(longtask: Any, tmp_path: Path) -> None:
     run_id = longtask("run", script_file(tmp_path, "echo visible in logs\n"), "--json").json["runId"]
     assert longtask("status", run_id, "--json").json["status"] == "SUCCEEDED"
-    assert run_id in [run["runId"] for run in longtask("list", "--json").json]
+    # every run in the table: tests side by side (fifty at once, for one) start newer runs than this one, which the
+    # default 20 newest may not reach
+    assert run_id in [run["runId"] for run in longtask("list", "--limit", "100000", "--json").json]
     assert "visible in logs" in longtask("logs", run_id).stdout
     unknown = longtask("status", "no-such-run")
     assert unknown.exit_code == 2
