@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import time
@@ -137,12 +136,16 @@ def test_abort_stops_a_running_run(client: LongTaskClient, longtask: Any, tmp_pa
     assert client.item(run_id)["status"] == "ABORTED"
 
 
+def every_run(longtask: Any) -> dict[str, dict[str, Any]]:
+    """`longtask list` of every run in the table, by run id: tests side by side (fifty at once, for one) start
+    runs newer than a test's own, which the default 20 newest may not reach."""
+    return {run["runId"]: run for run in longtask("list", "--limit", "100000", "--json").json}
+
+
 def test_status_list_and_logs_show_a_finished_run(longtask: Any, tmp_path: Path) -> None:
     run_id = longtask("run", script_file(tmp_path, "echo visible in logs\n"), "--json").json["runId"]
     assert longtask("status", run_id, "--json").json["status"] == "SUCCEEDED"
-    # every run in the table: tests side by side (fifty at once, for one) start newer runs than this one, which the
-    # default 20 newest may not reach
-    assert run_id in [run["runId"] for run in longtask("list", "--limit", "100000", "--json").json]
+    assert run_id in every_run(longtask)
     assert "visible in logs" in longtask("logs", run_id).stdout
     unknown = longtask("status", "no-such-run")
     assert unknown.exit_code == 2
@@ -172,5 +175,4 @@ def test_a_finished_run_records_what_it_cost(client: LongTaskClient, longtask: A
     volume = root["VolumeSize"] * float(listed["storageGbMonth"][root["VolumeType"]]) / 720
     hourly = float(listed["onDemandHourly"]["t3a.nano"]) + volume + PUBLIC_IPV4_USD_PER_HOUR
     assert record["costUsd"] == round(hourly / 60, 6)
-    listed = {run["runId"]: run for run in json.loads(longtask("list", "--json").stdout)}
-    assert listed[record["runId"]]["costUsd"] == record["costUsd"]
+    assert every_run(longtask)[record["runId"]]["costUsd"] == record["costUsd"]
