@@ -32,7 +32,7 @@ def split(client: LongTaskClient, run_id: str, agent_log: Path) -> dict[str, flo
     return {
         "launch": seconds_between(parent, "ExecutionStarted", "TaskStateExited", "Launch Instance"),
         "to first poll": seconds_between(parent, "ExecutionStarted", "TaskStateEntered", "Watch Instance"),
-        "detection after termination": (watch_exit - powered_off).total_seconds(),
+        "detection after its shutdown": (watch_exit - powered_off).total_seconds(),
         "outcome fetch": seconds_between(parent, "ExecutionStarted", "TaskStateExited", "Collect Outcome")
         - seconds_between(parent, "ExecutionStarted", "TaskStateEntered", "Collect Outcome"),
         "record": seconds_between(parent, "ExecutionStarted", "TaskStateExited", "Record Run Finished")

@@ -12,7 +12,15 @@ from longtask.client import LongTaskClient
 from longtask.local.paths import EnginePaths
 from longtask.waiting import poll_condition
 
-from .conftest import assert_final, executions, invoke_function, rules_without_targets, stack_output, wait_until_running
+from .conftest import (
+    assert_final,
+    executions,
+    instances_of,
+    invoke_function,
+    rules_without_targets,
+    stack_output,
+    wait_until_running,
+)
 
 SLOW_POLLS = {"pollSeconds": 300, "maxPollSeconds": 300}
 SOONER_THAN_A_POLL = 120  # seconds: a run seen to end within this was not seen by a poll (the first is at 300 s)
@@ -124,6 +132,32 @@ def test_with_the_ec2_events_lost_the_run_still_ends(client: LongTaskClient, fau
     run_id = fault_plan({"operation": "StateChangeNotification"})  # every EC2 state-change event of the run dropped
     client.start({"script": "echo done\n", "pollSeconds": 2, "maxPollSeconds": 2}, run_id)
     assert_final(client, run_id, "SUCCEEDED")  # the report wakes a poll; a later poll sees it terminated
+
+
+def test_a_run_ends_once_its_instance_has_shut_itself_down_not_when_ec2_calls_it_terminated(
+    client: LongTaskClient, fault_plan: Any
+) -> None:
+    """Its own OS shut it down, so all it uploads is in S3: the shutting-down event ends the watch while EC2 still
+    keeps the instance shutting-down (here for a minute; on AWS it may take minutes)."""
+    run_id = fault_plan({"operation": "ShuttingDown", "seconds": 60})
+    client.start({"script": "echo done\n", **SLOW_POLLS}, run_id)
+    assert poll_condition(lambda: client.is_final(run_id), timeout=SOONER_THAN_A_POLL)
+    assert client.record(run_id)["status"] == "SUCCEEDED"
+    [instance] = instances_of(client, run_id)
+    assert (instance["State"]["Name"], instance["StateReason"]["Code"]) == (
+        "shutting-down", "Client.InstanceInitiatedShutdown"
+    )  # fmt: skip
+
+
+def test_an_instance_ended_through_the_api_is_watched_until_it_is_terminated(
+    client: LongTaskClient, fault_plan: Any
+) -> None:
+    """Ended from outside (here the timeout guard), its OS may still be uploading while it shuts down: the run
+    ends only once EC2 calls the instance terminated."""
+    run_id = fault_plan({"operation": "ShuttingDown", "seconds": 10})
+    client.start({"script": "echo started\nsleep 600\n", "timeoutSeconds": 5}, run_id)
+    assert client.wait(run_id)["status"] == "TIMED_OUT"
+    assert [i["State"]["Name"] for i in instances_of(client, run_id)] == ["terminated"]
 
 
 @pytest.mark.slow

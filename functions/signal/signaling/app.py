@@ -1,4 +1,4 @@
-"""Signal Lambda handler: an instance's result.json arrived in S3, or the instance is terminated."""
+"""Signal Lambda handler: an instance's result.json arrived in S3, or the instance is shutting down or terminated."""
 
 from __future__ import annotations
 

@@ -14,6 +14,8 @@
 - DescribeSpotPriceHistory answers with the engine's Spot prices (data/prices.json) instead of moto's $0.00001.
 - Every state change puts an "EC2 Instance State-change Notification" on the default bus (ec2_state_events.py).
 - A launch or a termination nudges the instance agent (agent_nudge.py): the machines boot or shut down at once.
+- An instance stays `shutting-down` SHUTTING_DOWN_SECONDS, or as long as the fault plan's "ShuttingDown" rule of
+  its run says ({"operation": "ShuttingDown", "seconds": 60}): on AWS it may take minutes.
 - The test-only fault plan (faults.py) injects AWS errors at this boundary.
 Selected with PROVIDER_OVERRIDE_EC2=longtask; found through the entry point `localstack.aws.provider`.
 """
@@ -130,13 +132,16 @@ class LocalEc2Provider(Ec2Provider):
         shutdown with attempted graceful OS shutdown",
         https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instance-terminate-methods.html): an instance the
         agent runs stays `shutting-down` until its machine is off (its bootstrap has reported), at least
-        SHUTTING_DOWN_SECONDS, at most OS_SHUTDOWN_LIMIT_SECONDS."""
+        SHUTTING_DOWN_SECONDS (or its run's "ShuttingDown" fault), at most OS_SHUTDOWN_LIMIT_SECONDS after that."""
         self._shutting_down.add(instance.id)
         account, region = context.account_id, context.region
         machine = EnginePaths.default().instances / instance.id
+        run_id = ec2_state_events.run_id_of_instance(account, region, instance.id)
+        longer = faults.take("ShuttingDown", "before", {}, run_id)
+        hold = float(longer["seconds"]) if longer else SHUTTING_DOWN_SECONDS
 
         def terminated_once_off() -> None:
-            time.sleep(SHUTTING_DOWN_SECONDS)
+            time.sleep(hold)
             limit = time.monotonic() + OS_SHUTDOWN_LIMIT_SECONDS
             while machine.is_dir() and not (machine / POWERED_OFF).exists() and time.monotonic() < limit:
                 time.sleep(0.1)

@@ -21,7 +21,7 @@ def emit(account: str, region: str, instance_ids: list[str], state: str) -> None
     """Put one notification per instance; an event that cannot be put is lost, as AWS's may be."""
     entries = []
     for instance_id in instance_ids:
-        rule = faults.take("StateChangeNotification", "before", {}, _run_id(account, region, instance_id))
+        rule = faults.take("StateChangeNotification", "before", {}, run_id_of_instance(account, region, instance_id))
         if rule and rule.get("state", state) == state:
             continue
         entries.append({
@@ -37,7 +37,7 @@ def emit(account: str, region: str, instance_ids: list[str], state: str) -> None
         LOG.warning("could not put EC2 state-change events: %s", error)
 
 
-def _run_id(account: str, region: str, instance_id: str) -> str | None:
+def run_id_of_instance(account: str, region: str, instance_id: str) -> str | None:
     """The run the instance was launched for (its `longtask:run-id` tag), for the fault plan."""
     from moto.ec2.exceptions import InvalidInstanceIdError
     from moto.ec2.models import ec2_backends

@@ -9,7 +9,9 @@ boundary, so the functions' production code meets them exactly as it would meet 
 `runId` narrows the rule to one run's instances (their `longtask:run-id` tag), so that tests running side by
 side on one engine meet only their own faults; `instanceType`/`spot` narrow which requests match; `times`
 counts down (absent: every time); `when` is "before" (the request fails, nothing happens) or "after" (the
-request takes effect but its response is lost, as on a dropped connection). Standard library only: it runs
+request takes effect but its response is lost, as on a dropped connection). Besides API operations:
+"StateChangeNotification" drops EC2 state-change events (ec2_state_events.py), and "ShuttingDown" with "seconds"
+keeps a terminating instance `shutting-down` that long (ec2_provider.py). Standard library only: it runs
 inside LocalStack.
 """
 
