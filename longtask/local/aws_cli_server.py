@@ -2,7 +2,8 @@
 `aws` call an instance makes (aws_cli_call.py is the instance's `aws`; the instance agent starts this server).
 
 Started from nothing, each call of the AWS CLI (v1, in Python) cost about 1 CPU second on 2 cores, two thirds of
-it importing botocore and awscli. A fork of this server skips only that: the call still runs the real AWS CLI
+it importing botocore and awscli, most of the rest reading botocore's data files. A fork of this server skips only
+that (aws_cli_warmth.py): the call still runs the real AWS CLI
 with the caller's arguments, environment (the instance's credentials endpoint, region and network), working
 directory and standard streams, and ends as the caller sees it, with its exit status or the signal that ended
 it. A signal the caller gets (`timeout`'s SIGTERM) is passed on; a caller that dies (SIGKILL at a power-off)
@@ -27,6 +28,8 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
+
+from . import aws_cli_warmth
 
 PROGRAM = "awscli.clidriver:main"  # what `aws` runs; returns the exit status
 # What the AWS CLI reads from the environment when it is imported (awscli/__init__.py, botocore/compat.py): a call
@@ -159,7 +162,13 @@ def _run(request: dict, environment: dict[str, str], fds: list[int], program: Ca
 def main() -> None:
     socket_path, parent = Path(sys.argv[1]), int(sys.argv[2])
     before = dict(os.environ)
-    program = load(sys.argv[3] if len(sys.argv) > 3 else PROGRAM)
+    name = sys.argv[3] if len(sys.argv) > 3 else PROGRAM
+    program = load(name)
+    if name == PROGRAM:
+        try:
+            aws_cli_warmth.warm()
+        except Exception as error:  # each call then reads what it needs itself, as started from nothing
+            print(f"aws-cli-server: could not read the AWS CLI's data ahead of its calls ({error!r})", flush=True)
     imported = {name: value for name, value in os.environ.items() if before.get(name) != value}
     serve(socket_path, parent, program, imported)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -96,6 +97,10 @@ class MetadataServer:
         return self
 
     def stop(self) -> None:
+        """At once: the serving loop would see a plain shutdown() only at its next poll (half a second, part of
+        every power-off); a listening socket shut down wakes it now."""
+        with contextlib.suppress(OSError):
+            self._server.socket.shutdown(socket.SHUT_RDWR)
         self._server.shutdown()
         self._server.server_close()
 

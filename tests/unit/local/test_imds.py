@@ -66,3 +66,13 @@ def test_a_spot_notice_appears_when_given(imds: MetadataServer) -> None:
     notice = json.dumps({"action": "terminate", "time": "2026-01-01T00:02:00Z"})
     imds.metadata.notices["spot/instance-action"] = notice
     assert call(imds, "GET", "/latest/meta-data/spot/instance-action", headers) == (200, notice)
+
+
+def test_once_stopped_nothing_answers_and_its_thread_has_ended() -> None:
+    metadata = InstanceMetadata("i-0123456789abcdef0", "us-east-1", "us-east-1a", None, None)
+    server = MetadataServer(metadata).start()
+    assert token(server)
+    server.stop()
+    assert not server._thread.is_alive()  # stop() returned only once the serving loop had ended
+    with pytest.raises(urllib.error.URLError):
+        call(server, "PUT", "/latest/api/token", {"X-aws-ec2-metadata-token-ttl-seconds": "60"})
