@@ -34,11 +34,12 @@ from .agent_nudge import Nudges
 from .imds import InstanceMetadata, MetadataServer
 from .machine import Machine, install_commands
 from .network import InstanceLink, s3_unreachable_reason
-from .paths import EnginePaths
+from .paths import POWER_BUTTON, EnginePaths
 from .processes import stop_group
 
 LOG = logging.getLogger("longtask.agent")
 LOOK_INTERVAL_SECONDS = 2.0  # between looks without a nudge (agent_nudge.py): the net for a nudge lost
+SUPERVISE_SECONDS = 0.2  # between a machine's looks at its Spot notice and, without a nudge, at its shutdown
 MINUTE_ENV = "LONGTASK_AGENT_MINUTE_SECONDS"  # a compressed clock for `shutdown -h +N` (tests of the backstop)
 REGION = "us-east-1"
 AWS_CLI_SERVER_STOP_GRACE_SECONDS = 5
@@ -162,12 +163,13 @@ class InstanceAgent:
             "LONGTASK_IMDS_ENDPOINT": metadata_server.endpoint,  # the bootstrap's own metadata reads
             "AWS_ENDPOINT_URL": link.endpoint,  # the instance's network (cut where S3 is out of reach)
         }
+        power_button = Nudges(directory / POWER_BUTTON)
         with console_log.open("ab") as log:
             process = subprocess.Popen(
                 ["bash", str(directory / "user-data")], cwd=directory, env=env,
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )  # fmt: skip
-        machine = Machine(instance_id, directory, behavior, process, metadata_server, link)
+        machine = Machine(instance_id, directory, behavior, process, metadata_server, link, power_button)
         LOG.info("%s booted (pid %s, shutdown behaviour %s)", instance_id, process.pid, behavior)
         threading.Thread(target=self._supervise, args=(machine,), daemon=True).start()
         return machine
@@ -193,17 +195,20 @@ class InstanceAgent:
         """Honour the machine's own shutdown requests (immediate or scheduled, like shutdown -h +N), and reclaim it
         as EC2 does when the time of a Spot interruption notice comes."""
         reclaimed = False
-        while not machine.powered_off.is_set():
-            if not reclaimed and machine.reclaim_due():
-                LOG.info("%s: EC2 reclaims the Spot instance (its interruption notice's time has come)",
-                         machine.instance_id)  # fmt: skip
-                reclaimed = self._terminate(self.reclaimer, machine.instance_id)
-            if machine.power_off_due():
-                LOG.info("%s shut itself down: %s", machine.instance_id, machine.shutdown_behavior)
-                if machine.power_off():  # not when the API ended it first
-                    self._apply_shutdown_behavior(machine)
-                return
-            time.sleep(0.2)
+        try:
+            while not machine.powered_off.is_set():
+                if not reclaimed and machine.reclaim_due():
+                    LOG.info("%s: EC2 reclaims the Spot instance (its interruption notice's time has come)",
+                             machine.instance_id)  # fmt: skip
+                    reclaimed = self._terminate(self.reclaimer, machine.instance_id)
+                if machine.power_off_due():
+                    LOG.info("%s shut itself down: %s", machine.instance_id, machine.shutdown_behavior)
+                    if machine.power_off():  # not when the API ended it first
+                        self._apply_shutdown_behavior(machine)
+                    return
+                machine.power_button.wait(SUPERVISE_SECONDS)  # its `shutdown` presses it: no wait for the look
+        finally:
+            machine.power_button.close()
 
     def _apply_shutdown_behavior(self, machine: Machine) -> None:
         if machine.shutdown_behavior == "terminate":

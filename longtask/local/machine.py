@@ -25,6 +25,7 @@ from pathlib import Path
 
 from ..common.timestamps import parse_iso_utc
 from ..waiting import poll_condition
+from .agent_nudge import Nudges
 from .imds import MetadataServer
 from .network import InstanceLink
 from .paths import POWERED_OFF, SPOT_NOTICE
@@ -44,6 +45,8 @@ for arg in "$@"; do
   esac
 done
 echo $(( $(date +%s) + ${when#+} * LONGTASK_MINUTE_SECONDS )) > "$LONGTASK_INSTANCE_DIR/power-off-at"
+button="$LONGTASK_INSTANCE_DIR/power-button" # the agent looks now, not at its next look (agent_nudge.py)
+if [[ -p $button ]]; then { echo >&3; } 3<>"$button"; fi
 """
 
 SYSTEMD_RUN = """#!/bin/bash
@@ -125,7 +128,8 @@ class Unit:
 
 @dataclass
 class Machine:
-    """One running local instance: its cloud-final process group, its units, its network and its IMDS."""
+    """One running local instance: its cloud-final process group, its units, its network, its IMDS and the power
+    button its `shutdown` presses."""
 
     instance_id: str
     directory: Path
@@ -133,6 +137,7 @@ class Machine:
     process: subprocess.Popen
     metadata_server: MetadataServer
     link: InstanceLink
+    power_button: Nudges
     powered_off: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 

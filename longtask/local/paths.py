@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 POWERED_OFF = "powered-off"  # in an instance's folder once its machine is off: its OS has shut down
+POWER_BUTTON = "power-button"  # in an instance's folder: its `shutdown` nudges the agent there (agent_nudge.py)
 SPOT_NOTICE = "spot-instance-action"  # in an instance's folder: IMDS spot/instance-action (imds.py), EC2's notice
 
 
@@ -80,8 +81,8 @@ class EnginePaths:
 
     @property
     def agent_nudges(self) -> Path:
-        """The instance agent's socket, on which the engine's EC2 tells it of a launch or a termination."""
-        return self.state / "agent-nudges.sock"
+        """The instance agent's pipe, on which the engine's EC2 tells it of a launch or a termination."""
+        return self.state / "agent-nudges"
 
     @property
     def faults_file(self) -> Path:

@@ -8,7 +8,7 @@ from longtask.local.agent_nudge import Nudges, nudge
 
 
 def test_a_nudge_ends_the_agent_s_wait_and_all_nudges_so_far_are_one_look(tmp_path: Path) -> None:
-    path = tmp_path / "agent-nudges.sock"
+    path = tmp_path / "agent-nudges"
     nudge(path)  # no agent listening yet: lost quietly (its first look finds what changed)
     nudges = Nudges(path)
     try:
@@ -21,8 +21,8 @@ def test_a_nudge_ends_the_agent_s_wait_and_all_nudges_so_far_are_one_look(tmp_pa
         nudges.close()
 
 
-def test_an_agent_that_was_killed_leaves_a_socket_the_next_one_binds_again(tmp_path: Path) -> None:
-    path = tmp_path / "agent-nudges.sock"
+def test_an_agent_that_was_killed_leaves_a_pipe_the_next_one_makes_again(tmp_path: Path) -> None:
+    path = tmp_path / "agent-nudges"
     Nudges(path).close()  # the file stays, as after a SIGKILL
     nudges = Nudges(path)
     try:
