@@ -10,7 +10,9 @@ Only a RUNNING run is signalled: a finished record is never touched.
 AWS behaviour relied on: the AWS SDK integration supports `.waitForTaskToken` and a Task's TimeoutSeconds ends
 the wait with States.Timeout (https://docs.aws.amazon.com/step-functions/latest/dg/connect-to-resource.html);
 SendTaskSuccess for a token whose task has ended answers TaskTimedOut, InvalidToken or TaskDoesNotExist
-(https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskSuccess.html); S3 "Object Created"
+(https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskSuccess.html); an UpdateItem whose
+condition fails returns the item with ReturnValuesOnConditionCheckFailure=ALL_OLD
+(https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateItem.html); S3 "Object Created"
 events reach EventBridge (https://docs.aws.amazon.com/AmazonS3/latest/userguide/EventBridge.html), and a rule
 retries its target, then drops the event or sends it to the dead-letter queue
 (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-dlq.html).
@@ -29,12 +31,15 @@ SIGNALED_AT = "signaledAt"
 # SendTaskSuccess for a wait that has ended: the signal is not lost, it is recorded for the next wait instead
 STALE_TOKEN = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
 MOST_TRIES = 5  # each retry means a wait parked or ended between two of our writes: rare, and never endless
+NOT_RUNNING = "<not running>"  # what _take_token answers for a run that is over (never a task token)
 
 
 def wake(dynamodb: Any, stepfunctions: Any, table: str, run_id: str) -> str:
     """Signal the run's watcher; return what happened: "woken", "recorded", or "not running"."""
     for _ in range(MOST_TRIES):
         token = _take_token(dynamodb, table, run_id)
+        if token is NOT_RUNNING:
+            return "not running"
         if token is not None:
             try:
                 stepfunctions.send_task_success(taskToken=token, output='{"signaled": true}')
@@ -49,7 +54,8 @@ def wake(dynamodb: Any, stepfunctions: Any, table: str, run_id: str) -> str:
 
 
 def _take_token(dynamodb: Any, table: str, run_id: str) -> str | None:
-    """Remove and return the parked wait's token, if any."""
+    """Remove and return the parked wait's token; None when no wait is parked, NOT_RUNNING when the run is not
+    RUNNING (a signal after its end, as EC2's `terminated` after a run ended on `shutting-down`: one call)."""
     try:
         old = dynamodb.update_item(
             TableName=table, Key={"runId": {"S": run_id}},
@@ -57,11 +63,11 @@ def _take_token(dynamodb: Any, table: str, run_id: str) -> str | None:
             ConditionExpression="#status = :running AND attribute_exists(#token)",
             ExpressionAttributeNames={"#token": WAIT_TOKEN, "#status": "status"},
             ExpressionAttributeValues={":running": {"S": RUNNING}},
-            ReturnValues="ALL_OLD",
+            ReturnValues="ALL_OLD", ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )["Attributes"]  # fmt: skip
     except ClientError as error:
         if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return None
+            return None if _is_running(error) else NOT_RUNNING
         raise
     return old[WAIT_TOKEN]["S"]
 
@@ -76,12 +82,17 @@ def _record_signal(dynamodb: Any, table: str, run_id: str) -> bool | None:
             ConditionExpression="#status = :running AND attribute_not_exists(#token)",
             ExpressionAttributeNames={"#token": WAIT_TOKEN, "#status": "status", "#signal": SIGNALED_AT},
             ExpressionAttributeValues={":running": {"S": RUNNING}, ":now": {"S": iso_utc()}},
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )  # fmt: skip
     except ClientError as error:
         if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
             raise
-        found = dynamodb.get_item(TableName=table, Key={"runId": {"S": run_id}}, ConsistentRead=True).get("Item")
-        if not found or found["status"]["S"] != RUNNING:
-            return False
-        return None
+        return None if _is_running(error) else False
     return True
+
+
+def _is_running(failed: ClientError) -> bool:
+    """Whether the item a failed condition was checked against is a RUNNING run: DynamoDB returns it with
+    ReturnValuesOnConditionCheckFailure (none when there is no such item)."""
+    found = failed.response.get("Item") or {}
+    return found.get("status", {}).get("S") == RUNNING

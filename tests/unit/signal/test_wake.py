@@ -91,9 +91,22 @@ def test_a_stale_token_does_not_lose_the_signal(dynamodb: Any) -> None:
     assert "signaledAt" in item(dynamodb) and "waitToken" not in item(dynamodb)
 
 
-def test_a_finished_run_is_never_touched(dynamodb: Any) -> None:
+class Counted:
+    """The DynamoDB client, counting the calls made through it."""
+
+    def __init__(self, client: Any) -> None:
+        self.client, self.calls = client, 0
+
+    def __getattr__(self, name: str) -> Any:
+        self.calls += 1
+        return getattr(self.client, name)
+
+
+def test_a_finished_run_is_never_touched_and_costs_one_call(dynamodb: Any) -> None:
     dynamodb.put_item(TableName=TABLE, Item={"runId": {"S": "r1"}, "status": {"S": "SUCCEEDED"}})
-    assert wake(dynamodb, StepFunctions(), TABLE, "r1") == "not running"
+    counted = Counted(dynamodb)
+    assert wake(counted, StepFunctions(), TABLE, "r1") == "not running"
+    assert counted.calls == 1  # the failed condition returns the item: no read after it
     assert wake(dynamodb, StepFunctions(), TABLE, "unknown-run") == "not running"
     assert item(dynamodb) == {"runId": {"S": "r1"}, "status": {"S": "SUCCEEDED"}}
 
