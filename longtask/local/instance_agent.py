@@ -28,6 +28,7 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from ..common.state_reasons import OWN_SHUTDOWN, SPOT_RECLAIMED
 from ..common.timestamps import iso_utc
 from . import aws_cli_server
 from .agent_nudge import Nudges
@@ -46,8 +47,6 @@ AWS_CLI_SERVER_STOP_GRACE_SECONDS = 5
 LIVE = ("pending", "running")
 NOT_TERMINATED = ("shutting-down", "stopping", "stopped")
 GONE = (*NOT_TERMINATED, "terminated")
-OWN_SHUTDOWN = "Client.InstanceInitiatedShutdown"
-SPOT_RECLAIMED = "Server.SpotInstanceTermination"
 
 
 def recorded_as(state_reason: str) -> Callable[..., None]:

@@ -7,6 +7,7 @@ from typing import Any
 from common.keys import split_s3_uri
 from common.pricing import Prices, Rate
 from common.record import build_record
+from common.state_reasons import OWN_SHUTDOWN, SPOT_RECLAIMED
 from common.statuses import (
     BUDGET_EXCEEDED,
     FAILED,
@@ -19,11 +20,9 @@ from common.statuses import (
 )
 
 from .artifacts import attempt_summary, keep_attempt, read_attempts, read_log_tail, read_result
-from .cost import SPOT_RECLAIMED, cost_of_attempt, totals
+from .cost import cost_of_attempt, totals
 from .instance import ensure_terminated
 from .record import finish, lambda_error_message
-
-OWN_SHUTDOWN = "Client.InstanceInitiatedShutdown"
 
 
 def collect(run_id: str, run: dict[str, Any], s3: Any, ec2: Any, prices: Prices) -> dict[str, Any]:

@@ -6,10 +6,9 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 from common.pricing import SECONDS_PER_HOUR, Prices, PriceUnavailable, Rate, attempt_cost
+from common.state_reasons import SPOT_RECLAIMED
 
 from .instance import Ended
-
-SPOT_RECLAIMED = "Server.SpotInstanceTermination"
 
 
 def cost_of_attempt(prices: Prices, launch: dict[str, Any], ended: Ended) -> tuple[dict[str, Any], str]:

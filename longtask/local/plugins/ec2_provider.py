@@ -13,7 +13,8 @@
   (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/finding-an-ami-parameter-store.html).
 - DescribeSpotPriceHistory answers with the engine's Spot prices (data/prices.json) instead of moto's $0.00001.
 - Every state change puts an "EC2 Instance State-change Notification" on the default bus (ec2_state_events.py).
-- A launch or a termination nudges the instance agent (agent_nudge.py): the machines boot or shut down at once.
+- A launch or a termination nudges the instance agent (agent_nudge.py): the machines boot or shut down at once
+  (not the agent's own terminate of a machine that powered itself off: it is off already).
 - An instance stays `shutting-down` SHUTTING_DOWN_SECONDS, or as long as the fault plan's "ShuttingDown" rule of
   its run says ({"operation": "ShuttingDown", "seconds": 60}): on AWS it may take minutes.
 - The test-only fault plan (faults.py) injects AWS errors at this boundary.
@@ -36,6 +37,7 @@ from localstack.services.ec2.provider import Ec2Provider, get_moto_backend
 from localstack.services.moto import call_moto, call_moto_with_request
 from localstack.services.plugins import Service, aws_provider
 
+from ...common.state_reasons import OWN_SHUTDOWN
 from .. import prices
 from ..agent_nudge import nudge
 from ..iam.enforcement import MotoWorld
@@ -122,7 +124,8 @@ class LocalEc2Provider(Ec2Provider):
                 change["CurrentState"] = {"Code": 32, "Name": "shutting-down"}
                 if change["PreviousState"]["Name"] != "shutting-down":
                     ec2_state_events.emit(context.account_id, context.region, [instance_id], "shutting-down")
-        nudge(EnginePaths.default().agent_nudges)  # the machines shut down now
+        if code != OWN_SHUTDOWN:  # the agent's own call for a machine already off needs no look
+            nudge(EnginePaths.default().agent_nudges)  # the machines shut down now
         return response
 
     def _shut_down(self, context: RequestContext, instance: Any) -> None:
