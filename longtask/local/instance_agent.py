@@ -39,7 +39,8 @@ from .paths import POWER_BUTTON, EnginePaths
 from .processes import stop_group
 
 LOG = logging.getLogger("longtask.agent")
-LOOK_INTERVAL_SECONDS = 2.0  # between looks without a nudge (agent_nudge.py): the net for a nudge lost
+LOOK_INTERVAL_SECONDS = 5.0  # between looks at every instance without a nudge (agent_nudge.py): the net for a
+# nudge lost or a boot that failed (each instance described costs LocalStack about 4 ms)
 SUPERVISE_SECONDS = 0.2  # between a machine's looks at its Spot notice and, without a nudge, at its shutdown
 MINUTE_ENV = "LONGTASK_AGENT_MINUTE_SECONDS"  # a compressed clock for `shutdown -h +N` (tests of the backstop)
 REGION = "us-east-1"
@@ -79,24 +80,30 @@ class InstanceAgent:
 
     def run_forever(self) -> None:
         nudges = Nudges(self.paths.agent_nudges)
+        look_at: set[str] | None = None  # None: at every instance
         while True:
             try:
-                self.watch_once()
+                self.watch_once(look_at)
+                failed = False
             except (BotoCoreError, ClientError) as error:
                 LOG.warning("could not describe instances: %s", error)
-            nudges.wait(LOOK_INTERVAL_SECONDS)
+                failed = True
+            nudged = nudges.wait(LOOK_INTERVAL_SECONDS)
+            look_at = None if failed or not nudged else nudged
 
-    def watch_once(self) -> None:
-        """Boot new instances; power off the ones terminated or stopped through the API.
+    def watch_once(self, instance_ids: set[str] | None = None) -> None:
+        """Boot new instances; power off the ones terminated or stopped through the API. Only these instances
+        when named (a nudge's), else every one.
 
         Terminated instances are left out: EC2 keeps listing them for a while (about an hour,
         https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/terminating-instances.html; moto for ever), and
         describing every instance the engine ever ran, twice a second, became most of LocalStack's work. None is
         missed: an instance the agent runs stays shutting-down until its machine is off (plugins/ec2_provider.py)."""
-        pages = self.ec2.get_paginator("describe_instances").paginate(
-            Filters=[{"Name": "tag-key", "Values": ["longtask:run-id"]},
-                     {"Name": "instance-state-name", "Values": [*LIVE, *NOT_TERMINATED]}]
-        )  # fmt: skip
+        filters = [{"Name": "tag-key", "Values": ["longtask:run-id"]},
+                   {"Name": "instance-state-name", "Values": [*LIVE, *NOT_TERMINATED]}]  # fmt: skip
+        if instance_ids:  # a filter, not InstanceIds: the agent plays EC2 itself, not a client EC2 answers late
+            filters.append({"Name": "instance-id", "Values": sorted(instance_ids)})
+        pages = self.ec2.get_paginator("describe_instances").paginate(Filters=filters)
         for page in pages:
             for reservation in page["Reservations"]:
                 for instance in reservation["Instances"]:
@@ -117,7 +124,7 @@ class InstanceAgent:
     def _boot_in_background(self, instance: dict[str, Any]) -> None:
         try:
             machine = self._boot(instance)
-        except (BotoCoreError, ClientError) as error:  # nothing was started: the next watch tries again
+        except (BotoCoreError, ClientError) as error:  # nothing was started: the next look at all tries again
             LOG.warning("could not boot %s yet: %s", instance["InstanceId"], error)
             machine = None
         with self.lock:

@@ -97,7 +97,7 @@ class LocalEc2Provider(Ec2Provider):
                 launched = [i["InstanceId"] for i in response["Instances"]]
                 ec2_state_events.emit(context.account_id, context.region, launched, "pending")
                 ec2_state_events.emit(context.account_id, context.region, launched, "running")
-                nudge(EnginePaths.default().agent_nudges)  # the machines boot now
+                nudge(EnginePaths.default().agent_nudges, *launched)  # the machines boot now
         _raise_fault("RunInstances", "after", request)
         return response
 
@@ -125,7 +125,8 @@ class LocalEc2Provider(Ec2Provider):
                 if change["PreviousState"]["Name"] != "shutting-down":
                     ec2_state_events.emit(context.account_id, context.region, [instance_id], "shutting-down")
         if code != OWN_SHUTDOWN:  # the agent's own call for a machine already off needs no look
-            nudge(EnginePaths.default().agent_nudges)  # the machines shut down now
+            ended = [change["InstanceId"] for change in response["TerminatingInstances"]]
+            nudge(EnginePaths.default().agent_nudges, *ended)  # the machines shut down now
         return response
 
     def _shut_down(self, context: RequestContext, instance: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import select
 from pathlib import Path
 
 from longtask.local.agent_nudge import Nudges, nudge
@@ -9,14 +10,28 @@ from longtask.local.agent_nudge import Nudges, nudge
 
 def test_a_nudge_ends_the_agent_s_wait_and_all_nudges_so_far_are_one_look(tmp_path: Path) -> None:
     path = tmp_path / "agent-nudges"
-    nudge(path)  # no agent listening yet: lost quietly (its first look finds what changed)
+    nudge(path, "i-0")  # no agent listening yet: lost quietly (its first look finds what changed)
     nudges = Nudges(path)
     try:
-        assert nudges.wait(0) is False  # nothing yet: the wait runs out
-        for _ in range(3):
-            nudge(path)
-        assert nudges.wait(5) is True
-        assert nudges.wait(0) is False  # the three were taken together
+        assert nudges.wait(0) is None  # nothing yet: the wait runs out
+        nudge(path, "i-1")
+        nudge(path, "i-2", "i-3")
+        nudge(path, "i-1")
+        assert nudges.wait(5) == {"i-1", "i-2", "i-3"}  # the look is at the instances named
+        assert nudges.wait(0) is None  # the three were taken together
+    finally:
+        nudges.close()
+
+
+def test_a_nudge_that_names_none_or_too_many_is_a_look_at_all(tmp_path: Path) -> None:
+    path = tmp_path / "agent-nudges"
+    nudges = Nudges(path)
+    try:
+        nudge(path, "i-1")
+        nudge(path)
+        assert nudges.wait(5) == set()
+        nudge(path, *(f"i-{n:017x}" for n in range(select.PIPE_BUF // 10)))  # too long a line for a pipe to keep whole
+        assert nudges.wait(5) == set()
     finally:
         nudges.close()
 
@@ -26,7 +41,7 @@ def test_an_agent_that_was_killed_leaves_a_pipe_the_next_one_makes_again(tmp_pat
     Nudges(path).close()  # the file stays, as after a SIGKILL
     nudges = Nudges(path)
     try:
-        nudge(path)
-        assert nudges.wait(5) is True
+        nudge(path, "i-1")
+        assert nudges.wait(5) == {"i-1"}
     finally:
         nudges.close()
