@@ -14,6 +14,7 @@ instance profile's role, so its calls are authorized as that role's, as on AWS; 
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import logging
 import os
@@ -23,6 +24,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
@@ -133,17 +135,20 @@ class InstanceAgent:
             self.booting.discard(instance["InstanceId"])
 
     def _boot(self, instance: dict[str, Any]) -> Machine:
-        """Start the machine; every API call first, so that a failed one leaves nothing and is tried again."""
+        """Start the machine; every API call first (side by side: none needs another's answer), so that a failed one
+        leaves nothing and is tried again."""
         instance_id = instance["InstanceId"]
-        metadata = self._metadata(instance)
-        unreachable = s3_unreachable_reason(self.ec2, instance)
+        attribute = functools.partial(self.ec2.describe_instance_attribute, InstanceId=instance_id)
+        with ThreadPoolExecutor(max_workers=4) as calls:
+            metadata_call = calls.submit(self._metadata, instance)
+            reach_call = calls.submit(s3_unreachable_reason, self.ec2, instance)
+            user_data_call = calls.submit(attribute, Attribute="userData")
+            behavior_call = calls.submit(attribute, Attribute="instanceInitiatedShutdownBehavior")
+        metadata, unreachable = metadata_call.result(), reach_call.result()
         if unreachable:  # its AWS calls hang and time out, as on AWS
             LOG.info("%s cannot reach S3: %s", instance_id, unreachable)
-        user_data = self.ec2.describe_instance_attribute(InstanceId=instance_id, Attribute="userData")
-        script = base64.b64decode(user_data.get("UserData", {}).get("Value", "") or b"")
-        behavior = self.ec2.describe_instance_attribute(
-            InstanceId=instance_id, Attribute="instanceInitiatedShutdownBehavior"
-        )["InstanceInitiatedShutdownBehavior"]["Value"]
+        script = base64.b64decode(user_data_call.result().get("UserData", {}).get("Value", "") or b"")
+        behavior = behavior_call.result()["InstanceInitiatedShutdownBehavior"]["Value"]
         directory = self.paths.instances / instance_id
         bin_dir = directory / "bin"
         bin_dir.mkdir(parents=True)
