@@ -3,12 +3,12 @@
 
 Started from nothing, each call of the AWS CLI (v1, in Python) cost about 1 CPU second on 2 cores, two thirds of
 it importing botocore and awscli, most of the rest reading botocore's data files. A fork of this server skips only
-that (aws_cli_warmth.py): the call still runs the real AWS CLI
-with the caller's arguments, environment (the instance's credentials endpoint, region and network), working
-directory and standard streams, and ends as the caller sees it, with its exit status or the signal that ended
-it. A signal the caller gets (`timeout`'s SIGTERM) is passed on; a caller that dies (SIGKILL at a power-off)
-takes its call with it. Run with LocalStack's environment, which has the AWS CLI:
-`python -m longtask.local.aws_cli_server SOCKET PARENT_PID [MODULE:FUNCTION]`; it ends with its parent.
+that (aws_cli_warmth.py): the call still runs the real AWS CLI with the caller's arguments, environment (the
+instance's credentials endpoint, region and network), working directory and standard streams, and ends as the
+caller sees it, with its exit status or the signal that ended it. A signal the caller gets (`timeout`'s SIGTERM)
+is passed on; a caller that dies (SIGKILL at a power-off) takes its call with it. Run with LocalStack's
+environment, which has the AWS CLI: `python -m longtask.local.aws_cli_server SOCKET PARENT_PID [MODULE:FUNCTION]`;
+it ends with its parent.
 """
 
 from __future__ import annotations
@@ -162,9 +162,9 @@ def _run(request: dict, environment: dict[str, str], fds: list[int], program: Ca
 def main() -> None:
     socket_path, parent = Path(sys.argv[1]), int(sys.argv[2])
     before = dict(os.environ)
-    name = sys.argv[3] if len(sys.argv) > 3 else PROGRAM
-    program = load(name)
-    if name == PROGRAM:
+    program_name = sys.argv[3] if len(sys.argv) > 3 else PROGRAM
+    program = load(program_name)
+    if program_name == PROGRAM:
         try:
             aws_cli_warmth.warm()
         except Exception as error:  # each call then reads what it needs itself, as started from nothing
