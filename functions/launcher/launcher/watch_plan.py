@@ -22,8 +22,8 @@ from datetime import datetime, timedelta
 from common.timestamps import iso_utc as iso
 
 RAMP_TURNS = 5  # polls at each interval below the ceiling (events carry the latency; polls are the net)
-TURNS_PER_WINDOW = 1500  # 1,500 polls x 13 events = 19,500 history events per child execution (22,500 were every
-# poll to find the instance shutting-down and look at its state reason: 15 events)
+TURNS_PER_WINDOW = 1500  # 1,500 polls x 13 events = 19,500 history events per child execution (at most 22,500
+# should every poll find the instance shutting-down: 15 events each, its state reason looked at)
 GUARD_WINDOW_SECONDS = 3600  # how long to watch a terminate after the deadline
 MAX_WINDOWS = 1000  # the parent's history: about 12 events a window
 # The guard's worst case after the deadline: Describe Instance and Terminate Instance each retried 8 times with

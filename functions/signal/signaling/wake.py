@@ -38,7 +38,7 @@ def wake(dynamodb: Any, stepfunctions: Any, table: str, run_id: str) -> str:
     """Signal the run's watcher; return what happened: "woken", "recorded", or "not running"."""
     for _ in range(MOST_TRIES):
         token = _take_token(dynamodb, table, run_id)
-        if token is NOT_RUNNING:
+        if token == NOT_RUNNING:
             return "not running"
         if token is not None:
             try:
