@@ -168,9 +168,10 @@ def test_a_finished_run_records_what_it_cost(client: LongTaskClient, longtask: A
 
     from longtask.local.prices import regions
 
-    record = client.wait(client.start({"script": "echo priced", "associatePublicIpAddress": True}))
-    # 0 too: EC2 gives the launch and the shutdown to the second, and here the instance may end within its first
-    assert record["status"] == "SUCCEEDED" and 0 <= record["instanceSeconds"] < 60, record
+    # a second at least: EC2 gives the launch and the shutdown to the second, and a run of `echo` alone may end
+    # within its first (0 s by them)
+    record = client.wait(client.start({"script": "echo priced\nsleep 1\n", "associatePublicIpAddress": True}))
+    assert record["status"] == "SUCCEEDED" and 0 < record["instanceSeconds"] < 60, record
     ec2 = client.target.client("ec2")
     image_id = ec2.describe_instances(InstanceIds=[record["instanceId"]])["Reservations"][0]["Instances"][0]["ImageId"]
     root = ec2.describe_images(ImageIds=[image_id])["Images"][0]["BlockDeviceMappings"][0]["Ebs"]
