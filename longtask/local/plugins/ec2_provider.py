@@ -16,7 +16,8 @@
 - A launch or a termination nudges the instance agent (agent_nudge.py): the machines boot or shut down at once
   (not the agent's own terminate of a machine that powered itself off: it is off already).
 - An instance stays `shutting-down` SHUTTING_DOWN_SECONDS, or as long as the fault plan's "ShuttingDown" rule of
-  its run says ({"operation": "ShuttingDown", "seconds": 60}): on AWS it may take minutes.
+  its run says ({"operation": "ShuttingDown", "seconds": 60}): EC2 documents no bound on the state
+  (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-instance-lifecycle.html).
 - The test-only fault plan (faults.py) injects AWS errors at this boundary.
 Selected with PROVIDER_OVERRIDE_EC2=longtask; found through the entry point `localstack.aws.provider`.
 """
