@@ -162,6 +162,9 @@ def test_an_instance_ended_through_the_api_is_watched_until_it_is_terminated(
 
 @pytest.mark.slow
 def test_the_timeout_guard_fires_on_time_with_a_300_s_poll_interval(client: LongTaskClient) -> None:
-    run_id = client.start({"script": "echo started\nsleep 600\n", "timeoutSeconds": 20, **SLOW_POLLS})
+    # 5 s, not 20: the instance's own backstop (`shutdown -h +N`, the deadline's minute + BACKSTOP_GRACE_MINUTES) runs
+    # on the engine's compressed clock (a minute a second) and fired 21 s after boot, a second or so after a 20 s
+    # deadline: on a busy machine it shut the instance down before the guard's terminate, and the run ended FAILED
+    run_id = client.start({"script": "echo started\nsleep 600\n", "timeoutSeconds": 5, **SLOW_POLLS})
     assert poll_condition(lambda: client.is_final(run_id), timeout=SOONER_THAN_A_POLL)
     assert_final(client, run_id, "TIMED_OUT")
