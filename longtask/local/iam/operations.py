@@ -246,6 +246,17 @@ def rule_action(request: Mapping[str, Any], world: World) -> list[Check]:
     return [Check("events:" + request["__operation__"], f"arn:aws:events:{world.region}:{world.account}:rule/{name}")]
 
 
+@model("logs", "CreateLogGroup", "CreateLogStream", "PutLogEvents")
+def log_action(request: Mapping[str, Any], world: World) -> list[Check]:
+    """What Lambda writes a function's output with, as the function's execution role. A log group's ARN in a
+    policy ends with `:*`; a log stream's is the group's with `log-stream:NAME`
+    (https://docs.aws.amazon.com/AmazonCloudWatch/latest/logs/iam-access-control-overview-cwl.html)."""
+    group = f"arn:aws:logs:{world.region}:{world.account}:log-group:{request['logGroupName']}"
+    if request["__operation__"] == "PutLogEvents":
+        return [Check("logs:PutLogEvents", f"{group}:log-stream:{request['logStreamName']}")]
+    return [Check("logs:" + request["__operation__"], f"{group}:*")]
+
+
 @model("ssm", "GetParameters", "GetParameter")
 def get_parameters(request: Mapping[str, Any], world: World) -> list[Check]:
     names = request.get("Names") or [request.get("Name", "")]

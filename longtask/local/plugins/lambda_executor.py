@@ -45,6 +45,7 @@ class LocalProcessExecutor(RuntimeExecutor):
             "PYTHONPATH": str(code),
             "PYTHONUNBUFFERED": "1",
             "LONGTASK_RUNTIME_PORT": str(self.port),
+            "LONGTASK_RUNTIME_LOG": str(self.log_path),  # its standard output and error (lambda_runtime.py)
             # the AWS APIs over TLS, as on AWS (the bucket policy's aws:SecureTransport is evaluated)
             "AWS_ENDPOINT_URL": f"https://{HOST}:{config.GATEWAY_LISTEN[0].port}",
             "AWS_CA_BUNDLE": os.environ["LONGTASK_CA_BUNDLE"],

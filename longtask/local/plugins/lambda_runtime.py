@@ -3,6 +3,12 @@
 Speaks LocalStack's runtime-init protocol: imports the handler, reports ready, then serves
 POST /invoke and answers each invocation with POST .../response or .../error, like the AWS
 Python runtime (errorType is the exception's class name, so Step Functions sees the same error).
+
+The environment's standard output and error are its log file (LONGTASK_RUNTIME_LOG). What an invocation wrote
+there is sent as that invocation's logs, which LocalStack stores in the function's CloudWatch Logs group, as
+Lambda does with what a function writes while it runs
+(https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html). LocalStack serves an environment
+one invocation at a time, so what was written between its start and its end is its own.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import sys
 import threading
 import time
 import traceback
@@ -19,6 +26,7 @@ from typing import Any
 
 RUNTIME_ENDPOINT = os.environ["LOCALSTACK_RUNTIME_ENDPOINT"]
 RUNTIME_ID = os.environ["LOCALSTACK_RUNTIME_ID"]
+LOG_ENV = "LONGTASK_RUNTIME_LOG"
 
 
 def post(path: str, body: Any) -> None:
@@ -57,6 +65,26 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+class OutputSince:
+    """What the environment has written to its log file (its standard output and error) since it was made."""
+
+    def __init__(self, log_path: str) -> None:
+        self.log_path = log_path
+        self.start = self._written()
+
+    def text(self) -> str:
+        end = self._written()
+        with open(self.log_path, "rb") as log:
+            log.seek(self.start)
+            return log.read(end - self.start).decode(errors="replace")
+
+    @staticmethod
+    def _written() -> int:
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        return os.fstat(1).st_size
+
+
 def load_handler() -> Any:
     module_name, _, function_name = os.environ["_HANDLER"].rpartition(".")
     return getattr(importlib.import_module(module_name), function_name)
@@ -68,6 +96,7 @@ def invoke(handler: Any, invocation: dict[str, Any]) -> None:
     timeout = float(os.environ.get("AWS_LAMBDA_FUNCTION_TIMEOUT", "3"))
     context = LambdaContext(request_id, invocation.get("invoked-function-arn", ""), timeout)
     outcome: dict[str, Any] = {}
+    output = OutputSince(os.environ[LOG_ENV])
 
     def run() -> None:
         try:
@@ -78,7 +107,7 @@ def invoke(handler: Any, invocation: dict[str, Any]) -> None:
     worker = threading.Thread(target=run, daemon=True)
     worker.start()
     worker.join(timeout)
-    post(f"/invocations/{request_id}/logs", {"logs": ""})
+    post(f"/invocations/{request_id}/logs", {"logs": output.text()})
     if worker.is_alive():
         message = f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds"
         post(f"/invocations/{request_id}/error", {"errorType": "Sandbox.Timedout", "errorMessage": message})

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
 import pytest
 
+from longtask.local.iam import policy as policy_module
+from longtask.local.iam.operations import MODELS
 from longtask.local.iam.policy import Request, conditions_hold, evaluate, statements, wildcard_match
 
 ROLE = "arn:aws:iam::000000000000:role/launcher"
@@ -114,3 +120,23 @@ def test_conditions(condition: dict, context: dict, holds: bool) -> None:
 def test_an_operator_it_does_not_model_is_an_error_not_an_allow() -> None:
     with pytest.raises(ValueError, match="not modelled"):
         conditions_hold({"DateGreaterThan": {"aws:CurrentTime": "2020-01-01T00:00:00Z"}}, {})
+
+
+def test_a_functions_log_writes_are_authorized_as_cloudwatch_logs_names_them() -> None:
+    """Lambda writes a function's output with its execution role: the managed basic execution policy allows it,
+    and a policy scoped to the function's own group (`log-group:NAME:*`) allows that group only."""
+    world = SimpleNamespace(region="us-east-1", account="000000000000")
+
+    def checks(operation: str, group: str) -> list[Request]:
+        request = {"__operation__": operation, "logGroupName": group, "logStreamName": "2026/12/01/[$LATEST]ab"}
+        return [Request(ROLE, check.action, check.resource) for check in MODELS[("logs", operation)](request, world)]
+
+    managed = json.loads((Path(policy_module.__file__).parent / "aws_managed_policies.json").read_text())
+    basic = statements("basic", managed["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"])
+    own = identity({"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+                    "Resource": "arn:aws:logs:us-east-1:000000000000:log-group:/aws/lambda/launcher:*"})  # fmt: skip
+    for operation in ("CreateLogGroup", "CreateLogStream", "PutLogEvents"):
+        assert all(evaluate(r, basic).allowed for r in checks(operation, "/aws/lambda/launcher")), operation
+    for operation in ("CreateLogStream", "PutLogEvents"):
+        assert all(evaluate(r, own).allowed for r in checks(operation, "/aws/lambda/launcher")), operation
+        assert not any(evaluate(r, own).allowed for r in checks(operation, "/aws/lambda/other")), operation
