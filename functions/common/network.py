@@ -58,14 +58,14 @@ def internet_reach(ec2: Any, subnet_id: str, public_ip: bool | None) -> Reach:
     """Whether an instance in this subnet reaches the internet: a public IP and an internet gateway, or NAT (an S3
     gateway endpoint reaches S3 only)."""
     subnet = ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"][0]
-    table = _route_table(ec2, subnet_id, subnet["VpcId"])
+    table = route_table(ec2, subnet_id, subnet["VpcId"])
     if table is None:
         return Reach(False, f"subnet {subnet_id} has no route table")
     return _default_route(table, subnet_id, public_ip_on_launch(subnet, public_ip), "the internet")
 
 
 def _route(ec2: Any, subnet_id: str, vpc_id: str, gets_public_ip: bool) -> Reach:
-    table = _route_table(ec2, subnet_id, vpc_id)
+    table = route_table(ec2, subnet_id, vpc_id)
     if table is None:
         return Reach(False, f"subnet {subnet_id} has no route table")
     if _has_s3_endpoint(ec2, vpc_id, table["RouteTableId"], ec2.meta.region_name):
@@ -116,15 +116,15 @@ def _egress_on_https(ec2: Any, group_ids: list[str]) -> bool | None:
     return found
 
 
-def _route_table(ec2: Any, subnet_id: str, vpc_id: str) -> dict[str, Any] | None:
-    """The subnet's explicitly associated route table, else its VPC's main one."""
-    for filters in (
-        [{"Name": "association.subnet-id", "Values": [subnet_id]}],
-        [{"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "association.main", "Values": ["true"]}],
-    ):
-        tables = ec2.describe_route_tables(Filters=filters)["RouteTables"]
-        if tables:
-            return tables[0]
+def route_table(ec2: Any, subnet_id: str, vpc_id: str) -> dict[str, Any] | None:
+    """The subnet's route table: the one explicitly associated with it, else its VPC's main one (VPC user guide,
+    "Subnet route tables"). One look at the VPC's tables, for both."""
+    pages = ec2.get_paginator("describe_route_tables").paginate(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])
+    tables = [table for page in pages for table in page["RouteTables"]]
+    for associated in (lambda a: a.get("SubnetId") == subnet_id, lambda a: a.get("Main", False)):
+        found = next((t for t in tables if any(associated(a) for a in t.get("Associations", []))), None)
+        if found is not None:
+            return found
     return None
 
 

@@ -19,6 +19,8 @@ import socket
 import threading
 from typing import Any
 
+from ..common.network import route_table
+
 HTTPS = 443
 LOOPBACK = "127.0.0.1"
 
@@ -45,7 +47,7 @@ def s3_unreachable_reason(ec2: Any, instance: dict[str, Any]) -> str | None:
     groups = [g["GroupId"] for g in instance.get("SecurityGroups", [])]
     if groups and not _allows_https_out(ec2, groups):
         return f"its security groups {', '.join(groups)} allow no outbound TCP {HTTPS} to S3"
-    routes = _routes(ec2, instance["SubnetId"])
+    routes = _routes(ec2, instance)
     if any(r.get("DestinationPrefixListId") and r.get("GatewayId", "").startswith("vpce-") for r in routes):
         return None
     return _internet_unreachable_reason(routes, instance)
@@ -53,16 +55,12 @@ def s3_unreachable_reason(ec2: Any, instance: dict[str, Any]) -> str | None:
 
 def internet_unreachable_reason(ec2: Any, instance: dict[str, Any]) -> str | None:
     """None when the instance reaches the internet (public IP + internet gateway, or a NAT gateway)."""
-    return _internet_unreachable_reason(_routes(ec2, instance["SubnetId"]), instance)
+    return _internet_unreachable_reason(_routes(ec2, instance), instance)
 
 
-def _routes(ec2: Any, subnet_id: str) -> list[dict[str, Any]]:
-    """The routes of the subnet's explicitly associated route table, else of its VPC's main one."""
-    explicit = ec2.describe_route_tables(Filters=[{"Name": "association.subnet-id", "Values": [subnet_id]}])
-    if explicit["RouteTables"]:
-        return explicit["RouteTables"][0].get("Routes", [])
-    vpc_id = ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"][0]["VpcId"]
-    return (_main_route_table(ec2, vpc_id) or {}).get("Routes", [])
+def _routes(ec2: Any, instance: dict[str, Any]) -> list[dict[str, Any]]:
+    """The routes of the instance's subnet's route table (its own, else its VPC's main one)."""
+    return (route_table(ec2, instance["SubnetId"], instance["VpcId"]) or {}).get("Routes", [])
 
 
 def _internet_unreachable_reason(routes: list[dict[str, Any]], instance: dict[str, Any]) -> str | None:
