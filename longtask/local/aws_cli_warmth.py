@@ -1,4 +1,4 @@
-"""What the warm AWS CLI server (aws_cli_server.py) prepares once, before it forks a process for each call: the AWS
+"""What the warm AWS CLI server (warm_server.py) prepares once, before it forks a process for each call: the AWS
 CLI's plugins and its S3 commands imported, and botocore's data files (the S3 model, endpoints, partitions, retry
 rules) read and parsed, with the list of services its data folders hold.
 
@@ -6,8 +6,8 @@ botocore reads and parses each of its data files in every process that uses it; 
 instance, with the imports of the plugins, that was about a third of each call. A call forked from the server now
 finds them in memory. What it finds is what it would have read (the same files; copy-on-write, so a call that
 changes what it got changes only its own copy), and each call still builds its own session, credentials and
-clients from its own environment. Only the loaders' reading is remembered: a file that is not there is looked
-for again in each call.
+clients from its own environment. Only the loaders' reading is remembered (remember_data_files, which the local
+Lambda environments' warm-up uses too): a file that is not there is looked for again in each call.
 """
 
 from __future__ import annotations
@@ -26,17 +26,24 @@ def warm() -> None:
     for module in PLUGINS:
         importlib.import_module(module)
     from awscli.clidriver import create_clidriver
+
+    remember_data_files()
+    driver = create_clidriver()
+    driver._get_command_table()  # lists every service, as each call does
+    for service in SERVICES:  # creating a client sends nothing
+        driver.session.create_client(service, region_name="us-east-1", aws_access_key_id="warm-up",
+                                     aws_secret_access_key="warm-up")  # fmt: skip
+
+
+def remember_data_files() -> None:
+    """From now on in this process and its forks, botocore reads and parses each of its data files once, and lists
+    the services of its data folders once."""
     from botocore import loaders
 
     loaders.JSONFileLoader.load_file = _remembered(loaders.JSONFileLoader.load_file, lambda _, path: path)
     loaders.Loader.list_available_services = _remembered(
         loaders.Loader.list_available_services, lambda loader, type_name: (tuple(loader.search_paths), type_name)
     )
-    driver = create_clidriver()
-    driver._get_command_table()  # lists every service, as each call does
-    for service in SERVICES:  # creating a client sends nothing
-        driver.session.create_client(service, region_name="us-east-1", aws_access_key_id="warm-up",
-                                     aws_secret_access_key="warm-up")  # fmt: skip
 
 
 def _remembered(method: Callable[..., Any], key_of: Callable[..., Any]) -> Callable[..., Any]:

@@ -2,7 +2,7 @@
 
 LocalStack's EC2 only records instances. The agent watches for instances tagged `longtask:run-id`,
 runs each one's user data with bash in a private directory (the instance's "disk"), with `aws`
-pointed at LocalStack (started warm: aws_cli_server.py) and a `shutdown` that honours
+pointed at LocalStack (started warm: warm_server.py) and a `shutdown` that honours
 InstanceInitiatedShutdownBehavior, and saves its
 console output where the bootstrap expects cloud-init-output.log. Terminating an instance through
 the API ends its process tree, as powering off a machine would.
@@ -32,7 +32,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ..common.state_reasons import OWN_SHUTDOWN, SPOT_RECLAIMED
 from ..common.timestamps import iso_utc
-from . import aws_cli_server
+from . import warm_server
 from .agent_nudge import Nudges
 from .imds import InstanceMetadata, MetadataServer
 from .machine import Machine, install_commands
@@ -312,8 +312,8 @@ def main() -> None:
     clients["ec2"].meta.events.register("before-sign.ec2.TerminateInstances", recorded_as(OWN_SHUTDOWN))
     reclaimer.meta.events.register("before-sign.ec2.TerminateInstances", recorded_as(SPOT_RECLAIMED))
     python = paths.localstack_venv / "bin" / "python"
-    aws_cli = aws_cli_server.start(python, paths.aws_cli_socket)
-    aws_command = aws_cli_server.command(python, paths.aws_cli_socket, paths.localstack_venv / "bin" / "aws")
+    aws_cli = warm_server.start(python, paths.aws_cli_socket)
+    aws_command = warm_server.command(python, paths.aws_cli_socket, paths.localstack_venv / "bin" / "aws")
     roles = RoleCredentials(clients["iam"], clients["sts"])
     agent = InstanceAgent(clients["ec2"], reclaimer, roles, paths, aws_command, environment)
 

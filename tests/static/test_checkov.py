@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
+
+from .tools import tool_run
 
 ROOT = Path(__file__).resolve().parents[2]
 CHECKOV = "checkov==3.3.30"  # in a tool environment of its own: it pins an old boto3
 
 
 def test_checkov_has_no_unexplained_findings() -> None:
-    uv = Path(sys.executable).with_name("uv")
-    completed = subprocess.run(
-        [str(uv), "tool", "run", "--quiet", "--from", CHECKOV, "checkov", "--file", str(ROOT / "template.yaml"),
-         "--framework", "cloudformation", "--output", "json", "--skip-download"],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+    completed = tool_run(CHECKOV, "checkov", "--file", str(ROOT / "template.yaml"), "--framework", "cloudformation",
+                         "--output", "json", "--skip-download")  # fmt: skip
     report = json.loads(completed.stdout)
     results = report["results"]
     failed = [f"{c['check_id']} {c['resource']}" for c in results["failed_checks"]]

@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
+
+from .tools import tool_run, venv_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 SHELL_SCRIPTS = sorted(
@@ -19,13 +20,9 @@ SHELL_SCRIPTS = sorted(
 )  # fmt: skip
 
 
-def tool(name: str) -> str:
-    return str(Path(sys.executable).with_name(name))
-
-
 def test_cfn_lint_passes() -> None:
     templates = [str(ROOT / "template.yaml"), str(ROOT / "statemachine" / "examples" / "template.yaml")]
-    completed = subprocess.run([tool("cfn-lint"), *templates], capture_output=True, text=True)
+    completed = subprocess.run([venv_tool("cfn-lint"), *templates], capture_output=True, text=True)
     assert completed.returncode == 0, completed.stdout + completed.stderr
 
 
@@ -34,9 +31,8 @@ def test_sam_validate_lint_passes(template: str) -> None:
     # the SAM CLI in a tool environment of its own (it pins much of boto3's world); offline, fake credentials
     env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x",
            "SAM_CLI_TELEMETRY": "0"}  # fmt: skip
-    command = [tool("uv"), "tool", "run", "--quiet", "--from", "aws-sam-cli==1.170.0", "sam", "validate", "--lint",
-               "--template", str(ROOT / template)]  # fmt: skip
-    completed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+    completed = tool_run("aws-sam-cli==1.170.0", "sam", "validate", "--lint", "--template", str(ROOT / template),
+                         env=env)
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "is a valid SAM Template" in completed.stdout + completed.stderr
 
@@ -155,7 +151,7 @@ def test_a_missing_result_is_told_from_a_forbidden_one(transformed: dict) -> Non
 
 @pytest.mark.parametrize("script", SHELL_SCRIPTS, ids=lambda p: str(p.relative_to(ROOT)))
 def test_shellcheck_passes(script: Path) -> None:
-    completed = subprocess.run([tool("shellcheck"), "--shell=bash", str(script)], capture_output=True, text=True,
+    completed = subprocess.run([venv_tool("shellcheck"), "--shell=bash", str(script)], capture_output=True, text=True,
                                env={**os.environ})  # fmt: skip
     assert completed.returncode == 0, completed.stdout
 

@@ -3,16 +3,20 @@
 Loaded inside LocalStack (its own virtual environment) through the entry point
 `localstack.lambda.runtime_executor: longtask`, selected with LAMBDA_RUNTIME_EXECUTOR=longtask.
 Each execution environment is one `python -m longtask.local.plugins.lambda_runtime` process that speaks
-the protocol LocalStack's runtime-init speaks inside a container.
+the protocol LocalStack's runtime-init speaks inside a container. It starts warm: a fork of its function version's
+warm server (longtask/local/warm_server.py, started when the version is prepared, stopped when it is cleaned up),
+or from nothing while that server is not up yet.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import ClassVar
 
 from localstack import config
 from localstack.services.lambda_.invocation.executor_endpoint import ExecutorEndpoint
@@ -21,11 +25,17 @@ from localstack.services.lambda_.invocation.plugins import RuntimeExecutorPlugin
 from localstack.services.lambda_.invocation.runtime_executor import RuntimeExecutor
 from localstack.utils.net import get_free_tcp_port
 
+from longtask.local import warm_server
+
 HOST = "127.0.0.1"
+RUNTIME = "longtask.local.plugins.lambda_runtime"
+WARM_SERVER_STOP_SECONDS = 2
 
 
 class LocalProcessExecutor(RuntimeExecutor):
     """One Lambda execution environment as a local subprocess."""
+
+    warm_servers: ClassVar[dict[str, subprocess.Popen]] = {}  # by _version_key, for the versions prepared
 
     def __init__(self, id: str, function_version: FunctionVersion) -> None:
         super().__init__(id=id, function_version=function_version)
@@ -33,6 +43,15 @@ class LocalProcessExecutor(RuntimeExecutor):
         self.executor_endpoint = ExecutorEndpoint(id, container_address=HOST, container_port=self.port)
         self.process: subprocess.Popen | None = None
         self.log_path = Path(tempfile.gettempdir()) / "longtask-lambda" / f"{id}.log"
+
+    @staticmethod
+    def _version_key(function_version: FunctionVersion) -> str:
+        qualified = f"{function_version.id.qualified_arn()}:{function_version.config.internal_revision}"
+        return hashlib.sha256(qualified.encode()).hexdigest()[:16]
+
+    @staticmethod
+    def _warm_socket(key: str) -> Path:
+        return Path(tempfile.gettempdir()) / "longtask-lambda" / f"{key}.sock"
 
     def start(self, env_vars: dict[str, str]) -> None:
         self.executor_endpoint.start()
@@ -54,7 +73,8 @@ class LocalProcessExecutor(RuntimeExecutor):
         with self.log_path.open("ab") as log:
             # in LocalStack's process group: stopping the engine ends it too
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "longtask.local.plugins.lambda_runtime"],
+                warm_server.call(Path(sys.executable), self._warm_socket(self._version_key(self.function_version)),
+                                 sys.executable, "-m", RUNTIME),
                 cwd=code,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -94,12 +114,27 @@ class LocalProcessExecutor(RuntimeExecutor):
 
     @classmethod
     def prepare_version(cls, function_version: FunctionVersion) -> None:
+        """Unzip the code and start the version's warm server (in LocalStack's process group: stopping the engine
+        ends it too)."""
         if function_version.config.code:
             function_version.config.code.prepare_for_execution()
+            key = cls._version_key(function_version)
+            code = Path(function_version.config.code.get_unzipped_code_location())
+            cls._warm_socket(key).parent.mkdir(parents=True, exist_ok=True)
+            cls.warm_servers[key] = warm_server.start(Path(sys.executable), cls._warm_socket(key), f"{RUNTIME}:main",
+                                                      f"{RUNTIME}:warm", code=code, own_session=False)  # fmt: skip
 
     @classmethod
     def cleanup_version(cls, function_version: FunctionVersion) -> None:
-        """Nothing to clean: LocalStack removes the unzipped code itself."""
+        """Stop the version's warm server (LocalStack removes the unzipped code itself)."""
+        server = cls.warm_servers.pop(cls._version_key(function_version), None)
+        if server is not None:
+            server.terminate()
+            try:
+                server.wait(timeout=WARM_SERVER_STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
 
     @classmethod
     def validate_environment(cls) -> bool:

@@ -1,4 +1,4 @@
-"""The process behind one local Lambda execution environment (standard library only).
+"""The process behind one local Lambda execution environment (standard library only, but for its warm-up).
 
 Speaks LocalStack's runtime-init protocol: imports the handler, reports ready, then serves
 POST /invoke and answers each invocation with POST .../response or .../error, like the AWS
@@ -9,6 +9,12 @@ there is sent as that invocation's logs, which LocalStack stores in the function
 Lambda does with what a function writes while it runs
 (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html). LocalStack serves an environment
 one invocation at a time, so what was written between its start and its end is its own.
+
+An environment starts as a fork of its function version's warm server (longtask/local/warm_server.py, started by
+lambda_executor.py), which has done `warm` with the environment's module search path (the function's code first,
+then the runtime's boto3, LocalStack's): imported the AWS SDK and read its data files for the services the functions
+call, about 0.8 CPU s of each environment's start. The function's own code and dependencies are imported by the
+environment itself, with its own environment variables, as on Lambda.
 """
 
 from __future__ import annotations
@@ -24,14 +30,13 @@ import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-RUNTIME_ENDPOINT = os.environ["LOCALSTACK_RUNTIME_ENDPOINT"]
-RUNTIME_ID = os.environ["LOCALSTACK_RUNTIME_ID"]
 LOG_ENV = "LONGTASK_RUNTIME_LOG"
+SDK_SERVICES = ("dynamodb", "ec2", "events", "pricing", "s3", "stepfunctions", "xray")  # what functions/ call
 
 
 def post(path: str, body: Any) -> None:
     request = urllib.request.Request(
-        f"{RUNTIME_ENDPOINT}{path}", data=json.dumps(body).encode(), method="POST",
+        f"{os.environ['LOCALSTACK_RUNTIME_ENDPOINT']}{path}", data=json.dumps(body).encode(), method="POST",
         headers={"Content-Type": "application/json"},
     )  # fmt: skip
     with urllib.request.urlopen(request, timeout=30):
@@ -129,15 +134,28 @@ def serve(handler: Any) -> None:
             """Quiet: the function's own logs are what matters."""
 
     server = ThreadingHTTPServer(("127.0.0.1", int(os.environ["LONGTASK_RUNTIME_PORT"])), InvokeRequest)
-    post(f"/status/{RUNTIME_ID}/ready", {})
+    post(f"/status/{os.environ['LOCALSTACK_RUNTIME_ID']}/ready", {})
     server.serve_forever()
+
+
+def warm() -> None:
+    """What every environment of a function version does first, done once by its warm server: import the runtime's
+    AWS SDK and read its data files for SDK_SERVICES (creating a client sends nothing)."""
+    from longtask.local.aws_cli_warmth import remember_data_files
+
+    remember_data_files()
+    import boto3
+
+    session = boto3.Session(aws_access_key_id="warm-up", aws_secret_access_key="warm-up", region_name="us-east-1")
+    for service in SDK_SERVICES:
+        session.client(service)
 
 
 def main() -> None:
     try:
         handler = load_handler()
     except Exception as error:
-        post(f"/status/{RUNTIME_ID}/error", error_document(error))
+        post(f"/status/{os.environ['LOCALSTACK_RUNTIME_ID']}/error", error_document(error))
         raise
     serve(handler)
 

@@ -22,6 +22,10 @@ def main() -> int:
         print(os.getpid(), flush=True)
         time.sleep(float(rest[0]))
         return 0
+    if command == "print-and-sleep":  # prints without a flush, then sleeps
+        print("printed")
+        time.sleep(float(rest[0]))
+        return 0
     if command == "exit":
         sys.exit(rest[0])
     raise RuntimeError(f"fake aws: no command {command}")

@@ -1,10 +1,11 @@
-"""The warm AWS CLI of local instances (longtask/local/aws_cli_server.py, aws_cli_call.py): a call through the
+"""The warm server (longtask/local/warm_server.py, warm_call.py), as the local instances' `aws`: a call through the
 server behaves as the command started from nothing would, here with a stand-in program (fake_aws.py)."""
 
 from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -14,21 +15,21 @@ from pathlib import Path
 
 import pytest
 
-from longtask.local import aws_cli_server
+from longtask.local import warm_server
 from longtask.local.processes import is_alive
 from longtask.waiting import poll_condition
 
 ROOT = Path(__file__).resolve().parents[3]
 PROGRAM = "tests.unit.local.fake_aws:main"
-SERVER_ENV = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT), "SERVER_ONLY": "x"}
+SERVER_ENV = {"PATH": os.environ["PATH"], "SERVER_ONLY": "x"}  # started in ROOT, with -m: the tests are importable
 
 
 def serve(socket_path: Path, parent: int) -> subprocess.Popen:
     server = subprocess.Popen(
-        [sys.executable, "-m", "longtask.local.aws_cli_server", str(socket_path), str(parent), PROGRAM],
+        [sys.executable, "-m", "longtask.local.warm_server", str(socket_path), str(parent), PROGRAM],
         env=SERVER_ENV, cwd=ROOT, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
-    assert server.stdout.readline().startswith("aws-cli-server: serving")
+    assert server.stdout.readline().startswith("warm-server: serving")
     return server
 
 
@@ -46,7 +47,7 @@ def aws(folder: Path) -> Iterator[Path]:
     cold.write_text('#!/bin/sh\necho cold "$@"\n')
     cold.chmod(0o755)
     command = folder / "aws"
-    command.write_text(aws_cli_server.command(Path(sys.executable), folder / "aws.sock", cold))
+    command.write_text(warm_server.command(Path(sys.executable), folder / "aws.sock", cold))
     command.chmod(0o755)
     server = serve(folder / "aws.sock", os.getpid())
     yield command
@@ -61,7 +62,7 @@ def test_a_call_gets_the_callers_arguments_environment_directory_and_streams(aws
     assert done.returncode == 3
     assert done.stderr == "to stderr\n"
     seen = json.loads(done.stdout)
-    assert seen["argv"] == ["aws", "report", "3"]
+    assert seen["argv"] == [str(folder / "cold-aws"), "report", "3"]  # as a script started from nothing sees it
     assert seen["cwd"] == str(folder)
     assert seen["stdin"] == "from stdin"
     assert seen["env"]["CALLER_ONLY"] == "y"
@@ -100,8 +101,17 @@ def test_the_caller_ends_by_the_signal_that_ended_the_call(aws: Path) -> None:
         assert caller.wait() == -signal.SIGKILL
 
 
+def test_unbuffered_output_is_written_as_it_is_printed(aws: Path) -> None:
+    env = {"PATH": os.environ["PATH"], "PYTHONUNBUFFERED": "1"}
+    with subprocess.Popen([str(aws), "print-and-sleep", "60"], stdout=subprocess.PIPE, text=True, env=env) as caller:
+        # while the call sleeps, without a flush (print writes its text, then the end of the line)
+        printed = select.select([caller.stdout], [], [], 10)[0] and caller.stdout.readline()
+        caller.kill()
+    assert printed == "printed\n"
+
+
 def test_a_call_that_sets_what_the_cli_reads_at_import_starts_it_from_nothing(aws: Path) -> None:
-    for name in aws_cli_server.READ_AT_IMPORT:
+    for name in warm_server.READ_AT_IMPORT:
         env = {"PATH": os.environ["PATH"], name: "set"}
         done = subprocess.run([str(aws), "report", "0"], capture_output=True, text=True, env=env)
         assert done.stdout == "cold report 0\n"
@@ -111,14 +121,14 @@ def test_without_the_server_aws_is_the_cli_itself(folder: Path) -> None:
     cold = folder / "cold-aws"
     cold.write_text('#!/bin/sh\necho cold "$@"\n')
     cold.chmod(0o755)
-    command = aws_cli_server.command(Path(sys.executable), folder / "no-server.sock", cold)
+    command = warm_server.command(Path(sys.executable), folder / "no-server.sock", cold)
     done = subprocess.run(["sh", "-c", command, "aws", "report", "0"], capture_output=True, text=True)
     assert done.stdout == "cold report 0\n"
 
 
 PARENT = """
 import os, subprocess, sys, time
-server = subprocess.Popen([sys.executable, "-m", "longtask.local.aws_cli_server", sys.argv[1], str(os.getpid()),
+server = subprocess.Popen([sys.executable, "-m", "longtask.local.warm_server", sys.argv[1], str(os.getpid()),
                            sys.argv[2]], stdout=subprocess.PIPE, text=True)
 server.stdout.readline()
 print(server.pid, flush=True)

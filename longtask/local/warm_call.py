@@ -1,5 +1,6 @@
-"""`aws` on a local instance: one call of the warm AWS CLI (aws_cli_server.py), or the AWS CLI itself when that
-server cannot be reached. Run as `python -I -S aws_cli_call.py SOCKET AWS ARGS...`: the standard library only.
+"""One call of a warm program (warm_server.py: `aws` on a local instance, a local Lambda environment), or the
+command itself when that server cannot be reached or cannot run the call warm. Run as
+`python -I -S warm_call.py SOCKET COMMAND ARGS...`: the standard library only.
 
 The call gets this process's arguments, environment, working directory and standard streams. The signals a
 command usually gets (`timeout`'s SIGTERM, SIGINT, SIGHUP...) are passed on to it; this process ends as the call
@@ -19,7 +20,7 @@ STREAMS = [0, 1, 2]
 
 def call(socket_path: str, argv: list[str]) -> int | None:
     """The call's exit code (negative: the signal that ended it), or None when the server cannot be reached or
-    cannot run this call warm (it sets what the AWS CLI reads when it is imported)."""
+    cannot run this call warm (it sets what the program reads when it starts)."""
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:
         connection.connect(socket_path)
@@ -37,16 +38,16 @@ def call(socket_path: str, argv: list[str]) -> int | None:
         signal.signal(signum, forward)
     answer = connection.recv(16)
     if not answer:
-        print("aws: the warm AWS CLI ended without an exit status", file=sys.stderr)
+        print(f"{os.path.basename(argv[0])}: the warm server ended without an exit status", file=sys.stderr)
         return 255
-    return None if answer == b"cold" else int(answer)  # aws_cli_server.COLD (not imported: stdlib only here)
+    return None if answer == b"cold" else int(answer)  # warm_server.COLD (not imported: stdlib only here)
 
 
 def main() -> None:
-    socket_path, aws, argv = sys.argv[1], sys.argv[2], sys.argv[3:]
-    code = call(socket_path, [aws, *argv])
+    socket_path, command, argv = sys.argv[1], sys.argv[2], sys.argv[3:]
+    code = call(socket_path, [command, *argv])
     if code is None:
-        os.execv(aws, [aws, *argv])
+        os.execv(command, [command, *argv])
     if code < 0:  # ended by a signal: so does this process, as its shell sees it
         if -code in FORWARDED_SIGNALS:
             signal.signal(-code, signal.SIG_DFL)
