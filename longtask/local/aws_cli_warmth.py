@@ -6,16 +6,14 @@ botocore reads and parses each of its data files in every process that uses it; 
 instance, with the imports of the plugins, that was about a third of each call. A call forked from the server now
 finds them in memory. What it finds is what it would have read (the same files; copy-on-write, so a call that
 changes what it got changes only its own copy), and each call still builds its own session, credentials and
-clients from its own environment. Only the loaders' reading is remembered (remember_data_files, which the local
-Lambda environments' warm-up uses too): a file that is not there is looked for again in each call.
+clients from its own environment. Only the loaders' reading is remembered (botocore_data.py).
 """
 
 from __future__ import annotations
 
-import functools
 import importlib
-from collections.abc import Callable
-from typing import Any
+
+from .botocore_data import remember_data_files
 
 PLUGINS = ("awscli.handlers", "awscli.customizations.s3.subcommands", "s3transfer.manager")
 SERVICES = ("s3",)  # what the instances' bootstrap calls; a script's other services are read in its own call
@@ -33,31 +31,3 @@ def warm() -> None:
     for service in SERVICES:  # creating a client sends nothing
         driver.session.create_client(service, region_name="us-east-1", aws_access_key_id="warm-up",
                                      aws_secret_access_key="warm-up")  # fmt: skip
-
-
-def remember_data_files() -> None:
-    """From now on in this process and its forks, botocore reads and parses each of its data files once, and lists
-    the services of its data folders once."""
-    from botocore import loaders
-
-    loaders.JSONFileLoader.load_file = _remembered(loaders.JSONFileLoader.load_file, lambda _, path: path)
-    loaders.Loader.list_available_services = _remembered(
-        loaders.Loader.list_available_services, lambda loader, type_name: (tuple(loader.search_paths), type_name)
-    )
-
-
-def _remembered(method: Callable[..., Any], key_of: Callable[..., Any]) -> Callable[..., Any]:
-    """The method, its answers remembered by key (an answer of None, a file not found, is not)."""
-    answers: dict[Any, Any] = {}
-
-    @functools.wraps(method)
-    def remembered(self: Any, *args: Any, **kwargs: Any) -> Any:
-        key = key_of(self, *args, **kwargs)
-        if key not in answers:
-            answer = method(self, *args, **kwargs)
-            if answer is None:
-                return None
-            answers[key] = answer
-        return answers[key]
-
-    return remembered

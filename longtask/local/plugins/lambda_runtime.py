@@ -141,7 +141,7 @@ def serve(handler: Any) -> None:
 def warm() -> None:
     """What every environment of a function version does first, done once by its warm server: import the runtime's
     AWS SDK and read its data files for SDK_SERVICES (creating a client sends nothing)."""
-    from longtask.local.aws_cli_warmth import remember_data_files
+    from longtask.local.botocore_data import remember_data_files
 
     remember_data_files()
     import boto3

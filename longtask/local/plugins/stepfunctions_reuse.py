@@ -9,7 +9,9 @@ with another, and a definition that does not parse still fails every time (a fai
 
 LocalStack 4.9.2 parses every path on every evaluation with `jsonpath_ng` (a ply LALR parser, about 17 ms each
 here): half of LocalStack's CPU while runs ended, and a Choice state took 0.3 s. A parsed path is an immutable
-expression tree, so one parse per distinct path gives the same results.
+expression tree, so one parse per distinct path gives the same results. Most of those 17 ms were ply building its
+parse tables, which jsonpath_ng does for every parse (a new parser each time): one parser of each kind parses
+every path, one path at a time (the first run after LocalStack starts parsed about 70 paths).
 
 For every API call a Task state makes (before and after it) LocalStack looks its operation up by converting the
 name of each of the service's operations to snake case: 4% of LocalStack's time with 50 runs at once. An
@@ -50,6 +52,8 @@ CLIENT_USERS = (f"{TASKS}.lambda_eval_utils", f"{TASKS}.service.state_task_servi
 
 @hooks.on_infra_start()
 def reuse_parses_and_clients() -> None:
+    from jsonpath_ng.ext.parser import ExtentedJsonPathParser
+    from jsonpath_ng.parser import JsonPathParser
     from localstack.services.stepfunctions.asl.component.common.path import result_path
     from localstack.services.stepfunctions.asl.parse.asl_parser import AmazonStateLanguageParser, Preprocessor
     from localstack.services.stepfunctions.asl.utils import boto_client, json_path
@@ -63,13 +67,26 @@ def reuse_parses_and_clients() -> None:
         return Preprocessor().visit(tree), tree
 
     AmazonStateLanguageParser.parse = staticmethod(parse)
-    json_path.parse = lru_cache(maxsize=DISTINCT_PATHS)(json_path.parse)
-    result_path.parse = lru_cache(maxsize=DISTINCT_PATHS)(result_path.parse)
+    json_path.parse = lru_cache(maxsize=DISTINCT_PATHS)(OneParser(ExtentedJsonPathParser))
+    result_path.parse = lru_cache(maxsize=DISTINCT_PATHS)(OneParser(JsonPathParser))
     operation_of = lru_cache(maxsize=DISTINCT_OPERATIONS)(service_tasks.StateTaskService._get_boto_operation_model)
     service_tasks.StateTaskService._get_boto_operation_model = staticmethod(operation_of)
     reused = ClientsPerSession(boto_client.boto_client_for)
     for name in CLIENT_USERS:
         importlib.import_module(name).boto_client_for = reused
+
+
+class OneParser:
+    """A jsonpath_ng parser made once (its ply tables built once), parsing one path at a time (a ply parser keeps
+    its stacks on itself while it parses)."""
+
+    def __init__(self, kind: Any) -> None:
+        self.parser = kind()
+        self.lock = threading.Lock()
+
+    def __call__(self, path: str) -> Any:
+        with self.lock:
+            return self.parser.parse(path)
 
 
 class ClientsPerSession:

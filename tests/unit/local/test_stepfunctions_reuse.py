@@ -34,3 +34,23 @@ def test_a_role_s_client_is_reused_within_its_session_and_made_again_after(
     now[0] += reuse.SESSION_SECONDS + 1
     assert clients("ec2", "us-east-1", role) is not first  # the session is over: assumed again
     assert len(made) == 4
+
+
+def test_one_parser_is_made_and_parses_every_path_in_turn(reuse: types.ModuleType) -> None:
+    made = []
+
+    class Parser:
+        def __init__(self) -> None:
+            made.append(self)
+
+        def parse(self, path: str) -> tuple[str, int]:
+            if not path.startswith("$"):
+                raise ValueError(path)
+            return path, len(made)
+
+    parse = reuse.OneParser(Parser)
+    assert [parse("$.a"), parse("$.b")] == [("$.a", 1), ("$.b", 1)]
+    with pytest.raises(ValueError):
+        parse("a")
+    assert parse("$.c") == ("$.c", 1)  # a failed parse leaves the parser to parse the next
+    assert len(made) == 1
