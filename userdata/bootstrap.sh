@@ -45,6 +45,8 @@ bootstrap_pid=$BASHPID
 
 upload_timeout=60
 denied_timeout=10
+attempt_timeout=$upload_timeout # what one try may take
+small_attempt_timeout=20 # for a file under 8 MiB: a try still going then is stuck (a connection that never answers)
 # `aws s3 cp|sync ARGS...`, tried again a second later until it works or upload_timeout has passed: a call can fail
 # for a moment (the credentials from IMDS, a connection), and what it carries is the run's report. A refusal
 # (AccessDenied) is tried again for denied_timeout only: a change to the instance role's policies takes a few
@@ -56,7 +58,8 @@ s3() {
   local until=$((SECONDS + upload_timeout)) denied_until=$((SECONDS + denied_timeout)) left
   local errors="$work_dir/s3-errors.$BASHPID"
   while left=$((until - SECONDS)) && ((left > 0)); do
-    timeout "$left" aws s3 "$1" --only-show-errors "${@:2}" 2>"$errors" && { rm -f "$errors"; return 0; }
+    timeout "$((left < attempt_timeout ? left : attempt_timeout))" aws s3 "$1" --only-show-errors "${@:2}" 2>"$errors" &&
+      { rm -f "$errors"; return 0; }
     cat "$errors" >&2
     grep -q "(AccessDenied)" "$errors" && ((SECONDS >= denied_until)) && break
     sleep 1
@@ -85,9 +88,10 @@ upload_report() {
   if (($(stat -c %s "$console_log" 2>/dev/null || echo 0) < one_process_limit)) &&
     rm -rf "$report" && mkdir -p "$report" && cp "$work_dir/result.json" "$report/result.json" &&
     cp "$console_log" "$report/cloud-init-output.log"; then
-    s3 cp --recursive "$report" "$run_uri/" || echo "longtask: could not upload result.json and the log" >&2
+    attempt_timeout=$small_attempt_timeout s3 cp --recursive "$report" "$run_uri/" ||
+      echo "longtask: could not upload result.json and the log" >&2
   else
-    upload "$work_dir/result.json" result.json
+    attempt_timeout=$small_attempt_timeout upload "$work_dir/result.json" result.json
     upload "$console_log" cloud-init-output.log
   fi
 }

@@ -132,6 +132,14 @@ def test_an_upload_that_fails_for_a_moment_is_tried_again_and_its_error_shown(tm
     assert "Unable to locate credentials" in (tmp_path / "cloud-init-output.log").read_text()
 
 
+def test_a_report_upload_that_hangs_is_given_up_and_tried_again_within_the_minute(tmp_path: Path) -> None:
+    # a try that is stuck (its request never answered) must not take the whole minute with it
+    instance = boot(tmp_path, "echo fine", machine={"FAKE_S3_HANG_ONCE": "report"}).wait()
+    calls = (instance.s3 / ".calls").read_text().splitlines()
+    assert calls.count(f"s3 cp --recursive {tmp_path}/work/report s3://{BUCKET}/{RUN}/") == 2
+    assert instance.result["exitCode"] == 0
+
+
 def test_a_refused_upload_is_tried_again_for_ten_seconds_not_sixty(tmp_path: Path) -> None:
     instance = boot(tmp_path, "echo fine", machine={"FAKE_S3_DENY": f"s3://{BUCKET}/{RUN}/"}).wait()
     calls = (instance.s3 / ".calls").read_text().splitlines()
