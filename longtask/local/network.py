@@ -108,7 +108,8 @@ class InstanceLink:
         if up:
             self._up.set()
         self._server = socket.create_server((LOOPBACK, 0), backlog=128)
-        self._held: list[socket.socket] = []
+        self._held: list[socket.socket] = []  # the open connections, both ends (added to by the relay threads)
+        self._held_lock = threading.Lock()
         threading.Thread(target=self._accept, daemon=True).start()
 
     @property
@@ -122,8 +123,9 @@ class InstanceLink:
     def close(self) -> None:
         self.cut()
         self._server.close()
-        for connection in self._held:
-            connection.close()
+        with self._held_lock:
+            for connection in self._held:
+                connection.close()
 
     def _accept(self) -> None:
         while True:
@@ -131,7 +133,7 @@ class InstanceLink:
                 connection, _ = self._server.accept()
             except OSError:
                 return
-            self._held = [held for held in self._held if held.fileno() != -1] + [connection]
+            self._hold(connection)
             if self._up.is_set():
                 threading.Thread(target=self._relay, args=(connection,), daemon=True).start()
 
@@ -141,9 +143,13 @@ class InstanceLink:
         except OSError:
             connection.close()
             return
-        self._held.append(upstream)
+        self._hold(upstream)
         for source, target in ((connection, upstream), (upstream, connection)):
             threading.Thread(target=self._pump, args=(source, target), daemon=True).start()
+
+    def _hold(self, connection: socket.socket) -> None:
+        with self._held_lock:
+            self._held = [held for held in self._held if held.fileno() != -1] + [connection]
 
     def _pump(self, source: socket.socket, target: socket.socket) -> None:
         """Pass bytes on while the network is up; once it is cut they are lost, and the peers wait."""
