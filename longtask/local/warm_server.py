@@ -42,7 +42,7 @@ PROGRAM_WARM_UP = "longtask.local.aws_cli_warmth:warm"
 # server was started with is started from nothing, so that it reads the caller's.
 READ_AT_IMPORT = ("PYTHONPATH", "AWS_DATA_PATH", "BOTO_DISABLE_CRT")
 COLD = b"cold"  # the answer to such a call
-PARENT_CHECK_SECONDS = 1.0  # the server ends within this once the process that started it (the agent) is gone
+PARENT_CHECK_SECONDS = 1.0  # the server ends within this once the process that started it is gone
 MAX_REQUEST_BYTES = 1 << 20
 STREAMS = 3  # the caller's stdin, stdout and stderr
 
@@ -145,7 +145,7 @@ def _session(connection: socket.socket, program: Callable[[], int | None], impor
 
 
 def _run(request: dict, environment: dict[str, str], fds: list[int], program: Callable[[], int | None]) -> NoReturn:
-    """The call itself, as `aws` started by the caller would run: its streams, directory, environment, argv."""
+    """The call itself, as the command started by the caller would run: its streams, directory, environment, argv."""
     code: int = 255
     try:
         for target, fd in enumerate(fds):
@@ -185,7 +185,7 @@ def _output(fd: int, unbuffered: bool, line_buffering: bool, errors: str | None 
     """Standard output or error on the caller's fd, buffered as Python would buffer it (PYTHONUNBUFFERED)."""
     raw = io.FileIO(fd, "w", closefd=False)
     binary = raw if unbuffered else io.BufferedWriter(raw)
-    return io.TextIOWrapper(binary, errors=errors, line_buffering=line_buffering, write_through=unbuffered)  # type: ignore[arg-type]
+    return io.TextIOWrapper(binary, errors=errors, line_buffering=line_buffering, write_through=unbuffered)
 
 
 def main() -> None:

@@ -49,7 +49,7 @@ def test_the_bootstrap_writes_timestamps_in_the_contracts_format() -> None:
 
 
 def test_the_bootstrap_uploads_under_the_contracts_key_names() -> None:
-    uploaded = set(re.findall(r'^\s*upload "[^"]+" "?([\w.-]+)', BOOTSTRAP, re.MULTILINE))
+    uploaded = set(re.findall(r'^\s*(?:\w+=\S+ )?upload "[^"]+" "?([\w.-]+)', BOOTSTRAP, re.MULTILINE))
     assert uploaded == {keys.RESULT, keys.LOG}
     assert f"'{keys.LIVE_LOG}%02d-%06d.log'" in BOOTSTRAP  # the chunk names live_log_attempt() reads
 
