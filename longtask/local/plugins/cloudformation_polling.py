@@ -6,8 +6,11 @@ function being created or updated, for one): 5 of the 6 s a one-function update 
 stack's creation took, were these sleeps. Its handler of an updated AWS::Lambda::Function then waits twice (after
 the code, after the configuration) with botocore's `function_updated_v2` waiter, which looks every 1 s for up to
 300 looks: 2 of the 3.5 s that update still took. The handlers and what they check are unchanged; they are only
-asked sooner, for as long. Speed only: nothing is accepted or refused differently. Runs when LocalStack starts,
-through the entry point `localstack.hooks.on_infra_start`.
+asked sooner, for as long. A look at a function being created is a GetFunction, cheap since
+lambda_code_location.py; a function stays Pending about 0.7 s here, so a look every 0.1 s instead of 0.5 s saves
+about 0.2 s a function (a cold deploy's LocalStack slept 2.8 s instead of 3.7 s). Speed only: nothing is
+accepted or refused differently. Runs when LocalStack starts, through the entry point
+`localstack.hooks.on_infra_start`.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Any
 
 from localstack.runtime import hooks
 
-CHECK_SECONDS = 0.5
+CHECK_SECONDS = 0.1
 FUNCTION_CHECK_SECONDS = 0.1
 FUNCTION_UPDATED = "FunctionUpdatedV2"  # the waiter's name in botocore's Lambda model: Delay 1, MaxAttempts 300
 FUNCTION_UPDATED_LOOKS = 3000  # as long as botocore's 300 looks a second apart
