@@ -40,7 +40,7 @@ PROGRAM_WARM_UP = "longtask.local.aws_cli_warmth:warm"
 # What Python reads from the environment when it starts (the module search path), and what the AWS CLI and botocore
 # read when they are imported (awscli/__init__.py, botocore/compat.py): a call that sets one otherwise than the
 # server was started with is started from nothing, so that it reads the caller's.
-READ_AT_IMPORT = ("PYTHONPATH", "AWS_DATA_PATH", "BOTO_DISABLE_CRT")
+READ_AT_START = ("PYTHONPATH", "AWS_DATA_PATH", "BOTO_DISABLE_CRT")
 COLD = b"cold"  # the answer to such a call
 PARENT_CHECK_SECONDS = 1.0  # the server ends within this once the process that started it is gone
 MAX_REQUEST_BYTES = 1 << 20
@@ -83,7 +83,7 @@ def serve(socket_path: Path, parent: int, program: Callable[[], int | None], imp
           started_with: dict[str, str | None]) -> None:
     """Answer calls until the parent process (the agent, LocalStack) ends. Single-threaded: it only forks.
     imported: the environment variables the program's import set (awscli's AWS_DATA_PATH), which each call gets.
-    started_with: the server's own READ_AT_IMPORT."""
+    started_with: the server's own READ_AT_START."""
     socket_path.unlink(missing_ok=True)
     with socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET) as server:
         try:
@@ -199,7 +199,7 @@ def main() -> None:
     except Exception as error:  # each call then does what the warm-up did itself, as started from nothing
         print(f"warm-server: could not warm {program_name} up ({error!r})", flush=True)
     imported = {name: value for name, value in os.environ.items() if before.get(name) != value}
-    serve(socket_path, parent, program, imported, {name: before.get(name) for name in READ_AT_IMPORT})
+    serve(socket_path, parent, program, imported, {name: before.get(name) for name in READ_AT_START})
 
 
 if __name__ == "__main__":

@@ -110,8 +110,8 @@ def test_unbuffered_output_is_written_as_it_is_printed(aws: Path) -> None:
     assert printed == "printed\n"
 
 
-def test_a_call_that_sets_what_the_cli_reads_at_import_starts_it_from_nothing(aws: Path) -> None:
-    for name in warm_server.READ_AT_IMPORT:
+def test_a_call_that_sets_what_python_or_the_cli_reads_at_start_starts_it_from_nothing(aws: Path) -> None:
+    for name in warm_server.READ_AT_START:
         env = {"PATH": os.environ["PATH"], name: "set"}
         done = subprocess.run([str(aws), "report", "0"], capture_output=True, text=True, env=env)
         assert done.stdout == "cold report 0\n"
