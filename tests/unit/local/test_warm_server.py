@@ -22,6 +22,7 @@ from longtask.waiting import poll_condition
 ROOT = Path(__file__).resolve().parents[3]
 PROGRAM = "tests.unit.local.fake_aws:main"
 SERVER_ENV = {"PATH": os.environ["PATH"], "SERVER_ONLY": "x"}  # started in ROOT, with -m: the tests are importable
+CALLER_ENV = {"PATH": os.environ["PATH"]}  # a call with the test runner's own PYTHONPATH, say, would run cold
 
 
 def serve(socket_path: Path, parent: int) -> subprocess.Popen:
@@ -56,7 +57,7 @@ def aws(folder: Path) -> Iterator[Path]:
 
 
 def test_a_call_gets_the_callers_arguments_environment_directory_and_streams(aws: Path, folder: Path) -> None:
-    env = {"PATH": os.environ["PATH"], "CALLER_ONLY": "y"}
+    env = {**CALLER_ENV, "CALLER_ONLY": "y"}
     done = subprocess.run([str(aws), "report", "3"], input="from stdin", capture_output=True, text=True, env=env,
                           cwd=folder)  # fmt: skip
     assert done.returncode == 3
@@ -71,7 +72,7 @@ def test_a_call_gets_the_callers_arguments_environment_directory_and_streams(aws
 
 
 def test_a_string_exit_prints_it_and_exits_1(aws: Path) -> None:
-    done = subprocess.run([str(aws), "exit", "boom"], capture_output=True, text=True)
+    done = subprocess.run([str(aws), "exit", "boom"], capture_output=True, text=True, env=CALLER_ENV)
     assert (done.returncode, done.stderr) == (1, "boom\n")
 
 
@@ -82,27 +83,28 @@ def call_pid(process: subprocess.Popen) -> int:
 
 
 def test_timeout_ends_the_call_as_it_ends_a_command(aws: Path) -> None:
-    with subprocess.Popen(["timeout", "2", str(aws), "sleep", "60"], stdout=subprocess.PIPE, text=True) as timed:
+    with subprocess.Popen(["timeout", "2", str(aws), "sleep", "60"], stdout=subprocess.PIPE, text=True,
+                          env=CALLER_ENV) as timed:
         pid = call_pid(timed)
         assert timed.wait() == 124  # the call ended by timeout's SIGTERM
     assert poll_condition(lambda: not is_alive(pid), 10, 0.05)
 
 
 def test_a_killed_caller_takes_its_call_with_it(aws: Path) -> None:
-    with subprocess.Popen([str(aws), "sleep", "60"], stdout=subprocess.PIPE, text=True) as caller:
+    with subprocess.Popen([str(aws), "sleep", "60"], stdout=subprocess.PIPE, text=True, env=CALLER_ENV) as caller:
         pid = call_pid(caller)
         caller.kill()
     assert poll_condition(lambda: not is_alive(pid), 10, 0.05)
 
 
 def test_the_caller_ends_by_the_signal_that_ended_the_call(aws: Path) -> None:
-    with subprocess.Popen([str(aws), "sleep", "60"], stdout=subprocess.PIPE, text=True) as caller:
+    with subprocess.Popen([str(aws), "sleep", "60"], stdout=subprocess.PIPE, text=True, env=CALLER_ENV) as caller:
         os.kill(call_pid(caller), signal.SIGKILL)
         assert caller.wait() == -signal.SIGKILL
 
 
 def test_unbuffered_output_is_written_as_it_is_printed(aws: Path) -> None:
-    env = {"PATH": os.environ["PATH"], "PYTHONUNBUFFERED": "1"}
+    env = {**CALLER_ENV, "PYTHONUNBUFFERED": "1"}
     with subprocess.Popen([str(aws), "print-and-sleep", "60"], stdout=subprocess.PIPE, text=True, env=env) as caller:
         # while the call sleeps, without a flush (print writes its text, then the end of the line)
         printed = select.select([caller.stdout], [], [], 10)[0] and caller.stdout.readline()
@@ -112,7 +114,7 @@ def test_unbuffered_output_is_written_as_it_is_printed(aws: Path) -> None:
 
 def test_a_call_that_sets_what_python_or_the_cli_reads_at_start_starts_it_from_nothing(aws: Path) -> None:
     for name in warm_server.READ_AT_START:
-        env = {"PATH": os.environ["PATH"], name: "set"}
+        env = {**CALLER_ENV, name: "set"}
         done = subprocess.run([str(aws), "report", "0"], capture_output=True, text=True, env=env)
         assert done.stdout == "cold report 0\n"
 
