@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from longtask.client import LongTaskClient
 from longtask.local.paths import EnginePaths
@@ -117,6 +118,30 @@ def test_duplicate_signals_wake_no_more_than_once_each(client: LongTaskClient) -
     assert client.abort(run_id)["status"] == "ABORTED"
 
 
+def test_the_token_of_a_wait_that_timed_out_answers_task_timed_out_and_its_task_ends_once(
+    client: LongTaskClient,
+) -> None:
+    """AWS closes a task's token when the task ends, by its TimeoutSeconds too: SendTaskSuccess for it answers
+    TaskTimedOut (wake.py then records the signal for the next wait), and the task records no end after that."""
+    run_id = client.start({"script": "echo started\nsleep 600\n", "pollSeconds": 1, "maxPollSeconds": 1})
+    wait_until_running(client, run_id)
+    assert poll_condition(lambda: parked(client, run_id), timeout=60)
+    first = (client.item(run_id) or {})["waitToken"]
+    # each wait lasts 1 s: another token is parked once the first wait has timed out and the watcher has polled
+    assert poll_condition(lambda: (client.item(run_id) or {}).get("waitToken", first) != first, timeout=60)
+    with pytest.raises(ClientError) as late:
+        client.stepfunctions.send_task_success(taskToken=first, output='{"signaled": true}')
+    assert late.value.response["Error"]["Code"] == "TaskTimedOut"
+    assert client.abort(run_id)["status"] == "ABORTED"
+    for events in watcher_histories(client, run_id):
+        running = False
+        for event in sorted(events, key=lambda e: e["id"]):
+            if event["type"] in ("TaskSucceeded", "TaskFailed", "TaskTimedOut"):
+                assert running, events  # an end with no task running: a task that had ended, ending again
+                running = False
+            running = running or event["type"] == "TaskStarted"
+
+
 @pytest.mark.exclusive  # every run's events lost
 def test_with_every_event_lost_the_polls_still_see_the_end(client: LongTaskClient) -> None:
     with rules_without_targets(client, "SignalFunction"):
@@ -160,7 +185,6 @@ def test_an_instance_ended_through_the_api_is_watched_until_it_is_terminated(
     assert [i["State"]["Name"] for i in instances_of(client, run_id)] == ["terminated"]
 
 
-@pytest.mark.slow
 def test_the_timeout_guard_fires_on_time_with_a_300_s_poll_interval(client: LongTaskClient) -> None:
     # 5 s, not 20: the instance's own backstop (`shutdown -h +N`, the deadline's minute + BACKSTOP_GRACE_MINUTES) runs
     # on the engine's compressed clock (a minute a second) and fired 21 s after boot, a second or so after a 20 s
