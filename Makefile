@@ -3,9 +3,10 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 READY := $(VENV)/.ready
-# pytest-xdist workers: integration tests mostly wait for runs, so more workers than the 2 cores
+# pytest-xdist workers: integration tests mostly wait for runs, so more workers than the 2 cores; loadgroup gives
+# the tests that need the engine alone to one worker (tests/conftest.py)
 WORKERS ?= 4
-PYTEST := $(BIN)/pytest -n $(WORKERS)
+PYTEST := $(BIN)/pytest -n $(WORKERS) --dist loadgroup
 
 .PHONY: setup demo test lint test-unit test-integration test-faults bench engine-down clean
 

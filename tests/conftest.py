@@ -20,6 +20,7 @@ from .integration import engine_session
 
 FOUND: dict[str, list] = {}  # what the session left behind, reported by pytest_terminal_summary
 STARTED: list[float] = []
+EXCLUSIVE_GROUP = "engine-alone"
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -28,17 +29,21 @@ def pytest_configure(config: pytest.Config) -> None:
         engine_session.begin()
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own, which names each test of a group after it
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests that need the engine alone first, then the tests that need no engine, then the others, the slow
-    first. Under xdist the first go to one worker (its first batch) and have the engine to themselves one after
-    another while the other workers run unit tests, instead of each of them waiting for the tests side by side to
-    end and keeping them waiting; and a slow test started last would end the session alone."""
-    def order(item: pytest.Item) -> int:
+    first, the longest first. The first are one xdist group (`--dist loadgroup`): one worker runs them one after
+    another, with the engine to itself, while the others run the tests that need no engine; the rest go to
+    whichever worker is free, so that the slow ones start side by side as soon as the engine is shared again (a
+    slow test started last would end the session alone; one started behind another, on the same worker, too)."""
+    def order(item: pytest.Item) -> tuple[int, float]:
         if item.get_closest_marker("exclusive"):
-            return 0
+            item.add_marker(pytest.mark.xdist_group(EXCLUSIVE_GROUP))
+            return 0, 0
         if "integration" not in item.path.parts:
-            return 1
-        return 2 if item.get_closest_marker("slow") else 3
+            return 1, 0
+        slow = item.get_closest_marker("slow")
+        return (2, -slow.kwargs.get("seconds", 60)) if slow else (3, 0)
 
     items.sort(key=order)
 

@@ -58,7 +58,7 @@ def test_instance_terminated_from_outside_mid_run(client: LongTaskClient) -> Non
     assert "finished with exit code 143" in record["logTail"]
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=35)
 def test_no_result_json_written(client: LongTaskClient) -> None:
     # the script kills the bootstrap, then powers the machine off with the system's own shutdown (the last one on
     # PATH, past the bootstrap's wrapper): nothing reports, and the workflow sees the instance end on its own
@@ -68,7 +68,6 @@ def test_no_result_json_written(client: LongTaskClient) -> None:
     assert "without writing result.json (state reason: Client.InstanceInitiatedShutdown" in record["reason"]
 
 
-@pytest.mark.slow
 def test_capacity_error_on_the_first_type_then_success(client: LongTaskClient, fault_plan: Any) -> None:
     no_capacity = {"operation": "RunInstances", "code": "InsufficientInstanceCapacity"}
     run_id = fault_plan({**no_capacity, "instanceType": "t3a.nano"})
@@ -119,7 +118,6 @@ def test_invalid_input(client: LongTaskClient, run_input: dict, named: str) -> N
     assert instances_of(client, run_id) == []
 
 
-@pytest.mark.slow
 def test_execution_stopped_from_outside(client: LongTaskClient) -> None:
     run_id = client.start({"script": SLEEPER})
     wait_until_running(client, run_id)
@@ -233,7 +231,6 @@ def reaper_rules_disabled(client: LongTaskClient) -> Iterator[None]:
         yield
 
 
-@pytest.mark.slow
 def test_spot_interruption_relaunches_a_fresh_instance(client: LongTaskClient) -> None:
     script = (
         # GetObject, which the instance role may do (listing the bucket, it may not)
@@ -252,7 +249,6 @@ def test_spot_interruption_relaunches_a_fresh_instance(client: LongTaskClient) -
     assert b"started" in kept["Body"].read()
 
 
-@pytest.mark.slow
 def test_a_script_that_exits_75_twice_succeeds_on_its_third_attempt(client: LongTaskClient) -> None:
     script = 'echo "attempt $LONGTASK_ATTEMPT"\n[ "$LONGTASK_ATTEMPT" -lt 2 ] && exit 75\necho third attempt\n'
     run_id = client.start({"script": script, "retries": 3, "retryOnExitCodes": [75], "retryBackoffSeconds": 1})
@@ -279,7 +275,7 @@ echo "finished at step $n"
 """
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=60)
 def test_a_spot_run_interrupted_mid_way_resumes_from_its_checkpoint_and_succeeds(client: LongTaskClient) -> None:
     """The notice (`longtask local interrupt`, as AWS FIS gives it) stops the script, which saves its step in
     LONGTASK_CHECKPOINT_DIR; the attempt reports at once and EC2 reclaims the instance at the notice's time; the
@@ -317,10 +313,10 @@ def read_log(client: LongTaskClient, key: str) -> str:
     return client.s3.get_object(Bucket=client.stack.bucket, Key=key)["Body"].read().decode()
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=75)
 def test_a_budget_ends_the_run_when_its_cost_would_pass_it(client: LongTaskClient) -> None:
     """maxCostUsd is a second deadline, kept by the timeout guard: 2 USD of a p5.48xlarge (about 98 USD an hour,
-    data/prices.json) lasts about 73 s, well before the hour's timeout."""
+    data/prices.json) lasts about 73 s, well before the hour's timeout (a budget must pay EC2's first 60 s)."""
     run_input = {"script": SLEEPER, "instanceTypes": ["p5.48xlarge"], "maxCostUsd": 2, "timeoutSeconds": 3600}
     record = assert_final(client, client.start(run_input), "BUDGET_EXCEEDED")
     assert client.execution(record["runId"])["error"] == "LongTask.BudgetExceeded"
@@ -345,7 +341,7 @@ def test_spot_interruption_without_retries_is_reported(client: LongTaskClient) -
     assert "Server.SpotInstanceTermination" in record["reason"]
 
 
-@pytest.mark.slow
+@pytest.mark.slow(seconds=80)  # and the machine busy throughout: first of all
 def test_fifty_runs_at_once(client: LongTaskClient) -> None:
     scripts = {n: f"sleep 1\nexit {n % 2}\n" for n in range(50)}
     run_ids = {n: client.start({"script": script, "timeoutSeconds": 900}) for n, script in scripts.items()}

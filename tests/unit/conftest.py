@@ -32,6 +32,7 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         "DEFAULT_INSTANCE_TYPES": "t3a.nano,t3.nano",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "POWERTOOLS_METRICS_NAMESPACE": "LongTask",
+        "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",  # moto's own images, read at each mock's start: 0.3 s, none used
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)

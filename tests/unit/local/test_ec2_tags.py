@@ -17,7 +17,7 @@ def test_each_resource_gets_the_tags_moto_would_give_it(
     monkeypatch.setattr(TaggedEC2Resource, "get_tags", TaggedEC2Resource.get_tags)  # put back after the test
     with mock_aws():
         ec2 = boto3.client("ec2", region_name="us-east-1")
-        image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+        image = "ami-12345678"
         tags = [{"Key": "longtask:run-id", "Value": "run-1"}, {"Key": "Name", "Value": "a*b?"}]
         ec2.run_instances(ImageId=image, MinCount=3, MaxCount=3, TagSpecifications=[
             {"ResourceType": "instance", "Tags": tags}, {"ResourceType": "volume", "Tags": tags[:1]}])  # fmt: skip
