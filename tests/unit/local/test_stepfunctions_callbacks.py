@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+from .callback_errors import CallbackConsumerTimeout, CallbackNotifyConsumerError
+
 
 class InvalidToken(Exception):
     pass
@@ -22,16 +24,6 @@ class TaskTimedOut(Exception):
 
 class TaskDoesNotExist(Exception):
     pass
-
-
-class CallbackConsumerTimeout(Exception):
-    pass
-
-
-class CallbackNotifyConsumerError(Exception):
-    def __init__(self, callback_consumer_error: Exception) -> None:
-        super().__init__(callback_consumer_error)
-        self.callback_consumer_error = callback_consumer_error
 
 
 @dataclass

@@ -12,15 +12,7 @@ from typing import Any
 
 import pytest
 
-
-class CallbackConsumerTimeout(Exception):
-    pass
-
-
-class CallbackNotifyConsumerError(Exception):
-    def __init__(self, callback_consumer_error: Exception) -> None:
-        super().__init__(callback_consumer_error)
-        self.callback_consumer_error = callback_consumer_error
+from .callback_errors import CallbackConsumerTimeout, CallbackNotifyConsumerError
 
 
 class CallbackEndpoint:
