@@ -3,3 +3,11 @@
 
 OWN_SHUTDOWN = "Client.InstanceInitiatedShutdown"  # shut down from the instance's own operating system
 SPOT_RECLAIMED = "Server.SpotInstanceTermination"  # EC2 took the Spot capacity back
+
+
+def in_one_line(code: str, message: str) -> str:
+    """A state reason as one line. EC2's message starts with its code already ("Client.UserInitiatedShutdown:
+    User initiated shutdown"), so it is the line; a message without the code gets it in front."""
+    if not message:
+        return code
+    return message if message.startswith(code) else f"{code}: {message}"

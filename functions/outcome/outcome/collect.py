@@ -7,7 +7,7 @@ from typing import Any
 from common.keys import split_s3_uri
 from common.pricing import Prices, Rate
 from common.record import build_record
-from common.state_reasons import OWN_SHUTDOWN, SPOT_RECLAIMED
+from common.state_reasons import OWN_SHUTDOWN, SPOT_RECLAIMED, in_one_line
 from common.statuses import (
     BUDGET_EXCEEDED,
     FAILED,
@@ -96,7 +96,7 @@ def _retry_reason(launch: dict[str, Any], result: dict[str, Any] | None, interru
     """Why this attempt calls for a fresh one (retries left): EC2 ended it for its own reasons or gave a Spot notice,
     or the script exited with one of retryOnExitCodes. None otherwise."""
     if interrupted and reason_code.startswith("Server."):
-        return f"the instance ended for AWS's reason ({reason_code}: {reason_message})"
+        return f"the instance ended for AWS's reason ({in_one_line(reason_code, reason_message)})"
     if interrupted and result is not None and result.get("spotNotice"):
         return str(result.get("reason") or "EC2 gave a Spot interruption notice")
     if result is not None and not interrupted and result["exitCode"] in launch.get("retryOnExitCodes", []):
@@ -118,13 +118,13 @@ def _status(
     if guarded:
         return TIMED_OUT, f"the run passed its deadline ({launch['deadline']}); the instance was terminated"
     if result is None:
-        state_reason = f"{reason_code}: {reason_message}"
+        state_reason = in_one_line(reason_code, reason_message)
         return NO_RESULT, f"the instance ended without writing result.json (state reason: {state_reason})"
     if interrupted and result.get("spotNotice"):
         return NO_RESULT, f"{result.get('reason')}; the script was stopped and the instance ended ({reason_code})"
     if interrupted:
         return NO_RESULT, (
-            f"the instance was terminated from outside ({reason_code}: {reason_message}) "
+            f"the instance was terminated from outside ({in_one_line(reason_code, reason_message)}) "
             f"and the script was interrupted ({result.get('reason') or 'exit code ' + str(result['exitCode'])})"
         )
     if result["exitCode"] == 0:
