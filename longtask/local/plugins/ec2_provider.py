@@ -38,7 +38,7 @@ from localstack.services.ec2.provider import Ec2Provider, get_moto_backend
 from localstack.services.moto import call_moto, call_moto_with_request
 from localstack.services.plugins import Service, aws_provider
 
-from ...common.state_reasons import OWN_SHUTDOWN
+from ...common.state_reasons import OWN_SHUTDOWN, SPOT_RECLAIMED
 from .. import prices
 from ..agent_nudge import nudge
 from ..iam.enforcement import MotoWorld
@@ -51,6 +51,12 @@ PROFILE_PROPAGATION_SECONDS = float(os.environ.get("LONGTASK_PROFILE_PROPAGATION
 SHUTTING_DOWN_SECONDS = float(os.environ.get("LONGTASK_SHUTTING_DOWN_SECONDS", "2"))
 OS_SHUTDOWN_LIMIT_SECONDS = 60  # then EC2 powers a stuck OS off (the agent's own SIGKILL grace is 10 s)
 DESCRIBE_DELAY = float(os.environ.get("LONGTASK_DESCRIBE_DELAY_SECONDS", "1"))
+# StateReason messages as EC2 writes them: the code, then what happened (moto's own terminate writes
+# "Client.UserInitiatedShutdown: User initiated shutdown"; codes: the API reference's StateReason)
+STATE_REASON_MESSAGES = {
+    OWN_SHUTDOWN: f"{OWN_SHUTDOWN}: Instance initiated shutdown",
+    SPOT_RECLAIMED: f"{SPOT_RECLAIMED}: Spot instance termination",
+}
 
 
 class LocalEc2Provider(Ec2Provider):
@@ -107,24 +113,32 @@ class LocalEc2Provider(Ec2Provider):
         from moto.ec2.models.instances import StateReason
 
         backend = get_moto_backend(context)
-        ending = {i: backend.get_instance(i) for i in request.get("InstanceIds", []) if i in self._shutting_down}
-        reasons = {i: instance._state_reason for i, instance in ending.items()}  # the first end's reason counts
-        response = call_moto(context)
         code = context.request.headers.get(STATE_REASON_HEADER)
+        newly_ending = []
+        # moto marks the instances terminated at once: a DescribeInstances before they are put back to
+        # shutting-down (their OS still uploading) would see them terminated, so the two take turns
+        with self._moto_instances:
+            ending = {i: backend.get_instance(i) for i in request.get("InstanceIds", []) if i in self._shutting_down}
+            reasons = {i: instance._state_reason for i, instance in ending.items()}  # the first end's reason counts
+            response = call_moto(context)
+            for change in response["TerminatingInstances"]:
+                instance_id = change["InstanceId"]
+                instance = backend.get_instance(instance_id)
+                if instance_id in reasons:
+                    instance._state_reason = reasons[instance_id]
+                elif change["PreviousState"]["Name"] != "terminated":
+                    if code:
+                        instance._state_reason = StateReason(STATE_REASON_MESSAGES.get(code, code), code)
+                    self._shutting_down.add(instance_id)
+                    newly_ending.append(instance)
+                if instance_id in self._shutting_down:
+                    instance._state.name, instance._state.code = "shutting-down", 32
+                    change["CurrentState"] = {"Code": 32, "Name": "shutting-down"}
+        for instance in newly_ending:
+            self._shut_down(context, instance)
         for change in response["TerminatingInstances"]:
-            instance_id = change["InstanceId"]
-            instance = backend.get_instance(instance_id)
-            if instance_id in reasons:
-                instance._state_reason = reasons[instance_id]
-            elif change["PreviousState"]["Name"] != "terminated":
-                if code:
-                    instance._state_reason = StateReason(f"{code}: {code}", code)
-                self._shut_down(context, instance)
-            if instance_id in self._shutting_down:
-                instance._state.name, instance._state.code = "shutting-down", 32
-                change["CurrentState"] = {"Code": 32, "Name": "shutting-down"}
-                if change["PreviousState"]["Name"] != "shutting-down":
-                    ec2_state_events.emit(context.account_id, context.region, [instance_id], "shutting-down")
+            if change["CurrentState"]["Name"] == "shutting-down" and change["PreviousState"]["Name"] != "shutting-down":
+                ec2_state_events.emit(context.account_id, context.region, [change["InstanceId"]], "shutting-down")
         if code != OWN_SHUTDOWN:  # the agent's own call for a machine already off needs no look
             ended = [change["InstanceId"] for change in response["TerminatingInstances"]]
             nudge(EnginePaths.default().agent_nudges, *ended)  # the machines shut down now
@@ -137,8 +151,8 @@ class LocalEc2Provider(Ec2Provider):
         shutdown with attempted graceful OS shutdown",
         https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/instance-terminate-methods.html): an instance the
         agent runs stays `shutting-down` until its machine is off (its bootstrap has reported), at least
-        SHUTTING_DOWN_SECONDS (or its run's "ShuttingDown" fault), at most OS_SHUTDOWN_LIMIT_SECONDS after that."""
-        self._shutting_down.add(instance.id)
+        SHUTTING_DOWN_SECONDS (or its run's "ShuttingDown" fault), at most OS_SHUTDOWN_LIMIT_SECONDS after that.
+        The instance is in `_shutting_down` already."""
         account, region = context.account_id, context.region
         machine = EnginePaths.default().instances / instance.id
         run_id = ec2_state_events.run_id_of_instance(account, region, instance.id)
@@ -150,8 +164,9 @@ class LocalEc2Provider(Ec2Provider):
             limit = time.monotonic() + OS_SHUTDOWN_LIMIT_SECONDS
             while machine.is_dir() and not (machine / POWERED_OFF).exists() and time.monotonic() < limit:
                 time.sleep(0.1)
-            instance._state.name, instance._state.code = "terminated", 48
-            self._shutting_down.discard(instance.id)
+            with self._moto_instances:
+                instance._state.name, instance._state.code = "terminated", 48
+                self._shutting_down.discard(instance.id)
             ec2_state_events.emit(account, region, [instance.id], "terminated")
 
         threading.Thread(target=terminated_once_off, daemon=True).start()
