@@ -126,6 +126,11 @@ def start(paths: EnginePaths) -> bool:
         "DNS_ADDRESS": "0",
         "SKIP_SSL_CERT_DOWNLOAD": "1",
         "DISABLE_EVENTS": "1",
+        # LocalStack's calls to itself (Step Functions' tasks, EventBridge's targets) go through its gateway's
+        # handler chain in memory instead of over HTTPS to its own port (localstack/config.py, IN_MEMORY_CLIENT):
+        # the same handlers, IAM's included (plugins/iam_gateway.py), without a connection, a TLS handshake and
+        # the HTTP parsing on each side (LocalStack's CPU a run: 1.04 s -> 0.81 s, docs/performance.md)
+        "IN_MEMORY_CLIENT": "1",
         "LOCALSTACK_TELEMETRY_DISABLED": "1",
         "EC2_VM_MANAGER": "mock",
         "MOTO_ENABLE_AMI_VALIDATION": "1",  # RunInstances refuses an image that does not exist, as EC2 does
