@@ -267,10 +267,13 @@ def test_a_script_that_exits_75_twice_succeeds_on_its_third_attempt(client: Long
     assert len(waited) == 2 and waited[0] >= 1 and waited[1] >= 2  # retryBackoffSeconds * 2**attempt
 
 
+# The first attempt steps until its notice stops it, however late the notice comes (a busy machine delays the
+# test's look at the log); a resumed attempt takes five steps more.
 STEPPER = """n=$(cat "$LONGTASK_CHECKPOINT_DIR/step" 2>/dev/null || echo 0)
 echo "attempt $LONGTASK_ATTEMPT resumes at step $n"
 trap 'echo "$n" >"$LONGTASK_CHECKPOINT_DIR/step"; echo "saved step $n"; exit 143' TERM
-while [ "$n" -lt 20 ]; do n=$((n + 1)); echo "step $n"; sleep 1 & wait $!; done
+last=$((LONGTASK_ATTEMPT > 0 ? n + 5 : 3600))
+while [ "$n" -lt "$last" ]; do n=$((n + 1)); echo "step $n"; sleep 1 & wait $!; done
 echo "finished at step $n"
 """
 
@@ -298,13 +301,15 @@ def test_a_spot_run_interrupted_mid_way_resumes_from_its_checkpoint_and_succeeds
             return None
 
     assert poll_condition(reported, timeout=30)
-    assert (reported() or {})["spotNotice"] and live_instances(client, run_id) == [first]  # it waits for EC2
+    assert (reported() or {})["spotNotice"]
     record = assert_final(client, run_id, "SUCCEEDED")
     (reclaimed,) = [i for i in instances_of(client, run_id) if i["InstanceId"] == first]
+    # EC2 ended it (the first end's reason counts): after reporting it waited to be reclaimed, not shut itself down
     assert reclaimed["StateReason"]["Code"] == "Server.SpotInstanceTermination"
     saved = re.search(r"saved step (\d+)", read_log(client, f"runs/{run_id}/attempts/0/cloud-init-output.log"))
     assert saved and int(saved[1]) >= 3
-    assert f"attempt 1 resumes at step {saved[1]}" in record["logTail"] and "finished at step 20" in record["logTail"]
+    assert f"attempt 1 resumes at step {saved[1]}" in record["logTail"]
+    assert f"finished at step {int(saved[1]) + 5}" in record["logTail"]
     assert [(a["attempt"], a["spot"]) for a in record["attempts"]] == [(0, True), (1, False)]
     assert "Server.SpotInstanceTermination" in record["attempts"][0]["reason"]
 
