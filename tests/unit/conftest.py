@@ -9,6 +9,7 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
+from moto.core.config import default_user_config
 
 from longtask.local import prices
 from longtask.local.network import give_default_vpc_an_internet_gateway
@@ -17,6 +18,10 @@ from longtask.template_file import load_template
 ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "longtask-test-artifacts"
 REGION = "us-east-1"
+
+# one boto3 session for all the tests of a worker (moto's setting; by default each mock starts with a new one), so
+# that botocore reads each service's model once, not in every test: the unit tests' CPU 102 s -> 58 s on 4 workers
+default_user_config["core"]["reset_boto3_session"] = False
 
 
 @pytest.fixture(autouse=True)
