@@ -14,7 +14,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .client import Target
-from .common.network import default_subnet, internet_reach, s3_reach
+from .common.network import default_subnet, described_subnets, internet_reach, s3_reach
 from .deployment import deployed_digest
 from .sources import app_dir, source_digest
 
@@ -107,14 +107,15 @@ class Doctor:
         )
 
     def check_network(self, plan: Plan) -> Iterator[Check]:
-        subnets = plan.subnet_ids or [default_subnet(self.ec2)]
+        subnets = described_subnets(self.ec2, plan.subnet_ids) if plan.subnet_ids else [default_subnet(self.ec2)]
         if subnets == [None]:
             yield Check("network", False, "no subnets configured and no default VPC; set the stack's SubnetIds")
             return
-        for subnet_id in subnets:
-            s3 = s3_reach(self.ec2, subnet_id, plan.security_group_ids, plan.public_ip)
+        for subnet in subnets:
+            subnet_id = subnet["SubnetId"]
+            s3 = s3_reach(self.ec2, subnet, plan.security_group_ids, plan.public_ip)
             yield Check(f"route to S3 from {subnet_id}", None if s3.unchecked else s3.reachable, s3.note)
-            internet = internet_reach(self.ec2, subnet_id, plan.public_ip)
+            internet = internet_reach(self.ec2, subnet, plan.public_ip)
             yield Check(f"route to the internet from {subnet_id}", None if internet.unchecked else internet.reachable,
                         internet.note + ("" if internet.reachable else " (scripts that install packages need it)"))
 
@@ -138,7 +139,7 @@ class Doctor:
             yield Check(f"architecture of {name}", fits, f"{name} runs {', '.join(supported)}{fix}")
 
     def check_offerings(self, plan: Plan) -> Iterator[Check]:
-        subnets = plan.subnet_ids or [s for s in [default_subnet(self.ec2)] if s]
+        subnets = plan.subnet_ids or [s["SubnetId"] for s in [default_subnet(self.ec2)] if s]
         zones = sorted({s["AvailabilityZone"] for s in self.ec2.describe_subnets(SubnetIds=subnets)["Subnets"]})
         offered = {(o["InstanceType"], o["Location"]) for page in self.ec2.get_paginator(
             "describe_instance_type_offerings").paginate(LocationType="availability-zone", Filters=[

@@ -28,10 +28,16 @@ class Reach:
     unchecked: bool = False  # reachable as far as the launcher can tell: the path goes where it cannot look
 
 
-def default_subnet(ec2: Any) -> str | None:
-    """The default VPC's default subnet that EC2 would pick (the first availability zone)."""
+def default_subnet(ec2: Any) -> dict[str, Any] | None:
+    """The default VPC's default subnet that EC2 would pick (the first availability zone), as EC2 describes it."""
     subnets = ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"]
-    return min(subnets, key=lambda s: s["AvailabilityZone"])["SubnetId"] if subnets else None
+    return min(subnets, key=lambda s: s["AvailabilityZone"]) if subnets else None
+
+
+def described_subnets(ec2: Any, subnet_ids: list[str]) -> list[dict[str, Any]]:
+    """The subnets as EC2 describes them, in the order given: one DescribeSubnets for all of them."""
+    found = {subnet["SubnetId"]: subnet for subnet in ec2.describe_subnets(SubnetIds=subnet_ids)["Subnets"]}
+    return [found[subnet_id] for subnet_id in subnet_ids]
 
 
 def public_ip_on_launch(subnet: dict[str, Any], requested: bool | None) -> bool:
@@ -40,24 +46,23 @@ def public_ip_on_launch(subnet: dict[str, Any], requested: bool | None) -> bool:
     return subnet.get("MapPublicIpOnLaunch", False) if requested is None else requested
 
 
-def s3_reach(ec2: Any, subnet_id: str, security_group_ids: list[str], public_ip: bool | None) -> Reach:
-    """Where this subnet's default route and S3 endpoint lead, for an instance with these groups."""
-    subnet = ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"][0]
+def s3_reach(ec2: Any, subnet: dict[str, Any], security_group_ids: list[str], public_ip: bool | None) -> Reach:
+    """Where this subnet's (as described) default route and S3 endpoint lead, for an instance with these groups."""
     gets_public_ip = public_ip_on_launch(subnet, public_ip)
     egress = _egress_on_https(ec2, security_group_ids)
     if egress is False:
         return Reach(False, f"security groups {', '.join(security_group_ids)} allow no outbound TCP {HTTPS}")
-    reach = _route(ec2, subnet_id, subnet["VpcId"], gets_public_ip)
+    reach = _route(ec2, subnet["SubnetId"], subnet["VpcId"], gets_public_ip)
     if reach.reachable and egress is None:
         caveat = f"the security groups allow TCP {HTTPS} only to some addresses, which the launcher cannot check"
         return Reach(True, f"{reach.note}; {caveat}", unchecked=True)
     return reach
 
 
-def internet_reach(ec2: Any, subnet_id: str, public_ip: bool | None) -> Reach:
-    """Whether an instance in this subnet reaches the internet: a public IP and an internet gateway, or NAT (an S3
-    gateway endpoint reaches S3 only)."""
-    subnet = ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"][0]
+def internet_reach(ec2: Any, subnet: dict[str, Any], public_ip: bool | None) -> Reach:
+    """Whether an instance in this subnet (as described) reaches the internet: a public IP and an internet gateway,
+    or NAT (an S3 gateway endpoint reaches S3 only)."""
+    subnet_id = subnet["SubnetId"]
     table = route_table(ec2, subnet_id, subnet["VpcId"])
     if table is None:
         return Reach(False, f"subnet {subnet_id} has no route table")

@@ -10,7 +10,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from common import tags as tag
 from common.keys import STAGED_SCRIPT, RunKeys, split_s3_uri
-from common.network import default_subnet, public_ip_on_launch, s3_reach
+from common.network import default_subnet, described_subnets, public_ip_on_launch, s3_reach
 from common.pricing import Prices
 from common.record import build_record, to_item
 from common.statuses import RUNNING
@@ -102,12 +102,12 @@ def start_run(
         hop_limit=run_input.http_put_response_hop_limit,
     )
     launched = find_launched(ec2, execution.arn)
-    network_note = ""
+    network_note, subnets = "", []
     if launched is None:
         subnets, network_note = _subnets_reaching_s3(ec2, run_input.subnet_ids or settings.subnet_ids, spec)
         spot = run_input.spot and attempt.interruptions < run_input.on_demand_after_interruptions
-        launched = launch(ec2, spec, launch_options(instance_types, subnets, spot))
-    subnet = ec2.describe_subnets(SubnetIds=[launched.subnet_id])["Subnets"][0] if launched.subnet_id else {}
+        launched = launch(ec2, spec, launch_options(instance_types, [s["SubnetId"] for s in subnets], spot))
+    subnet = _subnet_of(ec2, launched.subnet_id, subnets)
     public_ip = public_ip_on_launch(subnet, run_input.associate_public_ip_address)
     cost: dict[str, Any] = {"publicIp": public_ip, "deadlineSource": "timeoutSeconds"}
     if budget_left is not None:
@@ -158,27 +158,37 @@ def watch_name(run_id: str) -> str:
     return f"{run_id[: WATCH_NAME_LENGTH - 9]}-{hashlib.sha256(run_id.encode()).hexdigest()[:8]}"
 
 
-def _subnets_reaching_s3(ec2: Any, subnet_ids: list[str], spec: LaunchSpec) -> tuple[list[str], str]:
-    """The subnets (the default one when none is given) whose instances can reach S3, and what could not be
-    checked; LaunchFailed when none can, since such a run could never report."""
-    if not subnet_ids:
+def _subnets_reaching_s3(ec2: Any, subnet_ids: list[str], spec: LaunchSpec) -> tuple[list[dict[str, Any]], str]:
+    """The subnets (the default one when none is given) whose instances can reach S3, as described, and what could
+    not be checked; LaunchFailed when none can, since such a run could never report."""
+    if subnet_ids:
+        subnets = described_subnets(ec2, subnet_ids)
+    else:
         default = default_subnet(ec2)
         if default is None:
             raise LaunchFailed("no subnetIds given and the account has no default VPC; set the stack's SubnetIds")
-        subnet_ids = [default]
+        subnets = [default]
     usable, refused, unchecked = [], [], []
-    for subnet_id in subnet_ids:
-        reach = s3_reach(ec2, subnet_id, spec.security_group_ids, spec.associate_public_ip_address)
+    for subnet in subnets:
+        reach = s3_reach(ec2, subnet, spec.security_group_ids, spec.associate_public_ip_address)
         if not reach.reachable:
             refused.append(reach.note)
             continue
-        usable.append(subnet_id)
+        usable.append(subnet)
         if reach.unchecked:
             unchecked.append(reach.note)
     if not usable:
         why = "; ".join(refused)
         raise LaunchFailed(f"no route to S3, so the instance could never fetch its script or report: {why}")
     return usable, "; ".join(unchecked)
+
+
+def _subnet_of(ec2: Any, subnet_id: str, described: list[dict[str, Any]]) -> dict[str, Any]:
+    """The launched instance's subnet: as described before the launch, else (a launch found again) as EC2
+    describes it now; {} when EC2 did not say."""
+    if not subnet_id:
+        return {}
+    return next((s for s in described if s["SubnetId"] == subnet_id), None) or described_subnets(ec2, [subnet_id])[0]
 
 
 def _timing(run_input: RunInput, settings: Settings) -> tuple[int, int, int]:

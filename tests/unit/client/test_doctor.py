@@ -22,7 +22,7 @@ def test_each_family_counts_against_its_own_vcpu_quota(instance_type: str, codes
 
 def test_the_internet_needs_a_public_ip_with_an_internet_gateway(aws: dict[str, Any]) -> None:
     ec2 = aws["ec2"]
-    subnet = ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"][0]["SubnetId"]
+    subnet = ec2.describe_subnets(Filters=[{"Name": "default-for-az", "Values": ["true"]}])["Subnets"][0]
     assert internet_reach(ec2, subnet, public_ip=True).reachable
     private = internet_reach(ec2, subnet, public_ip=False)
     assert not private.reachable and "add a NAT gateway, or set associatePublicIpAddress" in private.note

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from common.network import default_subnet, s3_reach
+from common.network import default_subnet, described_subnets, s3_reach
 from launcher.errors import LaunchFailed
 from launcher.runs import Execution, start_run
 from launcher.settings import Settings
@@ -26,6 +26,10 @@ def private_subnet(ec2: Any, default_route: dict[str, str] | None = None) -> tup
     return subnet, table
 
 
+def described(ec2: Any, subnet_id: str) -> dict[str, Any]:
+    return described_subnets(ec2, [subnet_id])[0]
+
+
 def test_default_subnet_with_its_public_ip_reaches_s3(aws: dict[str, Any]) -> None:
     subnet = default_subnet(aws["ec2"])
     assert subnet is not None
@@ -36,7 +40,7 @@ def test_default_subnet_with_its_public_ip_reaches_s3(aws: dict[str, Any]) -> No
 
 def test_a_subnet_without_default_route_or_endpoint_is_refused(aws: dict[str, Any]) -> None:
     subnet, table = private_subnet(aws["ec2"])
-    reach = s3_reach(aws["ec2"], subnet, [], None)
+    reach = s3_reach(aws["ec2"], described(aws["ec2"], subnet), [], None)
     assert not reach.reachable and table in reach.note and "no default route" in reach.note
 
 
@@ -46,7 +50,7 @@ def test_an_s3_gateway_endpoint_is_a_route(aws: dict[str, Any]) -> None:
     vpc = ec2.describe_subnets(SubnetIds=[subnet])["Subnets"][0]["VpcId"]
     ec2.create_vpc_endpoint(VpcId=vpc, ServiceName="com.amazonaws.us-east-1.s3", VpcEndpointType="Gateway",
                             RouteTableIds=[table])  # fmt: skip
-    assert s3_reach(ec2, subnet, [], None).reachable
+    assert s3_reach(ec2, described(ec2, subnet), [], None).reachable
 
 
 def test_a_route_it_cannot_check_launches_with_a_note(aws: dict[str, Any]) -> None:
@@ -58,7 +62,7 @@ def test_a_route_it_cannot_check_launches_with_a_note(aws: dict[str, Any]) -> No
     peering = ec2.create_vpc_peering_connection(VpcId=vpc, PeerVpcId=peer)["VpcPeeringConnection"]
     ec2.create_route(RouteTableId=table["RouteTables"][0]["RouteTableId"], DestinationCidrBlock="0.0.0.0/0",
                      VpcPeeringConnectionId=peering["VpcPeeringConnectionId"])  # fmt: skip
-    reach = s3_reach(ec2, subnet, [], None)
+    reach = s3_reach(ec2, described(ec2, subnet), [], None)
     assert reach.reachable and reach.unchecked and "cannot check" in reach.note
 
 
@@ -84,8 +88,19 @@ def test_a_run_that_could_never_report_launches_nothing(aws: dict[str, Any]) -> 
 
 def test_unreachable_subnets_are_skipped_and_the_default_subnet_is_named(aws: dict[str, Any]) -> None:
     closed, _ = private_subnet(aws["ec2"])
-    launch = start_run({"script": "echo hi", "subnetIds": [closed, default_subnet(aws["ec2"])]}, EXECUTION,
+    default = default_subnet(aws["ec2"])["SubnetId"]
+    launch = start_run({"script": "echo hi", "subnetIds": [closed, default]}, EXECUTION,
                        Settings.from_environment(), aws["ec2"], aws["s3"])["launch"]  # fmt: skip
-    assert launch["subnetId"] == default_subnet(aws["ec2"])
+    assert launch["subnetId"] == default
     (instance,) = instances(aws["ec2"])
-    assert instance["SubnetId"] == default_subnet(aws["ec2"]) and instance.get("PublicIpAddress")
+    assert instance["SubnetId"] == default and instance.get("PublicIpAddress")
+
+
+def test_a_launch_describes_its_subnets_once(aws: dict[str, Any]) -> None:
+    """One DescribeSubnets a launch (EC2's Describe calls share the account's request rate): the preflight's
+    description also gives the launched instance's zone and public IP."""
+    calls: list[str] = []
+    aws["ec2"].meta.events.register("before-call.ec2.DescribeSubnets", lambda **_: calls.append("DescribeSubnets"))
+    launch = start_run({"script": "echo hi"}, EXECUTION, Settings.from_environment(), aws["ec2"], aws["s3"])["launch"]
+    assert launch["subnetId"] == default_subnet(aws["ec2"])["SubnetId"] and launch["publicIp"]
+    assert len(calls) == 2  # the launch's one, and the default_subnet just above
