@@ -136,9 +136,8 @@ class LocalEc2Provider(Ec2Provider):
                     change["CurrentState"] = {"Code": 32, "Name": "shutting-down"}
         for instance in newly_ending:
             self._shut_down(context, instance)
-        for change in response["TerminatingInstances"]:
-            if change["CurrentState"]["Name"] == "shutting-down" and change["PreviousState"]["Name"] != "shutting-down":
-                ec2_state_events.emit(context.account_id, context.region, [change["InstanceId"]], "shutting-down")
+        if newly_ending:  # the ones already shutting-down said so when they began
+            ec2_state_events.emit(context.account_id, context.region, [i.id for i in newly_ending], "shutting-down")
         if code != OWN_SHUTDOWN:  # the agent's own call for a machine already off needs no look
             ended = [change["InstanceId"] for change in response["TerminatingInstances"]]
             nudge(EnginePaths.default().agent_nudges, *ended)  # the machines shut down now
