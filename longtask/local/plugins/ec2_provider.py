@@ -52,7 +52,8 @@ SHUTTING_DOWN_SECONDS = float(os.environ.get("LONGTASK_SHUTTING_DOWN_SECONDS", "
 OS_SHUTDOWN_LIMIT_SECONDS = 60  # then EC2 powers a stuck OS off (the agent's own SIGKILL grace is 10 s)
 DESCRIBE_DELAY = float(os.environ.get("LONGTASK_DESCRIBE_DELAY_SECONDS", "1"))
 # StateReason messages as EC2 writes them: the code, then what happened (moto's own terminate writes
-# "Client.UserInitiatedShutdown: User initiated shutdown"; codes: the API reference's StateReason)
+# "Client.UserInitiatedShutdown: User initiated shutdown"; the codes:
+# https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_StateReason.html)
 STATE_REASON_MESSAGES = {
     OWN_SHUTDOWN: f"{OWN_SHUTDOWN}: Instance initiated shutdown",
     SPOT_RECLAIMED: f"{SPOT_RECLAIMED}: Spot instance termination",
