@@ -7,6 +7,9 @@ READY := $(VENV)/.ready
 # the tests that need the engine alone to one worker (tests/conftest.py)
 WORKERS ?= 4
 PYTEST := $(BIN)/pytest -n $(WORKERS) --dist loadgroup
+# Python compiles each module the first time it is imported and keeps its bytecode, unless told not to (this
+# machine tells it not to): then every process compiled again every module it imported that setup did not compile
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: setup demo test lint test-unit test-integration test-faults bench engine-down clean
 
@@ -15,7 +18,10 @@ PYTEST := $(BIN)/pytest -n $(WORKERS) --dist loadgroup
 $(READY): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
 	test -x $(BIN)/uv || $(BIN)/pip install --quiet --disable-pip-version-check uv
-	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dev]'
+	# the CLI's dependencies compiled, so that it starts compiled from any shell; the dev tools (half of the set-up
+	# when compiled here) compile what they import when they first run
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e .
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
 	$(BIN)/python -m compileall -q longtask > /dev/null
 	touch $(READY)
 

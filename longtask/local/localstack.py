@@ -47,7 +47,7 @@ def ensure_environment(paths: EnginePaths) -> Path:
     python = venv / "bin" / "python"
     entry_points = (app_dir() / "pyproject.toml").read_text()
     wanted = json.dumps({"requirements": LOCALSTACK_REQUIREMENTS, "plugin": str(app_dir()), "project": entry_points,
-                         "bytecode": True})  # fmt: skip
+                         "bytecode": "on first import"})  # fmt: skip
     marker = venv / ".longtask-environment"
     if python.exists() and marker.exists() and marker.read_text() == wanted:
         return python
@@ -60,9 +60,11 @@ def ensure_environment(paths: EnginePaths) -> Path:
             "pip",
             "install",
             "--quiet",
-            # compiled once here: this machine sets PYTHONDONTWRITEBYTECODE, so LocalStack, each Lambda environment
-            # and each instance's `aws` command would otherwise compile every module they import on every start
-            "--compile-bytecode",
+            # not compiled here (--compile-bytecode took 32 of the 42 CPU s of this install, and the engine imports a
+            # quarter of it): each module is compiled the first time one of the engine's processes imports it, and
+            # kept. Their environments are made without this machine's PYTHONDONTWRITEBYTECODE (start() below,
+            # warm_server.start, plugins/lambda_executor.py, the instance agent's instances), which would have them
+            # compile the same modules again on every start
             "--exclude-newer",
             LOCALSTACK_EXCLUDE_NEWER,
             *LOCALSTACK_REQUIREMENTS,
