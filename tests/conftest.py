@@ -20,7 +20,7 @@ from .integration import engine_session
 
 FOUND: dict[str, list] = {}  # what the session left behind, reported by pytest_terminal_summary
 STARTED: list[float] = []
-EXCLUSIVE_GROUP = "engine-alone"
+ONE_WORKER = "one-worker"  # the xdist group of the tests that need the engine alone, then of those run in turn
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -31,15 +31,19 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own, which names each test of a group after it
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tests that need the engine alone first, then the tests that need no engine, then the others, the slow
-    first, the longest first. The first are one xdist group (`--dist loadgroup`): one worker runs them one after
-    another, with the engine to itself, while the others run the tests that need no engine; the rest go to
-    whichever worker is free, so that the slow ones start side by side as soon as the engine is shared again (a
-    slow test started last would end the session alone; one started behind another, on the same worker, too)."""
+    """Tests that need the engine alone first, then those that run in turn, then the tests that need no engine,
+    then the others, the slow first, the longest first. The first two kinds are one xdist group (`--dist
+    loadgroup`): one worker runs them one after another, the first with the engine to itself while the others run
+    the tests that need no engine, the second beside the rest; the rest go to whichever worker is free, so that the
+    slow ones start side by side as soon as the engine is shared again (a slow test started last would end the
+    session alone; one started behind another, on the same worker, too). A group of its own for the tests run in
+    turn would not wait behind the first: xdist hands out the largest groups first, so a second worker would wait
+    for the engine instead of running the tests that need none."""
     def order(item: pytest.Item) -> tuple[int, float]:
-        if item.get_closest_marker("exclusive"):
-            item.add_marker(pytest.mark.xdist_group(EXCLUSIVE_GROUP))
-            return 0, 0
+        for rank, marker in enumerate(("exclusive", "in_turn")):
+            if item.get_closest_marker(marker):
+                item.add_marker(pytest.mark.xdist_group(ONE_WORKER))
+                return 0, rank
         if "integration" not in item.path.parts:
             return 1, 0
         slow = item.get_closest_marker("slow")

@@ -171,7 +171,7 @@ def rules_without_targets(client: LongTaskClient, function: str, stack: str = ST
     """The stack's EventBridge rules that invoke a function (by its logical id), without their targets for a
     while: as if every event they would deliver were lost."""
     events = client.target.client("events")
-    names = [rule["Name"] for rule in events.list_rules(NamePrefix=stack)["Rules"] if function in rule["Name"]]
+    names = [rule["Name"] for rule in events.list_rules(NamePrefix=f"{stack}-")["Rules"] if function in rule["Name"]]
     targets = {name: events.list_targets_by_rule(Rule=name)["Targets"] for name in names}
     assert names and all(targets.values())
     for name, rule_targets in targets.items():

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from longtask import deployment
 from longtask.client import LongTaskClient
 from longtask.local import engine
 from longtask.local.deploy import deploy
@@ -26,6 +27,7 @@ SESSION_ENV = "LONGTASK_TEST_SESSION"  # the session's id, inherited by its xdis
 STACK = "longtask-it"
 SCRIPTS_BUCKET = "longtask-it-scripts"  # scripts kept outside the artifact bucket (ScriptReadArns)
 EXAMPLES_STACK = "longtask-it-examples"
+IAM_STACK = "longtask-mutations"  # test_iam_mutations.py's, deployed by its first test: its roles lose statements
 PARAMETERS = {  # the local defaults, plus the optional triggers
     **engine.LOCAL_STACK_PARAMETERS,
     "ScriptUploadPrefix": "scripts/",
@@ -109,7 +111,7 @@ def finish(paths: EnginePaths) -> dict[str, list] | None:
     found: dict[str, list] = {}
     try:
         if state.get("deployed"):
-            instances, running = leaks(LongTaskClient(engine.target(paths, STACK)))
+            instances, running = leaks(paths, (STACK, IAM_STACK))
             found.update({"instances leaked": instances, "runs lost (still RUNNING)": running})
     finally:
         if state["started"]:
@@ -119,16 +121,22 @@ def finish(paths: EnginePaths) -> dict[str, list] | None:
     return found
 
 
-def leaks(client: LongTaskClient) -> tuple[list[str], list[str]]:
-    """(instances of the test stack still alive, runs still RUNNING in its table)."""
-    reservations = client.target.client("ec2").describe_instances(
-        Filters=[
-            {"Name": "tag:longtask:stack", "Values": [STACK]},
-            {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]},
-        ]
-    )["Reservations"]
-    instances = [i["InstanceId"] for r in reservations for i in r["Instances"]]
-    running = [run["runId"] for run in client.list_runs(limit=100_000) if run.get("status") == "RUNNING"]
+def leaks(paths: EnginePaths, stacks: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """(instances of the test stacks still alive, runs still RUNNING in their tables), of those deployed."""
+    instances: list[str] = []
+    running: list[str] = []
+    for stack in stacks:
+        client = LongTaskClient(engine.target(paths, stack))
+        if deployment.stack_state(client.target.client("cloudformation"), stack)[0] is None:
+            continue
+        reservations = client.target.client("ec2").describe_instances(
+            Filters=[
+                {"Name": "tag:longtask:stack", "Values": [stack]},
+                {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]},
+            ]
+        )["Reservations"]
+        instances += [i["InstanceId"] for r in reservations for i in r["Instances"]]
+        running += [run["runId"] for run in client.list_runs(limit=100_000) if run.get("status") == "RUNNING"]
     return instances, running
 
 

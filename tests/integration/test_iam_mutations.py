@@ -2,7 +2,9 @@
 fails on the local engine with AWS's error; put it back and it works again. Each proves that the statement is
 needed and that the engine enforces it.
 
-The statement is removed with PutRolePolicy and restored afterwards, so no redeploy is needed.
+The statement is removed with PutRolePolicy and restored afterwards, so no redeploy is needed. The roles are
+those of a stack of their own, so that a role without a statement fails no other test's run: these tests run one
+after another (each takes a statement away), beside the others.
 """
 
 from __future__ import annotations
@@ -17,20 +19,30 @@ from typing import Any
 import pytest
 
 from longtask.client import LongTaskClient
+from longtask.local import engine
+from longtask.local.paths import EnginePaths
 from longtask.waiting import poll_condition
 
 from .conftest import run_started_for, stack_output
-from .engine_session import PARAMETERS, STACK
+from .engine_session import IAM_STACK, PARAMETERS
 
-pytestmark = pytest.mark.exclusive  # a role without a statement fails every run that needs it
+pytestmark = pytest.mark.in_turn  # each takes a statement away from a role of their stack
+
+
+@pytest.fixture(scope="module")
+def client(client: LongTaskClient) -> LongTaskClient:
+    """Here, the client of the stack whose roles these tests change: the test stack's template and parameters,
+    deployed on the session's engine once (the session's end looks at its runs too, engine_session.leaks)."""
+    return engine.connect(IAM_STACK, PARAMETERS, EnginePaths.default())
 
 
 @contextmanager
-def without_statement(client: LongTaskClient, role_logical_id: str, sid: str) -> Iterator[None]:
-    """The role's inline policy holding statement `sid`, without it, for the duration of the block."""
+def without_statement(client: LongTaskClient, role_logical_id: str, sid: str) -> Iterator[str]:
+    """The role's inline policy holding statement `sid`, without it, for the duration of the block; gives the role's
+    name."""
     iam = client.target.client("iam")
     role = client.target.client("cloudformation").describe_stack_resource(
-        StackName=STACK, LogicalResourceId=role_logical_id
+        StackName=client.target.stack_name, LogicalResourceId=role_logical_id
     )["StackResourceDetail"]["PhysicalResourceId"]
     for name in iam.list_role_policies(RoleName=role)["PolicyNames"]:
         document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
@@ -44,7 +56,7 @@ def without_statement(client: LongTaskClient, role_logical_id: str, sid: str) ->
     narrowed = {**document, "Statement": kept or [{"Effect": "Deny", "Action": "none:None", "Resource": "*"}]}
     iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(narrowed))
     try:
-        yield
+        yield role
     finally:
         iam.put_role_policy(RoleName=role, PolicyName=name, PolicyDocument=json.dumps(document))
 
@@ -72,7 +84,7 @@ def test_outcome_without_describe_instances_cannot_collect(client: LongTaskClien
 def test_reaper_without_query_cannot_find_running_runs(client: LongTaskClient) -> None:
     function = client.target.client("lambda")
     with without_statement(client, "ReaperFunctionRole", "FindRunningRuns"):
-        response = function.invoke(FunctionName=stack_output(client, "ReaperFunctionName"), Payload=b"{}")
+        response = function.invoke(FunctionName=stack_output(client, "ReaperFunctionName", IAM_STACK), Payload=b"{}")
         payload = json.loads(response["Payload"].read())
     assert response.get("FunctionError") and "AccessDeniedException" in json.dumps(payload)
     assert "dynamodb:Query" in payload["errorMessage"]
@@ -105,19 +117,17 @@ def test_rule_role_without_start_runs_starts_nothing(client: LongTaskClient) -> 
         """The name of the run the upload started, if any."""
         return (run_started_for(client, uri, since) or {}).get("name")
 
-    with without_statement(client, "StartRunRole", "StartRuns"):
+    with without_statement(client, "StartRunRole", "StartRuns") as role:
         denied = upload()
-        assert _refusal_logged(client, "states:StartExecution", "StartRunRole")
+        assert _refusal_logged("states:StartExecution", role)
     assert started(denied) is None
     allowed = upload()  # the statement back: an upload starts a run again
     assert poll_condition(lambda: started(allowed) is not None, timeout=30, interval=1)
     assert client.wait(started(allowed))["status"] == "SUCCEEDED"
 
 
-def _refusal_logged(client: LongTaskClient, action: str, role: str) -> bool:
+def _refusal_logged(action: str, role: str) -> bool:
     """Wait until the engine has decided (and refused) the rule target's call."""
-    from longtask.local.paths import EnginePaths
-
     log = EnginePaths.default().iam_decisions
 
     def refused() -> Any:
@@ -131,9 +141,9 @@ def _refusal_logged(client: LongTaskClient, action: str, role: str) -> bool:
 def test_a_rule_without_its_lambda_permission_cannot_invoke_the_reaper(client: LongTaskClient) -> None:
     """A rule target without a RoleArn is decided by the function's resource policy (its Lambda permission)."""
     functions = client.target.client("lambda")
-    reaper = stack_output(client, "ReaperFunctionName")
+    reaper = stack_output(client, "ReaperFunctionName", IAM_STACK)
     events = client.target.client("events")
-    (rule_arn,) = [rule["Arn"] for rule in events.list_rules(NamePrefix=STACK)["Rules"]
+    (rule_arn,) = [rule["Arn"] for rule in events.list_rules(NamePrefix=IAM_STACK)["Rules"]
                    if "Execution Status Change" in rule.get("EventPattern", "")]  # fmt: skip
     policy = json.loads(functions.get_policy(FunctionName=reaper)["Policy"])
     (permission,) = [s for s in policy["Statement"] if s["Condition"]["ArnLike"]["AWS:SourceArn"] == rule_arn]
@@ -161,8 +171,6 @@ def test_a_rule_without_its_lambda_permission_cannot_invoke_the_reaper(client: L
 
 
 def _log_size() -> int:
-    from longtask.local.paths import EnginePaths
-
     log = EnginePaths.default().iam_decisions
     return log.stat().st_size if log.exists() else 0
 
@@ -170,8 +178,6 @@ def _log_size() -> int:
 def _decision(since: int, action: str, principal: str, function: str, allowed: bool) -> bool:
     """Wait until the engine has decided, after byte `since` of its decision log, a call of `principal` on
     `function` (the signal function's rules invoke it as events.amazonaws.com too)."""
-    from longtask.local.paths import EnginePaths
-
     log = EnginePaths.default().iam_decisions
 
     def decided() -> bool:
