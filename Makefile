@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 READY := $(VENV)/.ready
 # pytest-xdist workers: integration tests mostly wait for runs, so more workers than the 2 cores; loadgroup gives
 # the tests that need the engine alone to one worker (tests/conftest.py)
-WORKERS ?= 4
+WORKERS ?= 5
 PYTEST := $(BIN)/pytest -n $(WORKERS) --dist loadgroup
 # Python compiles each module the first time it is imported and keeps its bytecode, unless told not to (this
 # machine tells it not to): then every process compiled again every module it imported that setup did not compile
@@ -14,12 +14,12 @@ unexport PYTHONDONTWRITEBYTECODE
 .PHONY: setup demo test lint test-unit test-integration test-faults bench engine-down clean
 
 # The project's virtual environment with the package, the CLI and the dev tools (LocalStack's own
-# environment, .venv-localstack, is made by the local engine on first use).
+# environment, .venv-localstack, is made by the local engine on first use). The CLI's dependencies are compiled
+# here, so that it starts compiled from any shell; the dev tools (half of the set-up when compiled here) compile
+# what they import when they first run.
 $(READY): pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
 	test -x $(BIN)/uv || $(BIN)/pip install --quiet --disable-pip-version-check uv
-	# the CLI's dependencies compiled, so that it starts compiled from any shell; the dev tools (half of the set-up
-	# when compiled here) compile what they import when they first run
 	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e .
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
 	$(BIN)/python -m compileall -q longtask > /dev/null

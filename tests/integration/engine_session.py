@@ -2,7 +2,8 @@
 
 The first worker that needs the engine starts it (unless it runs) and deploys the stacks, under a lock; the
 others join it. Tests run side by side on it; a test marked `exclusive` (it changes what every run depends on:
-IAM policies, EventBridge targets) has it alone. At the session's end the controller (the only process, without
+EventBridge targets, the reaper's rules) has it alone; the IAM mutation tests change the roles of a stack of
+their own (IAM_STACK). At the session's end the controller (the only process, without
 xdist) looks for what the runs left behind, then stops the engine if the session started it.
 """
 
