@@ -44,9 +44,13 @@ def _is_zombie(pid: int) -> bool:
 
 
 def spawn(command: list[str], pid_file: Path, log_file: Path, env: dict[str, str], cwd: Path) -> int:
-    """Start a detached background process (own session), record its pid, send its output to log_file."""
+    """Start a detached background process (own session), record its pid, send its output to log_file. The
+    previous start's log is kept as log_file.1, and older ones are dropped: LocalStack logs every request, about
+    50 MB a test suite, and a log kept for every start filled the disk."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
-    with log_file.open("ab") as log:
+    if log_file.exists():
+        log_file.replace(log_file.with_name(f"{log_file.name}.1"))
+    with log_file.open("wb") as log:
         process = subprocess.Popen(
             command, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
