@@ -143,7 +143,7 @@ def test_a_rule_without_its_lambda_permission_cannot_invoke_the_reaper(client: L
     functions = client.target.client("lambda")
     reaper = stack_output(client, "ReaperFunctionName", IAM_STACK)
     events = client.target.client("events")
-    (rule_arn,) = [rule["Arn"] for rule in events.list_rules(NamePrefix=IAM_STACK)["Rules"]
+    (rule_arn,) = [rule["Arn"] for rule in events.list_rules(NamePrefix=f"{IAM_STACK}-")["Rules"]
                    if "Execution Status Change" in rule.get("EventPattern", "")]  # fmt: skip
     policy = json.loads(functions.get_policy(FunctionName=reaper)["Policy"])
     (permission,) = [s for s in policy["Statement"] if s["Condition"]["ArnLike"]["AWS:SourceArn"] == rule_arn]
