@@ -127,9 +127,10 @@ def leaks(paths: EnginePaths, stacks: tuple[str, ...]) -> tuple[list[str], list[
     instances: list[str] = []
     running: list[str] = []
     for stack in stacks:
-        client = LongTaskClient(engine.target(paths, stack))
-        if deployment.stack_state(client.target.client("cloudformation"), stack)[0] is None:
-            continue
+        target = engine.target(paths, stack)
+        if deployment.stack_state(target.client("cloudformation"), stack)[0] is None:
+            continue  # not deployed this session (LongTaskClient would refuse it)
+        client = LongTaskClient(target)
         reservations = client.target.client("ec2").describe_instances(
             Filters=[
                 {"Name": "tag:longtask:stack", "Values": [stack]},
