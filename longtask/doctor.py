@@ -58,6 +58,7 @@ class Doctor:
         self.cloudformation = target.client("cloudformation")
         self.ec2 = target.client("ec2")
         self.stack: dict[str, Any] = {}
+        self._described: list[dict[str, Any]] | None = None  # the plan's subnets, once described (_subnets)
 
     def checks(self) -> Iterator[Check]:
         """Each check in turn; without a deployed stack nothing else can be checked."""
@@ -106,9 +107,20 @@ class Doctor:
             spot=bool(self.run_input.get("spot")),
         )
 
+    def _subnets(self, plan: Plan) -> list[dict[str, Any]]:
+        """The plan's subnets (the default one when none is given) as EC2 describes them, described once for every
+        check; [] when none is given and there is no default VPC."""
+        if self._described is None:
+            if plan.subnet_ids:
+                self._described = described_subnets(self.ec2, plan.subnet_ids)
+            else:
+                default = default_subnet(self.ec2)
+                self._described = [default] if default else []
+        return self._described
+
     def check_network(self, plan: Plan) -> Iterator[Check]:
-        subnets = described_subnets(self.ec2, plan.subnet_ids) if plan.subnet_ids else [default_subnet(self.ec2)]
-        if subnets == [None]:
+        subnets = self._subnets(plan)
+        if not subnets:
             yield Check("network", False, "no subnets configured and no default VPC; set the stack's SubnetIds")
             return
         for subnet in subnets:
@@ -139,8 +151,9 @@ class Doctor:
             yield Check(f"architecture of {name}", fits, f"{name} runs {', '.join(supported)}{fix}")
 
     def check_offerings(self, plan: Plan) -> Iterator[Check]:
-        subnets = plan.subnet_ids or [s["SubnetId"] for s in [default_subnet(self.ec2)] if s]
-        zones = sorted({s["AvailabilityZone"] for s in self.ec2.describe_subnets(SubnetIds=subnets)["Subnets"]})
+        # no subnet given and no default VPC: the zones of every subnet of the account (a DescribeSubnets of none)
+        subnets = self._subnets(plan) or self.ec2.describe_subnets()["Subnets"]
+        zones = sorted({s["AvailabilityZone"] for s in subnets})
         offered = {(o["InstanceType"], o["Location"]) for page in self.ec2.get_paginator(
             "describe_instance_type_offerings").paginate(LocationType="availability-zone", Filters=[
                 {"Name": "instance-type", "Values": plan.instance_types}, {"Name": "location", "Values": zones}])

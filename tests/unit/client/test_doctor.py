@@ -6,8 +6,11 @@ from typing import Any
 
 import pytest
 
-from longtask.common.network import internet_reach
-from longtask.doctor import _quota_codes
+from longtask.client import Target
+from longtask.common.network import default_subnet, internet_reach
+from longtask.doctor import Doctor, Plan, _quota_codes
+
+from ..conftest import REGION
 
 
 @pytest.mark.parametrize(("instance_type", "codes"), [
@@ -26,3 +29,19 @@ def test_the_internet_needs_a_public_ip_with_an_internet_gateway(aws: dict[str, 
     assert internet_reach(ec2, subnet, public_ip=True).reachable
     private = internet_reach(ec2, subnet, public_ip=False)
     assert not private.reachable and "add a NAT gateway, or set associatePublicIpAddress" in private.note
+
+
+@pytest.mark.parametrize("subnet_ids", [[], ["the default"]])
+def test_the_network_and_offerings_checks_describe_the_subnets_once(aws: dict[str, Any], subnet_ids: list[str]) -> None:
+    """EC2's Describe calls share the account's request rate: one DescribeSubnets for both checks."""
+    default = default_subnet(aws["ec2"])
+    doctor = Doctor(Target(region=REGION))
+    plan = Plan(instance_types=["t3a.nano"], subnet_ids=[default["SubnetId"] for _ in subnet_ids], image="",
+                security_group_ids=[], public_ip=None, spot=False)
+    calls: list[str] = []
+    doctor.ec2.meta.events.register("before-call.ec2.DescribeSubnets", lambda **_: calls.append("DescribeSubnets"))
+    checks = [*doctor.check_network(plan), *doctor.check_offerings(plan)]
+    assert calls == ["DescribeSubnets"]
+    assert [check.name for check in checks] == [f"route to S3 from {default['SubnetId']}",
+                                                f"route to the internet from {default['SubnetId']}", "t3a.nano offered"]
+    assert checks[-1].detail == f"in {default['AvailabilityZone']}"
