@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
+from common.clients import client
 from common.pricing import PRICE_LIST_REGION, Prices
 
 from .runs import Attempt, Execution, start_run
@@ -34,11 +34,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     settings = Settings.from_environment()
     attempt = Attempt(int(event.get("attempt") or 0), int(event.get("interruptions") or 0),
                       float(event.get("spentUsd") or 0))  # fmt: skip
-    ec2 = boto3.client("ec2", config=EC2_CONFIG)
+    ec2 = client("ec2", config=EC2_CONFIG)
     entered = event.get("enteredAt")
     launched_at = datetime.fromisoformat(entered) if entered else datetime.now(UTC)
-    prices = Prices(ec2, ec2.meta.region_name, lambda: boto3.client("pricing", region_name=PRICE_LIST_REGION))
-    started = start_run(event.get("input"), execution, settings, ec2, boto3.client("s3"), attempt, launched_at, prices)
+    prices = Prices(ec2, ec2.meta.region_name, lambda: client("pricing", region_name=PRICE_LIST_REGION))
+    started = start_run(event.get("input"), execution, settings, ec2, client("s3"), attempt, launched_at, prices)
     logger.info("instance launched", extra={"launch": started["launch"]})
     metrics.add_metric(name="InstancesLaunched", unit=MetricUnit.Count, value=1)
     return started

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from common.clients import client
 from common.pricing import PRICE_LIST_REGION, Prices
 
 from .collect import collect
@@ -23,9 +23,9 @@ metrics = Metrics(namespace="LongTask")
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Event: {"runId": ..., "run": <the workflow's state>}; returns {"record", "item", "error"}."""
     logger.append_keys(run_id=event["runId"])
-    ec2 = boto3.client("ec2")
-    prices = Prices(ec2, ec2.meta.region_name, lambda: boto3.client("pricing", region_name=PRICE_LIST_REGION))
-    outcome = collect(event["runId"], event["run"], boto3.client("s3"), ec2, prices)
+    ec2 = client("ec2")
+    prices = Prices(ec2, ec2.meta.region_name, lambda: client("pricing", region_name=PRICE_LIST_REGION))
+    outcome = collect(event["runId"], event["run"], client("s3"), ec2, prices)
     unpriced = outcome.pop("unpriced")
     if unpriced:
         logger.warning("the attempt's cost is unknown", extra={"why": unpriced})

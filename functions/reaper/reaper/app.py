@@ -6,10 +6,10 @@ import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from common.clients import client
 from common.record import DEFAULT_RETENTION_DAYS
 
 from .sweep import reap_execution, settle_orphaned_runs, sweep
@@ -25,7 +25,7 @@ metrics = Metrics(namespace="LongTask")
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Event: a Step Functions "Execution Status Change" event or {"executionArn": ...} (reap that execution),
     or a scheduled event or {} (sweep the whole stack)."""
-    clients = {name: boto3.client(name) for name in ("ec2", "stepfunctions", "dynamodb", "events")}
+    clients = {name: client(name) for name in ("ec2", "stepfunctions", "dynamodb", "events")}
     table, stack, now = os.environ["RUNS_TABLE"], os.environ["STACK_NAME"], datetime.now(UTC)
     retention = int(os.environ.get("RUN_RETENTION_DAYS", DEFAULT_RETENTION_DAYS))
     execution_arn = event.get("executionArn") or (event.get("detail") or {}).get("executionArn")

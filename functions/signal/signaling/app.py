@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import boto3
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from common.clients import client
 from common.keys import run_id_of_result_key
 
 from .wake import wake
@@ -25,13 +25,13 @@ INSTANCE_INDEX = "ByInstance"  # the Runs table's index by instance id (template
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Event: an S3 "Object Created" event (runs/<run id>/result.json) or an "EC2 Instance State-change
     Notification"; a run that is not this stack's, or not running, is dropped."""
-    dynamodb, table = boto3.client("dynamodb"), os.environ["RUNS_TABLE"]
+    dynamodb, table = client("dynamodb"), os.environ["RUNS_TABLE"]
     detail = event.get("detail") or {}
     if event.get("source") == "aws.s3":
         run_ids = [run_id for run_id in [run_id_of_result_key(detail.get("object", {}).get("key", ""))] if run_id]
     else:
         run_ids = runs_of_instance(dynamodb, table, detail.get("instance-id", ""))
-    stepfunctions = boto3.client("stepfunctions")
+    stepfunctions = client("stepfunctions")
     woken = {run_id: wake(dynamodb, stepfunctions, table, run_id) for run_id in run_ids}
     metrics.add_metric(name="WatchersSignaled", unit=MetricUnit.Count, value=len(woken))
     return {"signaled": woken}

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import boto3
 import pytest
+from common.clients import client
 from common.record import build_record, from_item
 from launcher.app import lambda_handler
 from launcher.errors import InvalidInput
@@ -21,9 +23,9 @@ class Context:
     aws_request_id: str = "request-1"
 
 
-def event(run_input: Any) -> dict[str, Any]:
-    arn = "arn:aws:states:us-east-1:123456789012:execution:longtask:run-7"
-    return {"input": run_input, "execution": {"arn": arn, "name": "run-7"}}
+def event(run_input: Any, run_id: str = "run-7") -> dict[str, Any]:
+    arn = f"arn:aws:states:us-east-1:123456789012:execution:longtask:{run_id}"
+    return {"input": run_input, "execution": {"arn": arn, "name": run_id}}
 
 
 def test_handler_returns_the_launch_and_the_runs_item(aws: dict[str, Any]) -> None:
@@ -41,3 +43,19 @@ def test_handler_error_name_is_what_the_workflow_catches(aws: dict[str, Any]) ->
         lambda_handler(event({"script": "echo hi", "pollSeconds": 0}), Context())
     assert type(raised.value).__name__ == "InvalidInput"
     assert instances(aws["ec2"]) == []
+
+
+def test_an_environment_makes_its_clients_once(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Later invocations reuse the clients (and their connections) the first one made (common/clients.py)."""
+    made, make = [], boto3.client
+
+    def counted(service: str, **settings: Any) -> Any:
+        made.append(service)
+        return make(service, **settings)
+
+    monkeypatch.setattr(boto3, "client", counted)
+    client.cache_clear()  # a new environment
+    lambda_handler(event({"script": "echo hi"}), Context())
+    first = list(made)
+    lambda_handler(event({"script": "echo hi"}, "run-8"), Context())
+    assert {"ec2", "s3"} <= set(first) and made == first
