@@ -1,8 +1,12 @@
-"""The Step Functions client reuse the engine loads into LocalStack: one client per role session, renewed."""
+"""The Step Functions reuse the engine loads into LocalStack: one client per role session, renewed; one path parser;
+one heap key per shared component."""
 
 from __future__ import annotations
 
+import threading
+import time
 import types
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -54,3 +58,31 @@ def test_one_parser_is_made_and_parses_every_path_in_turn(reuse: types.ModuleTyp
         parse("a")
     assert parse("$.c") == ("$.c", 1)  # a failed parse leaves the parser to parse the next
     assert len(made) == 1
+
+
+def test_a_shared_component_makes_one_heap_key_when_executions_ask_at_once(reuse: types.ModuleType) -> None:
+    """As LocalStack's EvalComponent.heap_key: made the first time it is asked; each execution must get the same."""
+    asking = threading.Barrier(8)
+
+    class Component:
+        _key: str | None = None
+
+        def heap_key(self) -> str:
+            if self._key is None:
+                time.sleep(0.01)  # two first askers overlap here, unless one waits for the other
+                self._key = uuid.uuid4().hex
+            return self._key
+
+    Component.heap_key = property(reuse.Locked(Component.heap_key))
+    component, keys = Component(), []
+
+    def ask() -> None:
+        asking.wait()
+        keys.append(component.heap_key)
+
+    threads = [threading.Thread(target=ask) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(keys) == 8 and len(set(keys)) == 1
