@@ -3,8 +3,8 @@ sampled from /proc while a benchmark runs.
 
 A sample is not free: the kernel walks a process's page tables to answer its smaps_rollup, about 1.3 ms of CPU for
 each of the engine's processes here, 0.3 CPU s a sample with 50 runs' Lambda environments up. Sampled every 0.5 s,
-that took a fifth of a 2-core machine from the runs being measured; every 2 s, and once more at the end, it takes a
-twentieth and still sees the peak, which comes as environments start and stays while they stay up.
+that took a fifth of a 2-core machine from the runs being measured; every 2 s, and once more at the end, it takes
+about 7% and still sees the peak, which comes as environments start and stays while they stay up.
 """
 
 from __future__ import annotations
