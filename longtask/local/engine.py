@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..client import LongTaskClient, Target
+from ..errors import EngineError
 from . import localstack
 from .instance_agent import MINUTE_ENV
 from .network import give_default_vpc_an_internet_gateway
@@ -49,10 +50,24 @@ def up(paths: EnginePaths, agent_minute_seconds: int | None = None) -> bool:
     agent running with another setting is restarted. None: a running agent is kept as it is (a CLI command must
     not change the clock of the engine a test session started), a new one gets real minutes (60 s).
     """
-    started = localstack.start(paths)
-    if started:
+    launched = localstack.launch(paths)
+    if launched:
         shutil.rmtree(paths.instances, ignore_errors=True)  # a fresh LocalStack knows no instances
+    # the agent starts while LocalStack does: LocalStack's start keeps one core busy for seconds, the agent's
+    # (its AWS CLI server's warm-up included) would otherwise compete with the first deploy for both
+    agent_started = _start_agent(paths, agent_minute_seconds)
+    if launched:
+        try:
+            localstack.wait_until_healthy(paths)
+        except EngineError:
+            stop(paths.pid_file("agent"), AGENT_STOP_GRACE_SECONDS)
+            raise
         give_default_vpc_an_internet_gateway(target(paths, "").client("ec2"))
+    return launched or agent_started
+
+
+def _start_agent(paths: EnginePaths, agent_minute_seconds: int | None) -> bool:
+    """Start the instance agent unless it runs with the clock asked for; return whether it was started."""
     setting = paths.state / "agent-minute-seconds"
     asked = agent_minute_seconds is not None and setting.exists() and setting.read_text() != str(agent_minute_seconds)
     if read_pid(paths.pid_file("agent")) and asked:
@@ -68,8 +83,8 @@ def up(paths: EnginePaths, agent_minute_seconds: int | None = None) -> bool:
         spawn([sys.executable, "-m", "longtask.local.instance_agent"], paths.pid_file("agent"),
               paths.logs / "agent.log", env, paths.state)  # fmt: skip
         setting.write_text(str(agent_minute_seconds))
-        started = True
-    return started
+        return True
+    return False
 
 
 def target(paths: EnginePaths, stack_name: str) -> Target:

@@ -32,7 +32,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ..common.state_reasons import OWN_SHUTDOWN, SPOT_RECLAIMED
 from ..common.timestamps import iso_utc
-from . import warm_server
+from ..waiting import poll_condition
+from . import localstack, warm_server
 from .agent_nudge import Nudges
 from .imds import InstanceMetadata, MetadataServer
 from .machine import Machine, install_commands
@@ -323,6 +324,8 @@ def main() -> None:
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, on_term)
+    # started beside LocalStack (engine.up): its first look waits for LocalStack to answer, which up() waits for too
+    poll_condition(localstack.is_healthy, localstack.STARTUP_TIMEOUT_SECONDS, 0.3)
     LOG.info("instance agent watching %s", endpoint)
     agent.run_forever()
 

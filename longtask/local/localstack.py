@@ -88,8 +88,9 @@ def is_healthy() -> bool:
         return False
 
 
-def start(paths: EnginePaths) -> bool:
-    """Start LocalStack unless it runs already; return whether it was started now."""
+def launch(paths: EnginePaths) -> bool:
+    """Start LocalStack unless it runs already, without waiting for it (wait_until_healthy); return whether it was
+    started now."""
     if read_pid(paths.pid_file("localstack")) and is_healthy():
         return False
     if is_healthy():
@@ -139,10 +140,14 @@ def start(paths: EnginePaths) -> bool:
     }
     spawn([str(python), "-m", "localstack.runtime.main"], paths.pid_file("localstack"),
           paths.logs / "localstack.log", env, paths.state)  # fmt: skip
+    return True
+
+
+def wait_until_healthy(paths: EnginePaths) -> None:
+    """Wait for a LocalStack just launched to answer; stop it if it does not."""
     if not poll_condition(is_healthy, STARTUP_TIMEOUT_SECONDS, 0.3):
         stop(paths.pid_file("localstack"), STOP_GRACE_SECONDS)
         raise EngineError(f"LocalStack did not become healthy; see {paths.logs / 'localstack.log'}")
-    return True
 
 
 def ensure_certificate(python: Path, paths: EnginePaths) -> None:
