@@ -81,19 +81,6 @@ def reuse_parses_and_clients() -> None:
         importlib.import_module(name).boto_client_for = reused
 
 
-class OneParser:
-    """A jsonpath_ng parser made once (its ply tables built once), parsing one path at a time (a ply parser keeps
-    its stacks on itself while it parses)."""
-
-    def __init__(self, kind: Any) -> None:
-        self.parser = kind()
-        self.lock = threading.Lock()
-
-    def __call__(self, path: str) -> Any:
-        with self.lock:
-            return self.parser.parse(path)
-
-
 class Locked:
     """A function called by one thread at a time."""
 
@@ -104,6 +91,14 @@ class Locked:
     def __call__(self, *args: Any) -> Any:
         with self.lock:
             return self.function(*args)
+
+
+class OneParser(Locked):
+    """A jsonpath_ng parser made once (its ply tables built once), parsing one path at a time (a ply parser keeps
+    its stacks on itself while it parses)."""
+
+    def __init__(self, kind: Any) -> None:
+        super().__init__(kind().parse)
 
 
 class ClientsPerSession:
