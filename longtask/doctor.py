@@ -58,7 +58,7 @@ class Doctor:
         self.cloudformation = target.client("cloudformation")
         self.ec2 = target.client("ec2")
         self.stack: dict[str, Any] = {}
-        self._described: list[dict[str, Any]] | None = None  # the plan's subnets, once described (_subnets)
+        self._described: dict[tuple[str, ...], list[dict[str, Any]]] = {}  # subnets by the ids asked for (_subnets)
 
     def checks(self) -> Iterator[Check]:
         """Each check in turn; without a deployed stack nothing else can be checked."""
@@ -110,13 +110,14 @@ class Doctor:
     def _subnets(self, plan: Plan) -> list[dict[str, Any]]:
         """The plan's subnets (the default one when none is given) as EC2 describes them, described once for every
         check; [] when none is given and there is no default VPC."""
-        if self._described is None:
-            if plan.subnet_ids:
-                self._described = described_subnets(self.ec2, plan.subnet_ids)
+        asked = tuple(plan.subnet_ids)
+        if asked not in self._described:
+            if asked:
+                self._described[asked] = described_subnets(self.ec2, plan.subnet_ids)
             else:
                 default = default_subnet(self.ec2)
-                self._described = [default] if default else []
-        return self._described
+                self._described[asked] = [default] if default else []
+        return self._described[asked]
 
     def check_network(self, plan: Plan) -> Iterator[Check]:
         subnets = self._subnets(plan)
