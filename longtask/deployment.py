@@ -30,6 +30,7 @@ from botocore.exceptions import ClientError
 
 from .errors import LongTaskError
 from .sources import DIGEST_METADATA, source_files
+from .template_file import parse_template
 from .waiting import growing_intervals
 
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
@@ -334,7 +335,7 @@ def stack_state(cloudformation: Any, stack: str) -> tuple[str | None, dict[str, 
 def deployed_digest(cloudformation: Any, stack: str) -> str | None:
     """The source digest the stack was last deployed from (its template's metadata), if it says."""
     body = cloudformation.get_template(StackName=stack, TemplateStage="Original")["TemplateBody"]
-    template = body if isinstance(body, dict) else json.loads(body)
+    template = parse_template(body)
     return (template.get("Metadata") or {}).get(DIGEST_METADATA)
 
 

@@ -33,4 +33,10 @@ _TemplateLoader.add_multi_constructor("!", _intrinsic)
 
 def load_template(path: Path) -> dict[str, Any]:
     """The template as a plain dict (the JSON form CloudFormation also accepts)."""
-    return yaml.load(path.read_text(), Loader=_TemplateLoader)
+    return parse_template(path.read_text())
+
+
+def parse_template(body: str | dict[str, Any]) -> dict[str, Any]:
+    """A template body as CloudFormation's GetTemplate returns it: as submitted, so JSON (ours) or YAML with short
+    intrinsics (`sam deploy`'s); JSON is YAML too. An already parsed body (some SDKs decode JSON) is kept."""
+    return body if isinstance(body, dict) else yaml.load(body, Loader=_TemplateLoader)

@@ -6,6 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from .record import WATCH_ATTRIBUTES
 from .statuses import ERROR_PREFIX
 from .timestamps import iso_utc
 
@@ -27,8 +28,9 @@ def carried_record(execution: dict[str, Any]) -> dict[str, Any] | None:
 
 def settled_record(execution: dict[str, Any], item: dict[str, Any] | None, now: datetime) -> dict[str, Any]:
     """The final record of a run whose execution has ended: the one it carries, else what the table knew with
-    the execution's own status, why, and when it stopped."""
-    record = dict(item or {"runId": execution["name"], "executionArn": execution["executionArn"]})
+    the execution's own status, why, and when it stopped. The watcher's wait (a task token) stays out of it."""
+    known = item or {"runId": execution["name"], "executionArn": execution["executionArn"]}
+    record = {name: value for name, value in known.items() if name not in WATCH_ATTRIBUTES}
     carried = carried_record(execution)
     if carried is not None:
         record.update(carried)

@@ -1,7 +1,9 @@
 """What a running instance costs an hour, and what an attempt cost.
 
-- On-demand: the AWS Price List API (`pricing:GetProducts`, served from us-east-1), Linux, shared tenancy, cached
-  per instance type and region for the life of the Lambda environment.
+- On-demand: the AWS Price List API (`pricing:GetProducts`), Linux, shared tenancy, cached per instance type and
+  region for the life of the Lambda environment. Its Query API is served from us-east-1 (and eu-central-1,
+  ap-south-1) for the aws partition and from cn-northwest-1 for China; other partitions have none
+  (https://docs.aws.amazon.com/awsaccountbilling/latest/aboutv2/using-price-list-query-api.html).
 - Spot: EC2's `DescribeSpotPriceHistory` for the instance's availability zone, now. A Linux Spot instance that
   EC2 interrupts in its first hour is not charged (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/billing-for-interrupted-spot-instances.html).
 - EC2 bills Linux instances per second, with a minimum of 60 seconds (https://aws.amazon.com/ec2/pricing/on-demand/).
@@ -19,9 +21,9 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
-PRICE_LIST_REGION = "us-east-1"
+PRICE_LIST_REGIONS = {"aws": "us-east-1", "aws-cn": "cn-northwest-1"}  # a partition's Price List Query API
 MIN_BILLED_SECONDS = 60
 SECONDS_PER_HOUR = 3600
 EBS_MONTH_HOURS = 30 * 24
@@ -71,15 +73,28 @@ def affordable_seconds(budget_usd: float, rate: Rate) -> int:
     return int(budget_usd / rate.hourly * SECONDS_PER_HOUR)
 
 
-class Prices:
-    """Price lookups in one region; the Price List client is made when first needed."""
+def partition_of(region: str) -> str:
+    """The partition a region belongs to (https://docs.aws.amazon.com/whitepapers/latest/aws-fault-isolation-boundaries/partitions.html)."""
+    for prefix, partition in (("cn-", "aws-cn"), ("us-gov-", "aws-us-gov"), ("us-iso-", "aws-iso"),
+                              ("us-isob-", "aws-iso-b"), ("eusc-", "aws-eusc")):  # fmt: skip
+        if region.startswith(prefix):
+            return partition
+    return "aws"
 
-    def __init__(self, ec2: Any, region: str, pricing_client: Callable[[], Any]) -> None:
+
+class Prices:
+    """Price lookups in one region; the Price List client (given its region, by partition) is made when first
+    needed."""
+
+    def __init__(self, ec2: Any, region: str, pricing_client: Callable[[str], Any]) -> None:
         self.ec2, self.region, self._pricing_client = ec2, region, pricing_client
 
     @cached_property
     def pricing(self) -> Any:
-        return self._pricing_client()
+        partition = partition_of(self.region)
+        if partition not in PRICE_LIST_REGIONS:
+            raise PriceUnavailable(f"the AWS Price List API serves no endpoint in the {partition} partition")
+        return self._pricing_client(PRICE_LIST_REGIONS[partition])
 
     def rate(self, instance_type: str, zone: str | None, spot: bool, image_id: str, public_ip: bool) -> Rate:
         instance = self.spot(instance_type, zone) if spot else self.on_demand(instance_type)
@@ -136,7 +151,11 @@ class Prices:
         filters = [{"Type": "TERM_MATCH", "Field": name, "Value": value}
                    for name, value in {**attributes, "regionCode": self.region}.items()]  # fmt: skip
         prices = []
-        for page in self.pricing.get_paginator("get_products").paginate(ServiceCode="AmazonEC2", Filters=filters):
+        try:
+            pages = list(self.pricing.get_paginator("get_products").paginate(ServiceCode="AmazonEC2", Filters=filters))
+        except (ClientError, BotoCoreError) as error:  # denied, throttled, unreachable: a price that cannot be read
+            raise PriceUnavailable(f"the AWS Price List could not be read ({error})") from None
+        for page in pages:
             for text in page["PriceList"]:
                 product = json.loads(text) if isinstance(text, str) else text
                 for term in product.get("terms", {}).get("OnDemand", {}).values():

@@ -24,6 +24,10 @@ LAUNCH_FIELDS = (
     "deadline", "maxCostUsd", "logUri", "liveLogUri", "resultUri", "artifactsUri",
 )  # fmt: skip
 DEFAULT_RETENTION_DAYS = 90
+# the watcher's wait on the Runs item (signaling/wake.py): a task token and a pending signal, never part of a record
+WAIT_TOKEN = "waitToken"
+SIGNALED_AT = "signaledAt"
+WATCH_ATTRIBUTES = (WAIT_TOKEN, SIGNALED_AT)
 
 
 def build_record(run_id: str, status: str, reason: str | None, launch: dict[str, Any] | None = None, **facts: Any

@@ -10,7 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from common.clients import client
-from common.pricing import PRICE_LIST_REGION, Prices
+from common.pricing import Prices
 
 from .runs import Attempt, Execution, start_run
 from .settings import Settings
@@ -37,7 +37,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     ec2 = client("ec2", config=EC2_CONFIG)
     entered = event.get("enteredAt")
     launched_at = datetime.fromisoformat(entered) if entered else datetime.now(UTC)
-    prices = Prices(ec2, ec2.meta.region_name, lambda: client("pricing", region_name=PRICE_LIST_REGION))
+    prices = Prices(ec2, ec2.meta.region_name, lambda region: client("pricing", region_name=region))
     started = start_run(event.get("input"), execution, settings, ec2, client("s3"), attempt, launched_at, prices)
     logger.info("instance launched", extra={"launch": started["launch"]})
     metrics.add_metric(name="InstancesLaunched", unit=MetricUnit.Count, value=1)

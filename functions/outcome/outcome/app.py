@@ -8,7 +8,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from common.clients import client
-from common.pricing import PRICE_LIST_REGION, Prices
+from common.pricing import Prices
 
 from .collect import collect
 
@@ -24,7 +24,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     """Event: {"runId": ..., "run": <the workflow's state>}; returns {"record", "item", "error"}."""
     logger.append_keys(run_id=event["runId"])
     ec2 = client("ec2")
-    prices = Prices(ec2, ec2.meta.region_name, lambda: client("pricing", region_name=PRICE_LIST_REGION))
+    prices = Prices(ec2, ec2.meta.region_name, lambda region: client("pricing", region_name=region))
     outcome = collect(event["runId"], event["run"], client("s3"), ec2, prices)
     unpriced = outcome.pop("unpriced")
     if unpriced:

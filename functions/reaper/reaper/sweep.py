@@ -108,11 +108,27 @@ def settle_run(clients: dict[str, Any], table: str, execution: dict[str, Any], n
         if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
             return None  # the workflow or another reaper got there first
         raise
-    try:
-        clients["events"].put_events(Entries=[state_change(record)])
-    except ClientError:  # the record is written; a lost announcement must not fail the settle (or `abort`)
-        logger.exception("could not announce the settled run", extra={"runId": run_id})
+    announce(clients["events"], record)
     return record
+
+
+def announce(events: Any, record: dict[str, Any], tries: int = 3) -> bool:
+    """Put the run's state-change event, trying again while EventBridge refuses the entry: PutEvents answers 200
+    with FailedEntryCount for an entry it did not take (e.g. ThrottlingException, InternalFailure)
+    (https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEvents.html). False when it was not put.
+    The record is written first: a lost announcement must not fail the settle (or `abort`)."""
+    for _ in range(tries):
+        try:
+            answer = events.put_events(Entries=[state_change(record)])
+        except ClientError:
+            logger.exception("could not announce the settled run", extra={"runId": record["runId"]})
+            continue
+        if not answer.get("FailedEntryCount"):
+            return True
+        logger.warning("EventBridge refused the run's event", extra={"runId": record["runId"],
+                                                                     "entry": answer["Entries"][0]})  # fmt: skip
+    logger.error("the settled run was not announced", extra={"runId": record["runId"]})
+    return False
 
 
 def settle_orphaned_runs(clients: dict[str, Any], table: str, now: datetime, retention_days: int) -> list[str]:

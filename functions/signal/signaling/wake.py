@@ -23,11 +23,10 @@ from __future__ import annotations
 from typing import Any
 
 from botocore.exceptions import ClientError
+from common.record import SIGNALED_AT, WAIT_TOKEN
 from common.statuses import RUNNING
 from common.timestamps import iso_utc
 
-WAIT_TOKEN = "waitToken"
-SIGNALED_AT = "signaledAt"
 # SendTaskSuccess for a wait that has ended: the signal is not lost, it is recorded for the next wait instead
 STALE_TOKEN = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
 MOST_TRIES = 5  # each retry means a wait parked or ended between two of our writes: rare, and never endless

@@ -121,3 +121,16 @@ def test_the_runtimes_sdk_is_left_out_of_the_package(tmp_path: Path, monkeypatch
                                LAMBDA_RUNTIME)  # fmt: skip
     with zipfile.ZipFile(built) as package:
         assert package.read("excluded.txt").decode().split() == ["boto3", "botocore", "s3transfer"]
+
+
+def test_the_deployed_digest_is_read_from_a_yaml_template_with_short_intrinsics() -> None:
+    """GetTemplate returns a template as submitted: `sam deploy` submits YAML with !Ref and !Sub."""
+    body = (f"Metadata:\n  {deploying.DIGEST_METADATA}: abc123\nResources:\n  Bucket:\n"
+            "    Type: AWS::S3::Bucket\n    Properties:\n      BucketName: !Sub '${AWS::StackName}-x'\n"
+            "      Tags: [{Key: k, Value: !Ref AWS::Region}]\n")
+
+    class CloudFormation:
+        def get_template(self, **_: Any) -> dict[str, Any]:
+            return {"TemplateBody": body}
+
+    assert deploying.deployed_digest(CloudFormation(), "stack") == "abc123"

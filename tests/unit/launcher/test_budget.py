@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from common.pricing import Prices, Rate, affordable_seconds, attempt_cost
+from botocore.exceptions import ClientError, EndpointConnectionError
+from common.pricing import Prices, PriceUnavailable, Rate, affordable_seconds, attempt_cost
 from launcher.errors import InvalidInput
 from launcher.runs import Attempt, Execution, start_run
 from launcher.settings import Settings
@@ -19,7 +20,7 @@ NANO = Rate(0.0047, 8 * 0.08 / 720, 0.005)
 
 
 def prices(aws: dict[str, Any], price_list: LocalPriceList) -> Prices:
-    return Prices(aws["ec2"], "us-east-1", lambda: price_list)
+    return Prices(aws["ec2"], "us-east-1", lambda region: price_list)
 
 
 def test_on_demand_prices_come_from_the_price_list_once_per_type(aws: dict, price_list: LocalPriceList) -> None:
@@ -90,3 +91,34 @@ def test_a_relaunch_the_budget_left_cannot_pay_fails_to_launch(aws: dict, price_
         start_run(raw, EXECUTION, Settings.from_environment(), aws["ec2"], aws["s3"], Attempt(1, 0, 0.00095),
                   prices=prices(aws, price_list))  # fmt: skip
     assert instances(aws["ec2"]) == []
+
+
+@pytest.mark.parametrize(("region", "endpoint"), [("eu-west-1", "us-east-1"), ("cn-north-1", "cn-northwest-1")])
+def test_the_price_list_is_read_in_the_regions_partition(aws: dict, price_list: LocalPriceList, region: str,
+                                                         endpoint: str) -> None:  # fmt: skip
+    asked: list[str] = []
+    looked_up = Prices(aws["ec2"], region, lambda at: asked.append(at) or price_list)
+    with pytest.raises(PriceUnavailable):  # the local prices know us-east-1 only: asked, then not found
+        looked_up.on_demand("t3a.nano")
+    assert asked == [endpoint]
+
+
+@pytest.mark.parametrize("failure", [ClientError({"Error": {"Code": "AccessDeniedException"}}, "GetProducts"),
+                                     EndpointConnectionError(endpoint_url="https://api.pricing.example")])  # fmt: skip
+def test_a_price_list_that_cannot_be_read_refuses_a_budget_before_any_launch(aws: dict, failure: Exception) -> None:
+    from launcher.errors import LaunchFailed
+
+    class Unreachable:
+        def get_paginator(self, _: str) -> Any:
+            raise failure
+
+    unreadable = Prices(aws["ec2"], "us-east-1", lambda region: Unreachable())
+    with pytest.raises(LaunchFailed, match=r"maxCostUsd needs prices, and the AWS Price List could not be read"):
+        start_run({"script": "true", "maxCostUsd": 1}, EXECUTION, Settings.from_environment(), aws["ec2"],
+                  aws["s3"], prices=unreadable)  # fmt: skip
+    assert instances(aws["ec2"]) == []
+
+
+def test_a_partition_without_a_price_list_has_no_price(aws: dict) -> None:
+    with pytest.raises(PriceUnavailable, match="no endpoint in the aws-us-gov partition"):
+        Prices(aws["ec2"], "us-gov-west-1", lambda region: pytest.fail("no client")).on_demand("t3a.nano")

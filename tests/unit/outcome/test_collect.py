@@ -52,7 +52,7 @@ def outcome_of(aws: dict[str, Any], run: dict[str, Any]) -> dict[str, Any]:
 
 
 def prices_of(aws: dict[str, Any]) -> Prices:
-    return Prices(aws["ec2"], "us-east-1", LocalPriceList)
+    return Prices(aws["ec2"], "us-east-1", lambda region: LocalPriceList())
 
 
 def test_exit_code_zero_succeeds(aws: dict[str, Any], launch: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ import pytest
 from common.record import from_item
 from common.timestamps import iso_utc
 from moto import mock_aws
-from reaper.sweep import reap_execution, settle_orphaned_runs, settle_run, sweep
+from reaper.sweep import announce, reap_execution, settle_orphaned_runs, settle_run, sweep
 
 from ..conftest import REGION, create_runs_table
 
@@ -175,3 +175,35 @@ def test_orphans_are_found_through_the_status_index_without_a_scan(clients: dict
     clients["dynamodb"].meta.events.register("before-call.dynamodb.*", lambda model, **_: calls.append(model.name))
     settle_orphaned_runs(clients, TABLE, NOW, RETENTION)
     assert "Scan" not in calls and "Query" in calls
+
+
+def test_a_settled_record_leaves_the_watchers_task_token_behind(clients: dict[str, Any]) -> None:
+    parked = {"runId": {"S": "run-13"}, "status": {"S": "RUNNING"}, "waitToken": {"S": "AQB-secret-token"},
+              "signaledAt": {"S": "2026-06-01T00:00:00Z"}}  # fmt: skip
+    clients["dynamodb"].put_item(TableName=TABLE, Item=parked)
+    record = settle_run(clients, TABLE, ended("run-13", "ABORTED"), NOW, RETENTION)
+    item = clients["dynamodb"].get_item(TableName=TABLE, Key={"runId": {"S": "run-13"}})["Item"]
+    assert item["status"]["S"] == "ABORTED"
+    assert not {"waitToken", "signaledAt"} & (set(record) | set(item))
+
+
+def test_an_event_eventbridge_refuses_is_put_again(clients: dict[str, Any]) -> None:
+    answers = iter([{"FailedEntryCount": 1, "Entries": [{"ErrorCode": "ThrottlingException"}]},
+                    {"FailedEntryCount": 0, "Entries": [{"EventId": "1"}]}])  # fmt: skip
+    calls: list[dict[str, Any]] = []
+
+    class Events:
+        def put_events(self, **params: Any) -> dict[str, Any]:
+            calls.append(params)
+            return next(answers)
+
+    assert announce(Events(), {"runId": "run-14", "status": "ABORTED"}) is True
+    assert len(calls) == 2 and calls[0] == calls[1]
+
+
+def test_an_event_refused_every_time_is_reported_not_raised() -> None:
+    class Events:
+        def put_events(self, **_: Any) -> dict[str, Any]:
+            return {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure"}]}
+
+    assert announce(Events(), {"runId": "run-15", "status": "ABORTED"}) is False
