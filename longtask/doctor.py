@@ -22,7 +22,8 @@ from .sources import app_dir, source_digest
 # https://docs.aws.amazon.com/ec2/latest/instancetypes/ec2-instance-quotas.html
 STANDARD_QUOTAS = ("L-1216C47A", "L-34B43A08")  # Standard (A, C, D, H, I, M, R, T, Z)
 GPU_QUOTAS = ("L-DB2E81BA", "L-3819A6DF")  # G and VT
-FAMILY_QUOTAS = {"g": GPU_QUOTAS, "vt": GPU_QUOTAS, "p": ("L-417A185B", "L-7212CCBC")}
+P_QUOTAS = ("L-417A185B", "L-7212CCBC")  # P on demand; P4, P3 and P2 Spot
+FAMILY_QUOTAS = {"g": GPU_QUOTAS, "vt": GPU_QUOTAS, "p": P_QUOTAS, "p5": ("L-417A185B", "L-C4BD4855")}  # P5 Spot
 NOT_STANDARD = frozenset({"g", "vt", "p", "f", "inf", "dl", "trn", "hpc", "x", "u", "mac"})
 SPOT_ROLE = "AWSServiceRoleForEC2Spot"
 READY = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
@@ -234,6 +235,9 @@ def _split(value: str) -> list[str]:
 
 def _quota_codes(instance_type: str) -> tuple[str, str] | None:
     """(on-demand, Spot) quota codes of the type's family, or None when the doctor does not know them."""
+    generation = re.match(r"[a-z]+\d?", instance_type)  # p5 has a Spot quota of its own
+    if generation and generation[0] in FAMILY_QUOTAS:
+        return FAMILY_QUOTAS[generation[0]]
     family = re.match(r"[a-z]+", instance_type)
     name = family[0] if family else ""
     if name in FAMILY_QUOTAS:

@@ -70,3 +70,42 @@ def test_every_task_retries_and_catches(asl: Path) -> None:
         if state["Type"] == "Task":
             assert state.get("Retry"), f"{name} has no Retry"
             assert any("States.ALL" in c["ErrorEquals"] for c in state.get("Catch", [])), f"{name} catches not all"
+
+
+# The service names of AWS SDK integrations' errors: PascalCase, as the AWS SDK for Java names the service
+# (https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html)
+SDK_ERROR_SERVICES = {"dynamodb": "DynamoDb", "ec2": "Ec2", "s3": "S3", "sfn": "Sfn", "lambda": "Lambda"}
+SDK_TASK = re.compile(r"^arn:aws:states:::aws-sdk:(\w+):\w+")
+
+
+def sdk_error_names(service: str) -> set[str]:
+    """What an AWS SDK integration of the service can fail with: `<Service>.<Error>` for each error of botocore's
+    model, always with the Exception suffix (even where the API reference has none, as RequestLimitExceeded), and
+    the SDK's base exception `<Service>.<Service>Exception` (EC2's model has no errors: that is its only one)."""
+    import botocore.session
+
+    prefix = SDK_ERROR_SERVICES[service]
+    shapes = botocore.session.get_session().get_service_model(service).error_shapes
+    names = {shape.name if shape.name.endswith("Exception") else f"{shape.name}Exception" for shape in shapes}
+    return {f"{prefix}.{name}" for name in names} | {f"{prefix}.{prefix}Exception"}
+
+
+@pytest.mark.parametrize("asl", ASL_FILES, ids=lambda p: p.name)
+def test_every_error_an_sdk_task_names_is_one_it_can_raise(asl: Path) -> None:
+    checked = 0
+    for name, state in all_states(json.loads(asl.read_text())).items():
+        sdk = SDK_TASK.match(str(state.get("Resource", "")))
+        if state["Type"] != "Task" or not sdk:
+            continue
+        known = sdk_error_names(sdk.group(1))
+        for rule in [*state.get("Retry", []), *state.get("Catch", [])]:
+            for error in rule["ErrorEquals"]:
+                checked += 1
+                assert error.startswith("States.") or error in known, f"{name}: {error} is never raised"
+    assert checked or "aws-sdk:" not in asl.read_text()
+
+
+def test_a_misnamed_sdk_error_is_found() -> None:
+    known = sdk_error_names("dynamodb")
+    assert "DynamoDb.RequestLimitExceededException" in known and "DynamoDb.ThrottlingException" in known
+    assert "DynamoDb.RequestLimitExceeded" not in known and "Ec2.RequestLimitExceeded" not in sdk_error_names("ec2")

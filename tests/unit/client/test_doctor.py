@@ -16,7 +16,8 @@ from ..conftest import REGION
 @pytest.mark.parametrize(("instance_type", "codes"), [
     ("t3a.nano", ("L-1216C47A", "L-34B43A08")), ("c7i.large", ("L-1216C47A", "L-34B43A08")),
     ("im4gn.large", ("L-1216C47A", "L-34B43A08")), ("g5.xlarge", ("L-DB2E81BA", "L-3819A6DF")),
-    ("p5.48xlarge", ("L-417A185B", "L-7212CCBC")), ("trn1.2xlarge", None), ("x2iedn.xlarge", None),
+    ("p5.48xlarge", ("L-417A185B", "L-C4BD4855")), ("p4d.24xlarge", ("L-417A185B", "L-7212CCBC")),
+    ("p3.2xlarge", ("L-417A185B", "L-7212CCBC")), ("trn1.2xlarge", None), ("x2iedn.xlarge", None),
     ("hpc7g.4xlarge", None), ("inf2.xlarge", None),
 ])  # fmt: skip
 def test_each_family_counts_against_its_own_vcpu_quota(instance_type: str, codes: tuple[str, str] | None) -> None:
