@@ -16,13 +16,17 @@ import boto3
 from botocore.exceptions import ClientError
 
 from .common.execution import carried_record, settled_record
-from .common.keys import live_log_attempt, split_s3_uri
+from .common.keys import STAGED_SCRIPT, RunKeys, live_log_attempt, split_s3_uri
 from .common.record import from_item
 from .common.statuses import ERROR_NAMES, EXECUTION_ENDED, RUNNING
 from .errors import LongTaskError, RunNotFound
 from .waiting import poll_condition
 
 STOP_TIMEOUT_SECONDS = 30
+# A larger script is staged in S3 instead of carried in the execution input: Step Functions refuses an input over
+# 256 KiB, and the workflow carries the input again into its states
+# (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html)
+STAGE_SCRIPT_BYTES = 8 * 1024
 _SESSION_LOCK = threading.Lock()
 
 
@@ -104,12 +108,25 @@ class LongTaskClient:
         return f"{self.stack.state_machine_arn.replace(':stateMachine:', ':execution:')}:{run_id}"
 
     def start(self, run_input: dict[str, Any], run_id: str | None = None) -> str:
-        """StartExecution with the run input; return the run id (the execution name)."""
+        """StartExecution with the run input; return the run id (the execution name). A script over
+        STAGE_SCRIPT_BYTES is staged first (stage_script), so the input stays far below Step Functions' 256 KiB."""
         run_id = run_id or new_run_id()
+        script = run_input.get("script")
+        if isinstance(script, str) and len(script.encode()) > STAGE_SCRIPT_BYTES:
+            run_input = {**{k: v for k, v in run_input.items() if k != "script"},
+                         "scriptS3Uri": self.stage_script(run_id, script)}  # fmt: skip
         self.stepfunctions.start_execution(
             stateMachineArn=self.stack.state_machine_arn, name=run_id, input=json.dumps(run_input)
         )
         return run_id
+
+    def stage_script(self, run_id: str, script: str) -> str:
+        """Put the script where the run's own staged script goes (runs/<run id>/script.sh): the instances may read
+        it, and no trigger fires there (ScriptUploadPrefix may not overlap runs/). The launcher reads it back and
+        checks it as an inline script."""
+        key = RunKeys(run_id).key(STAGED_SCRIPT)
+        self.s3.put_object(Bucket=self.stack.bucket, Key=key, Body=script.encode())
+        return f"s3://{self.stack.bucket}/{key}"
 
     def execution(self, run_id: str) -> dict[str, Any]:
         try:

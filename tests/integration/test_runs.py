@@ -180,3 +180,12 @@ def test_a_finished_run_records_what_it_cost(client: LongTaskClient, longtask: A
     hourly = float(listed["onDemandHourly"]["t3a.nano"]) + volume + PUBLIC_IPV4_USD_PER_HOUR
     assert record["costUsd"] == round(hourly / 60, 6)
     assert every_run(longtask)[record["runId"]]["costUsd"] == record["costUsd"]
+
+
+def test_a_script_too_big_for_the_input_is_staged_and_runs(client: LongTaskClient) -> None:
+    """300 KB of script: over Step Functions' 256 KiB input, so the client stages it under the run's prefix."""
+    script = "# padding\n" * 30_000 + "echo big script done\n"
+    run_id = client.start({"script": script})
+    assert len(client.execution(run_id)["input"]) < 1024
+    record = client.wait(run_id)
+    assert record["status"] == "SUCCEEDED" and "big script done" in record["logTail"], record

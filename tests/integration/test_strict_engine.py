@@ -15,7 +15,7 @@ from longtask.client import LongTaskClient
 from longtask.local.paths import EnginePaths
 from longtask.waiting import poll_condition
 
-from .conftest import default_image, live_instances
+from .conftest import default_image, instances_of, live_instances
 from .engine_session import SCRIPTS_BUCKET, STACK
 
 
@@ -226,3 +226,13 @@ def test_scripts_outside_the_artifact_bucket_are_read_where_script_read_arns_all
     assert record["status"] == "SUCCEEDED" and "hello from elsewhere" in record["logTail"], record
     refused = client.wait(client.start({"scriptS3Uri": f"s3://{SCRIPTS_BUCKET}/private/hello.sh"}))
     assert refused["status"] == "INVALID_INPUT" and "cannot read" in refused["reason"], refused
+
+
+def test_a_script_in_the_stacks_bucket_the_instances_cannot_read_launches_nothing(client: LongTaskClient) -> None:
+    """Outside runs/ and ScriptUploadPrefix the instance role may not read the bucket: neither may the launcher."""
+    client.s3.put_object(Bucket=client.stack.bucket, Key="elsewhere/job.sh", Body=b"echo never\n")
+    run_id = client.start({"scriptS3Uri": f"s3://{client.stack.bucket}/elsewhere/job.sh"})
+    record = client.wait(run_id)
+    assert record["status"] == "INVALID_INPUT", record
+    assert "the instances may read only runs/* and scripts/*" in record["reason"], record
+    assert instances_of(client, run_id) == []

@@ -9,7 +9,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 from common import tags as tag
-from common.keys import STAGED_SCRIPT, RunKeys, split_s3_uri
+from common.keys import RUNS_PREFIX, STAGED_SCRIPT, RunKeys, s3_uri, split_s3_uri
 from common.network import default_subnet, described_subnets, public_ip_on_launch, s3_reach
 from common.pricing import Prices
 from common.record import build_record, to_item
@@ -65,13 +65,17 @@ def start_run(
     that a retried launch sends EC2 the same request: deadline, tags and user data included. From
     onDemandAfterInterruptions Spot interruptions on, attempts run on demand. prices: for maxCostUsd."""
     run_input = parse_run_input(raw_input)
+    run_id = execution.name
+    keys = RunKeys(run_id)
+    staged = s3_uri(settings.bucket, keys.key(STAGED_SCRIPT))
+    if run_input.script_s3_uri == staged:  # staged by the client (too big for the input): checked as inline
+        inline = {name: value for name, value in raw_input.items() if name != "scriptS3Uri"}
+        run_input = parse_run_input({**inline, "script": _staged_script(s3, staged)})
     if run_input.script is not None:
         refuse_secrets(run_input.script)
     else:
-        _require_object(s3, run_input.script_s3_uri)
+        _require_object(s3, run_input.script_s3_uri, settings)
 
-    run_id = execution.name
-    keys = RunKeys(run_id)
     timeout, poll, max_poll = _timing(run_input, settings)
     image_id = run_input.image_id or settings.image_id
     instance_types = run_input.instance_types or settings.instance_types
@@ -228,10 +232,28 @@ def _user_data(run_input: RunInput, config: BootstrapConfig, s3: Any) -> str:
     return user_data
 
 
-def _require_object(s3: Any, uri: str | None) -> None:
+def _staged_script(s3: Any, uri: str) -> str:
+    bucket, key = split_s3_uri(uri)
+    try:
+        return s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+    except ClientError as error:
+        raise InvalidInput(f"scriptS3Uri: cannot read the staged script {uri} ({error.response['Error']['Code']}); "
+                           "start the run again") from None
+    except UnicodeDecodeError:
+        raise InvalidInput(f"scriptS3Uri: the staged script {uri} is not UTF-8 text") from None
+
+
+def _require_object(s3: Any, uri: str | None, settings: Settings) -> None:
+    """InvalidInput unless the script can be read. The launcher may read exactly what the instances may (its
+    CheckScriptSource policy mirrors InstanceRole), so a script it can read, the instance can fetch."""
     bucket, key = split_s3_uri(uri or "")
     try:
         s3.head_object(Bucket=bucket, Key=key)
     except ClientError as error:
         code = error.response["Error"]["Code"]
+        if bucket == settings.bucket and code in ("403", "AccessDenied"):
+            where = " and ".join(f"{prefix}*" for prefix in (RUNS_PREFIX, settings.script_upload_prefix) if prefix)
+            raise InvalidInput(f"scriptS3Uri: {uri} is in the stack's artifact bucket, where the instances may "
+                               f"read only {where}; upload the script there"
+                               + ("" if settings.script_upload_prefix else " (or set ScriptUploadPrefix)")) from None
         raise InvalidInput(f"scriptS3Uri: cannot read {uri} ({code}); check the bucket, the key and access") from None

@@ -24,6 +24,7 @@ class Settings:
     timeout_seconds: int
     poll_seconds: int
     max_poll_seconds: int
+    script_upload_prefix: str = ""  # where uploads start runs; the instances may read scripts there
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -39,4 +40,5 @@ class Settings:
             timeout_seconds=int(env.get("DEFAULT_TIMEOUT_SECONDS", "7200")),
             poll_seconds=int(env.get("DEFAULT_POLL_SECONDS", "30")),
             max_poll_seconds=int(env.get("DEFAULT_MAX_POLL_SECONDS", "3600")),
+            script_upload_prefix=env.get("SCRIPT_UPLOAD_PREFIX", ""),
         )

@@ -218,3 +218,15 @@ def test_the_record_announced_is_the_item_written(aws: dict[str, Any]) -> None:
     assert started["record"]["status"] == "RUNNING" and started["record"]["finishedAt"] is None
     assert started["record"]["instanceId"] == started["launch"]["instanceId"]
     assert started["item"] == to_item(started["record"])
+
+
+def test_a_script_the_client_staged_is_read_back_and_checked_as_an_inline_one(aws: dict[str, Any]) -> None:
+    staged = f"s3://{BUCKET}/runs/run-1/script.sh"
+    aws["s3"].put_object(Bucket=BUCKET, Key="runs/run-1/script.sh", Body=b"echo staged\n")
+    launch = start(aws, {"scriptS3Uri": staged})
+    user_data = user_data_of(aws["ec2"], launch["instanceId"])
+    assert "echo staged" in user_data and "export LONGTASK_SCRIPT_URI" not in user_data  # it fits: inlined
+    aws["s3"].put_object(Bucket=BUCKET, Key="runs/run-1/script.sh",
+                         Body=b"export AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE\n")  # fmt: skip
+    with pytest.raises(InvalidInput, match="script: it contains what looks like"):
+        start(aws, {"scriptS3Uri": staged}, Execution(EXECUTION.arn + "-2", "run-1"))
