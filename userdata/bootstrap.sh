@@ -35,7 +35,7 @@ started_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 exit_code=""
 reason=""
 interrupted=false
-notice="" # what EC2 announced: spot/instance-action or events/recommendations/rebalance
+notice="" # what EC2 announced: spot/instance-action (a rebalance recommendation only syncs the checkpoint)
 script_pid=""
 uploader_pid=""
 notice_watcher_pid=""
@@ -147,11 +147,13 @@ upload_log_chunk() {
   log_sequence=$((log_sequence + 1))
 }
 
-# EC2 announces a Spot interruption two minutes ahead at IMDS spot/instance-action, and may recommend a rebalance
-# earlier at events/recommendations/rebalance (both 404 until then). On either, the bootstrap is told (SIGUSR1)
-# when the attempt must be reported by, in $work_dir/notice: "<epoch seconds> <what EC2 said>".
+# EC2 announces a Spot interruption two minutes ahead at IMDS spot/instance-action: the bootstrap is told (SIGUSR1)
+# when the attempt must be reported by, in $work_dir/notice: "<epoch seconds> spot/instance-action".
 # https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/spot-instance-termination-notices.html
+# A rebalance recommendation (events/recommendations/rebalance) only signals an elevated risk, often long before a
+# notice or with none: the checkpoint is synced at once and the script goes on, while the watch goes on for a notice.
 # https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/rebalance-recommendations.html
+rebalance_seen=false
 look_for_notice() {
   local token body
   token=$(curl -sf -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 300" "$imds/latest/api/token") || return 0
@@ -159,14 +161,15 @@ look_for_notice() {
     local time
     time=$(sed -n 's/.*"time" *: *"\([^"]*\)".*/\1/p' <<<"$body")
     echo "$(date -d "$time" +%s 2>/dev/null || echo $(($(date +%s) + 120))) spot/instance-action" >"$work_dir/notice"
-  elif curl -sf -o /dev/null -H "X-aws-ec2-metadata-token: $token" \
-    "$imds/latest/meta-data/events/recommendations/rebalance"; then
-    echo "$(($(date +%s) + 120)) events/recommendations/rebalance" >"$work_dir/notice"
-  else
-    return 0
+    kill -USR1 "$bootstrap_pid"
+    exit 0
   fi
-  kill -USR1 "$bootstrap_pid"
-  exit 0
+  if ! $rebalance_seen && curl -sf -o /dev/null -H "X-aws-ec2-metadata-token: $token" \
+    "$imds/latest/meta-data/events/recommendations/rebalance"; then
+    rebalance_seen=true
+    echo "longtask: EC2 recommends a rebalance (IMDS events/recommendations/rebalance); syncing the checkpoint now"
+    sync_checkpoint
+  fi
 }
 
 # The checkpoint directory's names, sizes and times: a sync happens only when they changed.

@@ -68,6 +68,19 @@ def interrupt(
     stderr.print(f"interruption notice given to {notice.instance_id}: EC2 reclaims it at {notice.time}")
 
 
+@app.command()
+def rebalance(ctx: typer.Context, run_id: RunId) -> None:
+    """Give a Spot run's instance a rebalance recommendation, as EC2 does when its risk of interruption rises:
+    the bootstrap syncs the checkpoint at once and the script goes on."""
+    from ..local import engine
+    from ..local.interruptions import send_rebalance_recommendation
+
+    paths = EnginePaths.default()
+    ec2 = engine.target(paths, ctx.find_root().obj.stack).client("ec2")
+    notice = send_rebalance_recommendation(ec2, paths, run_id)
+    stderr.print(f"rebalance recommendation given to {notice.instance_id} at {notice.time}")
+
+
 @app.command("iam-report")
 def iam_report(ctx: typer.Context, json_output: Json = False) -> None:
     """For each role of the stack: every action it was allowed (and by which statement), every denial and

@@ -10,6 +10,7 @@ from pathlib import Path
 POWERED_OFF = "powered-off"  # in an instance's folder once its machine is off: its OS has shut down
 POWER_BUTTON = "power-button"  # in an instance's folder: its `shutdown` nudges the agent there (agent_nudge.py)
 SPOT_NOTICE = "spot-instance-action"  # in an instance's folder: IMDS spot/instance-action (imds.py), EC2's notice
+REBALANCE_RECOMMENDATION = "events-recommendations-rebalance"  # IMDS events/recommendations/rebalance (imds.py)
 
 
 @dataclass(frozen=True)

@@ -314,6 +314,30 @@ def test_a_spot_run_interrupted_mid_way_resumes_from_its_checkpoint_and_succeeds
     assert "Server.SpotInstanceTermination" in record["attempts"][0]["reason"]
 
 
+def test_a_rebalance_recommendation_syncs_the_checkpoint_and_the_run_goes_on(client: LongTaskClient,
+                                                                             longtask: Any) -> None:  # fmt: skip
+    """`longtask local rebalance`: the recommendation at IMDS events/recommendations/rebalance syncs the checkpoint
+    at once (the bootstrap's interval is 60 s) and the script finishes on the same instance, not interrupted."""
+    script = 'echo 5 >"$LONGTASK_CHECKPOINT_DIR/step"\necho started\nsleep 8\necho "went on"'
+    run_id = client.start({"script": script, "spot": True, "retries": 1})
+    wait_until_running(client, run_id)
+    given = longtask("local", "rebalance", run_id)
+    assert given.exit_code == 0 and "rebalance recommendation given to" in given.stderr, given
+    key = f"runs/{run_id}/checkpoint/step"
+    assert poll_condition(lambda: _exists(client, key), timeout=15)
+    assert client.execution(run_id)["status"] == "RUNNING"  # synced while the script still runs
+    record = assert_final(client, run_id, "SUCCEEDED")
+    assert "went on" in record["logTail"] and record["attempts"] is None and record["spot"] is True
+
+
+def _exists(client: LongTaskClient, key: str) -> bool:
+    try:
+        client.s3.head_object(Bucket=client.stack.bucket, Key=key)
+        return True
+    except ClientError:
+        return False
+
+
 def read_log(client: LongTaskClient, key: str) -> str:
     return client.s3.get_object(Bucket=client.stack.bucket, Key=key)["Body"].read().decode()
 

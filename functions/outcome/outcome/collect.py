@@ -41,7 +41,7 @@ def collect(run_id: str, run: dict[str, Any], s3: Any, ec2: Any, prices: Prices)
     result = read_result(s3, *split_s3_uri(launch["resultUri"]))
     if result is not None and result.get("attempt", attempt) != attempt:
         result = None  # an earlier attempt's report: this one never wrote its own
-    # a script stopped by a Spot notice is interrupted even where the instance then ended itself (a rebalance)
+    # a script stopped by a Spot notice is interrupted even where the instance then ended itself (its backstop)
     spot_notice = result is not None and bool(result.get("spotNotice"))
     interrupted = result is None or (bool(result.get("interrupted")) and (reason_code != OWN_SHUTDOWN or spot_notice))
     guarded = bool(run.get("watch", {}).get("guarded"))

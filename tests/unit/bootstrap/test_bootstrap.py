@@ -337,13 +337,33 @@ def test_a_script_that_ignores_sigterm_is_killed_when_the_notice_leaves_only_the
     assert time.monotonic() - started < 8  # killed after about 3 s: the reserve is left for the report
 
 
-def test_a_rebalance_recommendation_stops_the_script_and_powers_off(tmp_path: Path) -> None:
+def test_a_rebalance_recommendation_syncs_the_checkpoint_and_the_script_goes_on(tmp_path: Path) -> None:
+    """A recommendation is a risk, not a notice: the checkpoint goes up at once (well before the 60 s interval)."""
+    script = 'echo 7 >"$LONGTASK_CHECKPOINT_DIR/step"\nsleep 4\necho "script went on"'
     server = _imds({"events/recommendations/rebalance": json.dumps({"noticeTime": _in(0)})})
     try:
-        instance = boot(tmp_path, COUNTER, imds=server.endpoint).wait()
+        instance = boot(tmp_path, script, imds=server.endpoint)
+        synced = tmp_path / "s3" / BUCKET / RUN / "checkpoint" / "step"
+        assert _eventually(synced.exists, timeout=3.5) and instance.process.poll() is None
+        instance.wait()
     finally:
         server.stop()
-    assert instance.result["reason"] == "EC2 gave a Spot interruption notice (IMDS events/recommendations/rebalance)"
+    assert "script went on" in instance.uploaded_log
+    assert "EC2 recommends a rebalance" in instance.uploaded_log
+    assert (instance.result["exitCode"], instance.result["interrupted"], instance.result["spotNotice"]) == (
+        0, False, False)  # fmt: skip
+    assert_powered_off_once(instance)
+
+
+def test_an_interruption_notice_after_a_rebalance_recommendation_still_stops_the_script(tmp_path: Path) -> None:
+    server = _imds({"events/recommendations/rebalance": json.dumps({"noticeTime": _in(0)})})
+    try:
+        instance = boot(tmp_path, COUNTER, imds=server.endpoint, machine={"LONGTASK_REPORT_RESERVE_SECONDS": "5"})
+        time.sleep(2.5)
+        server.metadata.notices["spot/instance-action"] = json.dumps({"action": "terminate", "time": _in(60)})
+        instance.wait()
+    finally:
+        server.stop()
+    assert instance.result["reason"] == "EC2 gave a Spot interruption notice (IMDS spot/instance-action)"
     assert (instance.result["interrupted"], instance.result["spotNotice"]) == (True, True)
-    assert (instance.s3 / BUCKET / RUN / "checkpoint" / "step").exists()
-    assert_powered_off_once(instance)  # no reclaim may come: the instance ends itself
+    assert "-h now" not in instance.shutdowns  # EC2 reclaims it

@@ -313,17 +313,18 @@ def test_a_run_never_relaunched_lists_no_attempts(aws: dict[str, Any], launch: d
     assert outcome_of(aws, {"launch": launch})["record"]["attempts"] is None
 
 
-def test_a_rebalance_notice_that_stopped_the_script_relaunches_counting_it(aws: dict, launch: dict) -> None:
-    """The bootstrap stopped the script and powered off (no reclaim follows a rebalance recommendation)."""
+def test_a_spot_notice_whose_instance_then_ended_itself_relaunches_counting_it(aws: dict, launch: dict) -> None:
+    """The bootstrap stopped the script for a notice, and the instance shut down before EC2 reclaimed it (the
+    in-instance backstop, or the script's own shutdown): the notice still counts as an interruption."""
     set_state_reason(aws, launch["instanceId"], "Client.InstanceInitiatedShutdown")
-    reason = "EC2 gave a Spot interruption notice (IMDS events/recommendations/rebalance)"
+    reason = "EC2 gave a Spot interruption notice (IMDS spot/instance-action)"
     report(aws, 143, interrupted=True, spotNotice=True, reason=reason)
     outcome = outcome_of(aws, {"launch": {**launch, "retries": 2, "spot": True, "interruptions": 1}})
     assert outcome["relaunch"].items() >= {"attempt": 1, "backoffSeconds": 0, "interruptions": 2}.items()
     assert outcome["record"]["reason"] == f"{reason}; launching a fresh one"
 
 
-def test_a_rebalance_notice_without_retries_left_is_no_result(aws: dict, launch: dict) -> None:
+def test_a_spot_notice_without_retries_left_is_no_result(aws: dict, launch: dict) -> None:
     set_state_reason(aws, launch["instanceId"], "Client.InstanceInitiatedShutdown")
     report(aws, 143, interrupted=True, spotNotice=True, reason="EC2 gave a Spot interruption notice (IMDS ...)")
     outcome = outcome_of(aws, {"launch": {**launch, "spot": True}})
