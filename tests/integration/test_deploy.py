@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import secrets
 from collections.abc import Iterator
 from typing import Any
 
@@ -72,3 +74,53 @@ def test_deploy_asks_before_applying_and_never_waits_without_a_terminal(client: 
     result = longtask("deploy", "--stack", "longtask-it-unasked")
     assert result.exit_code == 2 and "add --yes where nobody can answer" in result.stderr, result.stderr
     assert stack_status(client, "longtask-it-unasked") is None  # the creating change set's stack is gone too
+
+
+def _template(failing: bool, suffix: str) -> str:
+    """Two buckets, one Retain and one RetainExceptOnCreate, and (failing) a third that S3 refuses, made last."""
+    resources: dict[str, Any] = {
+        "Kept": {"Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
+                 "Properties": {"BucketName": f"longtask-it-kept-{suffix}"}},
+        "KeptUnlessCreating": {"Type": "AWS::S3::Bucket", "DeletionPolicy": "RetainExceptOnCreate",
+                               "UpdateReplacePolicy": "Retain",
+                               "Properties": {"BucketName": f"longtask-it-unless-{suffix}"}},
+    }  # fmt: skip
+    if failing:
+        resources["Refused"] = {"Type": "AWS::S3::Bucket", "DependsOn": ["Kept", "KeptUnlessCreating"],
+                                "Properties": {"BucketName": "Not_A_Valid_Bucket_Name"}}  # fmt: skip
+    return json.dumps({"AWSTemplateFormatVersion": "2010-09-09", "Resources": resources})
+
+
+def _buckets(client: LongTaskClient) -> set[str]:
+    return {b["Name"] for b in client.target.client("s3").list_buckets()["Buckets"]}
+
+
+@pytest.mark.parametrize("failing", [True, False], ids=["failed create", "deleted stack"])
+def test_retain_except_on_create_is_deleted_only_when_its_create_rolls_back(client: LongTaskClient, failing: bool
+                                                                           ) -> None:  # fmt: skip
+    """A failed first deploy leaves nothing behind but what is Retain; a deleted stack keeps both (AWS's
+    DeletionPolicy: https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-attribute-deletionpolicy.html)."""
+    from longtask.deployment import ChangeSet, create_change_set, execute
+
+    cloudformation, stack = client.target.client("cloudformation"), f"longtask-it-retain-{int(failing)}"
+    suffix = secrets.token_hex(4)
+    made = create_change_set(cloudformation, stack, _template(failing, suffix), {}, None)
+    assert isinstance(made, ChangeSet)
+    list(execute(cloudformation, stack, made))
+    try:
+        if failing:
+            assert stack_status(client, stack) == "ROLLBACK_COMPLETE"
+            statuses = {e["LogicalResourceId"]: e["ResourceStatus"] for e in reversed(
+                cloudformation.describe_stack_events(StackName=stack)["StackEvents"])}  # fmt: skip
+            assert statuses["Kept"] == "DELETE_SKIPPED" and statuses["KeptUnlessCreating"] == "DELETE_COMPLETE"
+        else:
+            assert stack_status(client, stack) == "CREATE_COMPLETE"
+        cloudformation.delete_stack(StackName=stack)
+        assert poll_condition(lambda: stack_status(client, stack) is None, timeout=60)
+        left = _buckets(client)
+        assert f"longtask-it-kept-{suffix}" in left
+        assert (f"longtask-it-unless-{suffix}" in left) is not failing
+    finally:
+        for name in (f"longtask-it-kept-{suffix}", f"longtask-it-unless-{suffix}"):
+            if name in _buckets(client):
+                client.target.client("s3").delete_bucket(Bucket=name)
