@@ -24,10 +24,12 @@ from longtask.waiting import poll_condition
 from .conftest import (
     assert_final,
     default_image,
+    executions,
     instances_of,
     invoke_function,
     live_instances,
     rules_without_targets,
+    stack_output,
     terminate_as,
     wait_until_running,
 )
@@ -312,6 +314,26 @@ def test_a_spot_run_interrupted_mid_way_resumes_from_its_checkpoint_and_succeeds
     assert f"finished at step {int(saved[1]) + 5}" in record["logTail"]
     assert [(a["attempt"], a["spot"]) for a in record["attempts"]] == [(0, True), (1, False)]
     assert "Server.SpotInstanceTermination" in record["attempts"][0]["reason"]
+
+
+def test_a_watcher_child_that_ends_aborted_is_replaced_by_a_fresh_one(client: LongTaskClient) -> None:
+    """StartExecution refuses the name of a closed execution (ExecutionAlreadyExists), so the retry of Watch Instance
+    starts a child of a new name; the run is still watched and ends as its script does."""
+    run_id = client.start({"script": "echo started\nsleep 10\necho done", "pollSeconds": 2})
+    wait_until_running(client, run_id)
+    watcher = stack_output(client, "WatcherStateMachineArn")
+
+    def running_child() -> dict[str, Any] | None:
+        return next((e for e in executions(client, watcher) if e["name"].startswith(f"{run_id}-a0-w")
+                     and e["status"] == "RUNNING"), None)  # fmt: skip
+
+    assert poll_condition(running_child, timeout=30)
+    stopped = running_child() or {}
+    client.stepfunctions.stop_execution(executionArn=stopped["executionArn"], error="Test.Aborted")
+    record = assert_final(client, run_id, "SUCCEEDED")
+    assert "done" in record["logTail"]
+    names = {e["name"] for e in executions(client, watcher) if e["name"].startswith(f"{run_id}-a0-w")}
+    assert stopped["name"].endswith("-r0") and stopped["name"][:-1] + "1" in names
 
 
 def test_a_rebalance_recommendation_syncs_the_checkpoint_and_the_run_goes_on(client: LongTaskClient,

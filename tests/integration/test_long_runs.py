@@ -29,7 +29,7 @@ def test_polls_back_off_and_each_costs_thirteen_events(client: LongTaskClient) -
     watcher = stack_output(client, "WatcherStateMachineArn")
     children = sorted(
         (e for e in executions(client, watcher) if e["name"].startswith(f"{run_id}-a0-w")),
-        key=lambda e: int(e["name"].rsplit("-w", 1)[1]),
+        key=lambda e: int(e["name"].rsplit("-w", 1)[1].split("-r")[0]),  # <run>-a0-w<window>-r<retry>
     )  # fmt: skip
     assert len(children) >= 2  # 5 polls at 1 s, then 2 s, ...
     intervals = []

@@ -26,8 +26,9 @@ from .userdata import BootstrapConfig, fits, render
 from .watch_plan import GUARD_WINDOW_SECONDS, fewest_max_poll_seconds, watch_windows
 
 ATTEMPT_OVERHEAD_SECONDS = GUARD_WINDOW_SECONDS + 3600  # the guard's window, then launch, outcome and record
-# execution names are at most 80 characters (StartExecution); a child adds "-a5-w1000" at most
-WATCH_NAME_LENGTH = 80 - len("-a5-w1000")
+# execution names are at most 80 characters (StartExecution); a child adds "-a5-w1000-r8" at most (attempt,
+# window, retry of its Watch Instance state)
+WATCH_NAME_LENGTH = 80 - len("-a5-w1000-r8")
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,7 @@ def _required(prices: Prices | None) -> Prices:
 
 
 def watch_name(run_id: str) -> str:
-    """The prefix of the watcher children's names ("<prefix>-a<attempt>-w<window>", at most 9 more characters):
+    """The prefix of the watcher children's names ("<prefix>-a<attempt>-w<window>-r<retry>", at most 12 more):
     the run id, shortened with a hash of it when the whole name could pass Step Functions' 80 characters."""
     if len(run_id) <= WATCH_NAME_LENGTH:
         return run_id
@@ -209,10 +210,11 @@ def _timing(run_input: RunInput, settings: Settings) -> tuple[int, int, int]:
         )
     poll = run_input.poll_seconds or settings.poll_seconds
     max_poll = max(run_input.max_poll_seconds or settings.max_poll_seconds, poll)
-    if max_poll < fewest_max_poll_seconds(timeout):
+    fewest = fewest_max_poll_seconds(timeout, attempts)
+    if max_poll < fewest:
         raise InvalidInput(
-            f"maxPollSeconds: {max_poll} is too small for timeoutSeconds {timeout}; "
-            f"use at least {fewest_max_poll_seconds(timeout)}"
+            f"maxPollSeconds: {max_poll} is too small for timeoutSeconds {timeout} with {run_input.retries} retries "
+            f"(every attempt's polling windows share the execution's 25,000 history events); use at least {fewest}"
         )
     return timeout, poll, max_poll
 

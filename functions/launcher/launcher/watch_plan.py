@@ -25,7 +25,13 @@ RAMP_TURNS = 5  # polls at each interval below the ceiling (events carry the lat
 TURNS_PER_WINDOW = 1500  # 1,500 polls x 13 events = 19,500 history events per child execution (at most 22,500
 # should every poll find the instance shutting-down: 15 events each, its state reason looked at)
 GUARD_WINDOW_SECONDS = 3600  # how long to watch a terminate after the deadline
-MAX_WINDOWS = 1000  # the parent's history: about 12 events a window
+MAX_WINDOWS = 1000  # an attempt's windows, at most
+# The parent's history holds every attempt's windows: at most 25,000 events an execution
+# (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html), about 12 a window, and an attempt's
+# launch, announcements, outcome and relaunch besides (EVENTS_PER_ATTEMPT, with room for their retries)
+HISTORY_EVENTS = 25_000
+EVENTS_PER_WINDOW = 12
+EVENTS_PER_ATTEMPT = 100
 # The guard's worst case after the deadline: Describe Instance and Terminate Instance each retried 8 times with
 # 2 s doubling (2 + 4 + ... + 256 = 510 s, statemachine/*.asl.json), plus a minute for the child to be noticed.
 GUARD_WORST_CASE_SECONDS = 2 * 510 + 60
@@ -53,6 +59,11 @@ def watch_windows(start: datetime, deadline: datetime, poll: int, max_poll: int)
     return windows
 
 
-def fewest_max_poll_seconds(timeout_seconds: int) -> int:
-    """The smallest maxPollSeconds that keeps a run of this length within MAX_WINDOWS windows."""
-    return -(-timeout_seconds // ((MAX_WINDOWS - 30) * TURNS_PER_WINDOW))  # 30: the ramps up and down
+def windows_per_attempt(attempts: int) -> int:
+    """How many windows each of a run's attempts may have, so that all of them fit in the parent's history."""
+    return min(MAX_WINDOWS, (HISTORY_EVENTS - attempts * EVENTS_PER_ATTEMPT) // (attempts * EVENTS_PER_WINDOW))
+
+
+def fewest_max_poll_seconds(timeout_seconds: int, attempts: int = 1) -> int:
+    """The smallest maxPollSeconds that keeps each of a run's attempts of this length within its windows."""
+    return -(-timeout_seconds // ((windows_per_attempt(attempts) - 30) * TURNS_PER_WINDOW))  # 30: the ramps

@@ -14,6 +14,10 @@ TaskSucceeded after its TaskTimedOut. Here a task's token is closed when its tas
 LocalStack calls at that moment), and when the state's own timeout ends the task (the task's frame ends): the
 wait is woken at once and ends timed out, without an event. A token is told, or closed, under one lock. What
 stays is LocalStack's: its two threads, and the few instructions between the state's timeout and the frame's end.
+
+A retry is a new task: on AWS it does not inherit the closed token of the attempt before. LocalStack 4.9.2 made a
+token once per state, so a retried `.sync` or `.waitForTaskToken` task found its token closed and timed out at
+once (TaskTimedOut, States.Timeout), every retry. Here each retry gets a token of its own.
 Runs when LocalStack starts, through the entry point `localstack.hooks.on_infra_start`.
 """
 
@@ -27,6 +31,9 @@ from localstack.runtime import hooks
 
 @hooks.on_infra_start()
 def close_task_tokens_when_tasks_end() -> None:
+    from localstack.services.stepfunctions.asl.component.state.state_execution.state_task.service.state_task_service_callback import (  # noqa: E501
+        StateTaskServiceCallback,
+    )
     from localstack.services.stepfunctions.asl.eval.callback import callback
     from localstack.services.stepfunctions.asl.eval.environment import Environment
 
@@ -57,6 +64,14 @@ def close_task_tokens_when_tasks_end() -> None:
                 close(endpoint)
         set_ended(self)
 
+    def fresh_token_each_retry(self: Any, env: Any) -> None:
+        context = env.states.context_object
+        if "Task" in context.context_object_data and context.context_object_data["State"].get("RetryCount"):
+            env.callback_pool_manager.add(context.update_task_token())
+        evaluate_with_timeout(self, env)
+
+    evaluate_with_timeout = StateTaskServiceCallback._evaluate_with_timeout
+    StateTaskServiceCallback._evaluate_with_timeout = fresh_token_each_retry
     pool.notify, pool.heartbeat = under_lock(notify), under_lock(heartbeat)
     endpoint_class.interrupt_all = close
     Environment.set_ended = set_ended_closing_its_task

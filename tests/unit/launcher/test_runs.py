@@ -11,6 +11,7 @@ from common.record import to_item
 from launcher.errors import InvalidInput
 from launcher.runs import Attempt, Execution, start_run
 from launcher.settings import Settings
+from launcher.watch_plan import MAX_WINDOWS
 
 from ..conftest import BUCKET, instances
 
@@ -139,11 +140,18 @@ def test_a_relaunch_is_a_new_instance_with_its_own_client_token(aws: dict[str, A
 
 def test_a_poll_ceiling_too_low_for_the_timeout_is_invalid(aws: dict[str, Any]) -> None:
     raw = {"script": "true", "timeoutSeconds": 364 * 86400, "pollSeconds": 1, "maxPollSeconds": 2}
-    with pytest.raises(
-        InvalidInput, match="maxPollSeconds: 2 is too small for timeoutSeconds 31449600; use at least 22"
-    ):
+    with pytest.raises(InvalidInput, match=r"maxPollSeconds: 2 is too small for timeoutSeconds 31449600 with 0 "
+                                           r"retries .*use at least 22$"):  # fmt: skip
         start(aws, raw)
     assert instances(aws["ec2"]) == []
+
+
+def test_the_poll_ceiling_keeps_every_attempts_windows_in_one_history(aws: dict[str, Any]) -> None:
+    """Each attempt has its windows in the same parent execution: five retries need a ceiling six times as high."""
+    raw = {"script": "true", "timeoutSeconds": 30 * 86400, "pollSeconds": 1, "maxPollSeconds": 2}
+    assert start(aws, raw)["windowCount"] <= MAX_WINDOWS  # one attempt: fits
+    with pytest.raises(InvalidInput, match=r"maxPollSeconds: 2 is too small .* with 5 retries .*use at least 6$"):
+        start(aws, {**raw, "retries": 5})
 
 
 def test_spot_is_recorded(aws: dict[str, Any]) -> None:
@@ -192,9 +200,9 @@ def test_watcher_children_are_named_within_80_characters_whatever_the_run_id() -
     from launcher.runs import watch_name
 
     assert watch_name("20261128-160903-143f6b") == "20261128-160903-143f6b"
-    for run_id in ("r" * 71, "r" * 72, "x" * 80):
+    for run_id in ("r" * 68, "r" * 69, "x" * 80):
         prefix = watch_name(run_id)
-        assert len(f"{prefix}-a5-w1000") <= 80
+        assert len(f"{prefix}-a5-w1000-r8") <= 80
         assert re.fullmatch(r"[A-Za-z0-9_-]+", prefix)
     assert watch_name("a" * 80) != watch_name("a" * 79 + "b")  # long names that differ stay apart
 

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from common.timestamps import parse_iso_utc
 from launcher.watch_plan import (
+    EVENTS_PER_ATTEMPT,
+    EVENTS_PER_WINDOW,
+    HISTORY_EVENTS,
     MAX_WINDOWS,
     RAMP_TURNS,
     TURNS_PER_WINDOW,
     fewest_max_poll_seconds,
     iso,
     watch_windows,
+    windows_per_attempt,
 )
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -66,6 +71,16 @@ def test_a_year_fits_in_the_parent_history() -> None:
     assert len(windows) < 100
     fewest = fewest_max_poll_seconds(365 * 86400)
     assert len(watch_windows(START, START + timedelta(days=365), poll=1, max_poll=fewest)) <= MAX_WINDOWS
+
+
+@pytest.mark.parametrize("attempts", [1, 2, 6])
+def test_every_attempts_windows_fit_in_one_parent_history(attempts: int) -> None:
+    """The windows of all attempts share the parent's 25,000 events; each attempt's timeout is its own."""
+    timeout = (365 * 86400) // attempts - 2 * 3600
+    fewest = fewest_max_poll_seconds(timeout, attempts)
+    windows = watch_windows(START, START + timedelta(seconds=timeout), poll=1, max_poll=fewest)
+    assert attempts * (len(windows) * EVENTS_PER_WINDOW + EVENTS_PER_ATTEMPT) <= HISTORY_EVENTS
+    assert len(windows) > windows_per_attempt(attempts) // 2  # the budget is used, not wasted
 
 
 def test_a_short_run_is_a_window_the_last_window_and_the_guard() -> None:

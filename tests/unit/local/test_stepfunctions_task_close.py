@@ -47,6 +47,10 @@ class CallbackPoolManager:
     def get(self, callback_id: str) -> CallbackEndpoint | None:
         return self.pool.get(callback_id)
 
+    def add(self, callback_id: str) -> CallbackEndpoint:
+        self.pool[callback_id] = CallbackEndpoint()
+        return self.pool[callback_id]
+
     def notify(self, callback_id: str, outcome: Any) -> bool:
         endpoint = self.pool.get(callback_id)
         if endpoint is None:
@@ -63,12 +67,26 @@ class CallbackPoolManager:
         return endpoint is not None
 
 
+class ContextObject:
+    """LocalStack's context object: the task's token, the state's retry count, and a new token when asked."""
+
+    def __init__(self, token: str | None) -> None:
+        self.context_object_data: dict[str, Any] = {"State": {"RetryCount": 0}}
+        if token:
+            self.context_object_data["Task"] = {"Token": token}
+        self.made = 0
+
+    def update_task_token(self) -> str:
+        self.made += 1
+        self.context_object_data["Task"] = {"Token": f"t{self.made}"}
+        return f"t{self.made}"
+
+
 class Environment:
     """LocalStack's environment, as far as a frame's end goes: its context, its pool, whether it is a frame."""
 
     def __init__(self, pool: CallbackPoolManager, token: str | None, frame: bool = True) -> None:
-        task = {"Task": {"Token": token}} if token else {}
-        self.states = types.SimpleNamespace(context_object=types.SimpleNamespace(context_object_data=task))
+        self.states = types.SimpleNamespace(context_object=ContextObject(token))
         self.callback_pool_manager, self._frame, self.ended = pool, frame, False
 
     def is_frame(self) -> bool:
@@ -76,6 +94,16 @@ class Environment:
 
     def set_ended(self) -> None:
         self.ended = True
+
+
+class StateTaskServiceCallback:
+    """LocalStack's task with a token: each attempt (the first, then each retry) is one evaluation."""
+
+    def __init__(self) -> None:
+        self.tokens: list[str] = []
+
+    def _evaluate_with_timeout(self, env: Environment) -> None:
+        self.tokens.append(env.states.context_object.context_object_data["Task"]["Token"])
 
 
 @pytest.fixture
@@ -86,13 +114,17 @@ def pool(plugin: Callable[[str], types.ModuleType], monkeypatch: pytest.MonkeyPa
     callback.__dict__.update(CallbackPoolManager=CallbackPoolManager, CallbackEndpoint=CallbackEndpoint,
                              CallbackConsumerTimeout=CallbackConsumerTimeout)  # fmt: skip
     environment.Environment = Environment
-    for module in (callback, environment):
+    task = types.ModuleType("localstack.services.stepfunctions.asl.component.state.state_execution.state_task."
+                            "service.state_task_service_callback")  # fmt: skip
+    task.StateTaskServiceCallback = StateTaskServiceCallback
+    for module in (callback, environment, task):
         monkeypatch.setitem(sys.modules, module.__name__, module)
     package = types.ModuleType("localstack.services.stepfunctions.asl.eval.callback")
     package.callback = callback
     monkeypatch.setitem(sys.modules, package.__name__, package)
-    for cls, names in ((CallbackPoolManager, ("notify", "heartbeat")), (CallbackEndpoint, ("interrupt_all",)),
-                       (Environment, ("set_ended",))):  # fmt: skip
+    patched = ((CallbackPoolManager, ("notify", "heartbeat")), (CallbackEndpoint, ("interrupt_all",)),
+               (Environment, ("set_ended",)), (StateTaskServiceCallback, ("_evaluate_with_timeout",)))  # fmt: skip
+    for cls, names in patched:
         for name in names:
             monkeypatch.setattr(cls, name, getattr(cls, name))  # restored after the test
     plugin("stepfunctions_task_close").close_task_tokens_when_tasks_end()
@@ -137,3 +169,15 @@ def test_frames_without_a_task_token_and_the_execution_itself_close_nothing(pool
         environment.set_ended()
         assert environment.ended
     assert pool.notify("t", "success")
+
+
+def test_each_retry_of_a_task_waits_on_a_token_of_its_own(pool: CallbackPoolManager) -> None:
+    """The first attempt keeps the state's token; a retry (RetryCount above 0) gets a new one, open in the pool."""
+    task, env = StateTaskServiceCallback(), Environment(pool, "t")
+    task._evaluate_with_timeout(env)
+    pool.pool["t"].interrupt_all()  # the first attempt ended: its token is closed
+    env.states.context_object.context_object_data["State"]["RetryCount"] = 1
+    task._evaluate_with_timeout(env)
+    assert task.tokens == ["t", "t1"]
+    assert_closed(pool)
+    assert pool.notify("t1", "success") and pool.pool["t1"].outcome == "success"
