@@ -236,3 +236,18 @@ def test_a_script_in_the_stacks_bucket_the_instances_cannot_read_launches_nothin
     assert record["status"] == "INVALID_INPUT", record
     assert "the instances may read only runs/* and scripts/*" in record["reason"], record
     assert instances_of(client, run_id) == []
+
+
+def test_ec2_refuses_a_type_whose_architecture_the_image_lacks(client: LongTaskClient) -> None:
+    ec2 = client.target.client("ec2")
+    code, _, message = error_of(ec2.run_instances, ImageId=default_image(client), InstanceType="t4g.nano",
+                                MinCount=1, MaxCount=1)  # fmt: skip
+    assert code == "InvalidParameterValue"
+    assert message.startswith("The architecture 'arm64' of the specified instance type does not match the "
+                              "architecture 'x86_64' of the specified AMI.")  # fmt: skip
+    refused = client.start({"script": "echo hi", "instanceTypes": ["t4g.nano"]})
+    record = client.wait(refused)
+    assert record["status"] == "INVALID_INPUT" and "no type fits the image" in record["reason"], record
+    assert instances_of(client, refused) == []
+    mixed = client.wait(client.start({"script": "echo hi", "instanceTypes": ["t4g.nano", "t3.nano"]}))
+    assert (mixed["status"], mixed["instanceType"]) == ("SUCCEEDED", "t3.nano"), mixed

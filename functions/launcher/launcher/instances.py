@@ -11,7 +11,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from common.tags import EXECUTION_ARN
 
-from .errors import LaunchFailed
+from .errors import InvalidInput, LaunchFailed
 
 NEXT_OPTION = frozenset({"InsufficientInstanceCapacity", "Unsupported", "InstanceTypeNotSupported"})
 THROTTLED = frozenset({"RequestLimitExceeded", "Throttling", "ThrottlingException"})
@@ -108,9 +108,14 @@ def launch(
     options: list[Option],
     sleep: Callable[[float], None] = time.sleep,
 ) -> Launched:
-    """Launch one instance, trying the options in order."""
+    """Launch one instance, trying the options in order. A type whose architecture the image lacks is skipped (EC2
+    refuses it, "The architecture ... does not match"): a run may list types of both architectures, for images
+    given per run; InvalidInput when no listed type fits the image."""
     attempts: list[str] = []
+    wrong_architecture: dict[str, str] = {}  # instance type -> EC2's words
     for option in options:
+        if option.instance_type in wrong_architecture:
+            continue
         arguments = run_instances_arguments(spec, option)
         try:
             instance = _run_with_backoff(ec2, arguments, sleep)
@@ -118,6 +123,10 @@ def launch(
             code = error.response["Error"]["Code"]
             if code in TRANSIENT:
                 raise
+            if _wrong_architecture(error):
+                wrong_architecture[option.instance_type] = error.response["Error"].get("Message", "")
+                attempts.append(f"{option}: {code} (architecture)")
+                continue
             if code == "IdempotentParameterMismatch":  # an earlier attempt's request under this token launched
                 earlier = _launched_with_token(ec2, arguments["ClientToken"])
                 if earlier is not None:
@@ -129,6 +138,10 @@ def launch(
             raise LaunchFailed(_cause(code, error, attempts)) from None
         subnet_id = instance.get("SubnetId", option.subnet_id or "")
         return Launched(instance["InstanceId"], option.instance_type, subnet_id, option.spot, attempts)
+    if wrong_architecture and set(wrong_architecture) == {option.instance_type for option in options}:
+        raise InvalidInput(f"instanceTypes: no type fits the image {spec.image_id} "
+                           f"({'; '.join(sorted(set(wrong_architecture.values())))}); name types of the image's "
+                           "architecture, or an image of theirs")  # fmt: skip
     raise LaunchFailed(f"no capacity for any option; tried {'; '.join(attempts)}")
 
 
@@ -181,6 +194,13 @@ def _retryable(error: ClientError) -> bool:
     IAM Instance Profile" right after a deploy creates it)."""
     code, message = error.response["Error"]["Code"], error.response["Error"].get("Message", "")
     return code in THROTTLED or (code == "InvalidParameterValue" and "Invalid IAM Instance Profile" in message)
+
+
+def _wrong_architecture(error: ClientError) -> bool:
+    """EC2's refusal of a type whose architecture the image lacks (InvalidParameterValue, "The architecture 'arm64'
+    of the specified instance type does not match the architecture 'x86_64' of the specified AMI")."""
+    message = error.response["Error"].get("Message", "")
+    return error.response["Error"]["Code"] == "InvalidParameterValue" and "does not match the architecture" in message
 
 
 def _cause(code: str, error: ClientError, attempts: list[str]) -> str:

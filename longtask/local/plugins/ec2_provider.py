@@ -8,7 +8,9 @@
 - An instance profile created moments ago is refused ("Invalid IAM Instance Profile") for a fixed, settable
   time (LONGTASK_PROFILE_PROPAGATION_SECONDS, default 2): IAM is eventually consistent
   (https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency).
-- An image or an instance type that does not exist is refused (InvalidAMIID.NotFound, InvalidParameterValue).
+- An image or an instance type that does not exist is refused (InvalidAMIID.NotFound, InvalidParameterValue), and
+  so is a type whose architecture the image lacks (InvalidParameterValue, in EC2's words; "Amazon EC2 instance
+  type and AMI architecture", https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-instance-launch-issues.html).
 - An ImageId of `resolve:ssm:<parameter>` launches the image the parameter names at that moment
   (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/finding-an-ami-parameter-store.html).
 - DescribeSpotPriceHistory answers with the engine's Spot prices (data/prices.json) instead of moto's $0.00001.
@@ -92,11 +94,13 @@ class LocalEc2Provider(Ec2Provider):
                 image = str(request.get("ImageId", ""))
                 if image.startswith(RESOLVE_SSM):
                     resolved = {**request, "ImageId": _parameter_value(context, image.removeprefix(RESOLVE_SSM))}
+                    _refuse_a_type_of_another_architecture(context, resolved)
                     if "UserData" in request:  # the request is serialized again, and botocore encodes UserData
                         resolved["UserData"] = base64.b64decode(request["UserData"]).decode()
                     with self._moto_instances:
                         response = call_moto_with_request(context, resolved)
                 else:
+                    _refuse_a_type_of_another_architecture(context, request)
                     with self._moto_instances:
                         response = call_moto(context)
                 if token:
@@ -217,6 +221,27 @@ def _refuse_an_unknown_instance_type(instance_type: str) -> None:
 
     if instance_type not in INSTANCE_TYPES:
         raise CommonServiceException("InvalidParameterValue", f"Invalid value '{instance_type}' for InstanceType.")
+
+
+def _refuse_a_type_of_another_architecture(context: RequestContext, request: dict) -> None:
+    """EC2 refuses an instance type none of whose architectures is the image's (an image moto does not know is left
+    to moto, which answers InvalidAMIID.NotFound)."""
+    from moto.ec2.exceptions import InvalidAMIIdError
+    from moto.ec2.models.instance_types import INSTANCE_TYPES
+
+    instance_type = request.get("InstanceType", "m1.small")
+    try:
+        images = get_moto_backend(context).describe_images(ami_ids=[request.get("ImageId", "")])
+    except InvalidAMIIdError:
+        return
+    supported = INSTANCE_TYPES[instance_type].get("ProcessorInfo", {}).get("SupportedArchitectures", [])
+    image_architecture = images[0].architecture if images else None
+    if image_architecture and supported and image_architecture not in supported:
+        raise CommonServiceException("InvalidParameterValue", (
+            f"The architecture '{supported[0]}' of the specified instance type does not match the architecture "
+            f"'{image_architecture}' of the specified AMI. Specify an instance type and an AMI that have matching "
+            "architectures, and try again. You can use 'describe-instance-types' or 'describe-images' to discover "
+            "the architecture of the instance type or AMI."))
 
 
 def _refuse_a_profile_not_yet_propagated(context: RequestContext, profile: dict) -> None:

@@ -214,3 +214,24 @@ def test_a_changed_request_under_the_same_token_finds_the_instance_it_launched(e
     )
     result = launch(ec2, SPEC, launch_options(["t3a.nano"], [], spot=False), sleep=lambda _: None)
     assert (result.instance_id, result.subnet_id) == ("i-0000000000000011", "subnet-aaaaaaaa")
+
+
+ARM_ON_X86 = ("The architecture 'arm64' of the specified instance type does not match the architecture 'x86_64' of "
+              "the specified AMI. Specify an instance type and an AMI that have matching architectures, and try again.")
+
+
+def test_a_type_the_image_cannot_run_is_skipped_in_every_subnet(ec2: Any) -> None:
+    ec2.stubber.add_client_error("run_instances", "InvalidParameterValue", ARM_ON_X86)
+    ec2.stubber.add_response("run_instances", launched("i-0000000000000004"), _any_arguments("t3.nano"))
+    options = launch_options(["t4g.nano", "t3.nano"], ["subnet-aaaaaaaa", "subnet-bbbbbbbb"], spot=False)
+    result = launch(ec2, SPEC, options, sleep=lambda _: None)
+    assert (result.instance_id, result.instance_type) == ("i-0000000000000004", "t3.nano")
+    assert result.attempts == ["t4g.nano (on-demand) in subnet-aaaaaaaa: InvalidParameterValue (architecture)"]
+
+
+def test_no_type_of_the_images_architecture_is_invalid_input(ec2: Any) -> None:
+    from launcher.errors import InvalidInput
+
+    ec2.stubber.add_client_error("run_instances", "InvalidParameterValue", ARM_ON_X86)
+    with pytest.raises(InvalidInput, match=r"instanceTypes: no type fits the image ami-12345678 \(The architecture"):
+        launch(ec2, SPEC, launch_options(["t4g.nano"], [], spot=True), sleep=lambda _: None)
