@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from pathlib import Path
 from typing import Any
 
@@ -251,3 +252,31 @@ def test_ec2_refuses_a_type_whose_architecture_the_image_lacks(client: LongTaskC
     assert instances_of(client, refused) == []
     mixed = client.wait(client.start({"script": "echo hi", "instanceTypes": ["t4g.nano", "t3.nano"]}))
     assert (mixed["status"], mixed["instanceType"]) == ("SUCCEEDED", "t3.nano"), mixed
+
+
+def test_an_instance_in_a_subnet_that_maps_public_ips_has_one(client: LongTaskClient) -> None:
+    """MapPublicIpOnLaunch gives the instance a public IPv4 address unless the request says otherwise
+    (https://docs.aws.amazon.com/vpc/latest/userguide/modify-subnets.html); a security group of another VPC is
+    refused ("belong to different networks")."""
+    ec2 = client.target.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.8.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.8.1.0/24")["Subnet"]["SubnetId"]
+    ec2.modify_subnet_attribute(SubnetId=subnet, MapPublicIpOnLaunch={"Value": True})
+    own = ec2.create_security_group(GroupName=f"public-{secrets.token_hex(3)}", Description="x", VpcId=vpc)
+    other = ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": ["default"]}])["SecurityGroups"]
+    other_vpc = next(g["GroupId"] for g in other if g["VpcId"] != vpc)
+    launch = {"ImageId": default_image(client), "InstanceType": "t3.nano", "MinCount": 1, "MaxCount": 1}
+    code, _, message = error_of(ec2.run_instances, **launch, NetworkInterfaces=[
+        {"DeviceIndex": 0, "SubnetId": subnet, "Groups": [other_vpc]}])  # fmt: skip
+    assert code == "InvalidParameter" and "belong to different networks" in message
+    answers = {}
+    for asked in (None, False):
+        interface = {"DeviceIndex": 0, "SubnetId": subnet, "Groups": [own["GroupId"]]}
+        if asked is not None:
+            interface["AssociatePublicIpAddress"] = asked
+        instance_id = ec2.run_instances(**launch, NetworkInterfaces=[interface])["Instances"][0]["InstanceId"]
+        time.sleep(1.1)  # EC2 is eventually consistent: an instance just launched is not found by id at once
+        described = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+        answers[asked] = described.get("PublicIpAddress")
+        ec2.terminate_instances(InstanceIds=[instance_id])
+    assert answers[None] and answers[False] is None, answers

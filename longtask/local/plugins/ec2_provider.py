@@ -10,7 +10,9 @@
   (https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_general.html#troubleshoot_general_eventual-consistency).
 - An image or an instance type that does not exist is refused (InvalidAMIID.NotFound, InvalidParameterValue), and
   so is a type whose architecture the image lacks (InvalidParameterValue, in EC2's words; "Amazon EC2 instance
-  type and AMI architecture", https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-instance-launch-issues.html).
+  type and AMI architecture", https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/ec2-instance-launch-issues.html),
+  and a security group of another VPC than the subnet's (InvalidParameter, "belong to different networks":
+  https://docs.aws.amazon.com/vpc/latest/userguide/vpc-security-groups.html, a group is for one VPC).
 - An ImageId of `resolve:ssm:<parameter>` launches the image the parameter names at that moment
   (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/finding-an-ami-parameter-store.html).
 - DescribeSpotPriceHistory answers with the engine's Spot prices (data/prices.json) instead of moto's $0.00001.
@@ -81,6 +83,7 @@ class LocalEc2Provider(Ec2Provider):
         _raise_fault("RunInstances", "before", request)
         _refuse_an_unknown_instance_type(request.get("InstanceType", "m1.small"))
         _refuse_a_profile_not_yet_propagated(context, request.get("IamInstanceProfile") or {})
+        _refuse_groups_of_another_network(context, request)
         token = request.get("ClientToken")
         digest = json.dumps({k: v for k, v in request.items() if k != "ClientToken"}, sort_keys=True, default=str)
         with self._lock:
@@ -242,6 +245,25 @@ def _refuse_a_type_of_another_architecture(context: RequestContext, request: dic
             f"'{image_architecture}' of the specified AMI. Specify an instance type and an AMI that have matching "
             "architectures, and try again. You can use 'describe-instance-types' or 'describe-images' to discover "
             "the architecture of the instance type or AMI."))
+
+
+def _refuse_groups_of_another_network(context: RequestContext, request: dict) -> None:
+    interface = next((n for n in request.get("NetworkInterfaces") or [] if int(n.get("DeviceIndex", 0)) == 0), {})
+    subnet_id = interface.get("SubnetId") or request.get("SubnetId")
+    groups = interface.get("Groups") or request.get("SecurityGroupIds") or []
+    if not subnet_id or not groups:
+        return
+    from moto.ec2.exceptions import InvalidSubnetIdError
+
+    backend = get_moto_backend(context)
+    try:
+        vpc_id = backend.get_subnet(subnet_id).vpc_id
+    except InvalidSubnetIdError:
+        return  # moto names it
+    for group in filter(None, (backend.get_security_group_from_id(group_id) for group_id in groups)):
+        if group.vpc_id != vpc_id:
+            raise CommonServiceException(
+                "InvalidParameter", f"Security group {group.id} and subnet {subnet_id} belong to different networks.")
 
 
 def _refuse_a_profile_not_yet_propagated(context: RequestContext, profile: dict) -> None:
