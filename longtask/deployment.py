@@ -5,8 +5,9 @@ second Python on PATH.
   Python it will run on: on AWS the functions' runtime (python3.12, x86_64 manylinux wheels only), on the local
   engine this machine's. Its zip is uploaded under a key made of that digest, so a stack update touches only the
   functions whose code changed.
-- On AWS the artifacts go to a bucket made once per account and region (encrypted, public access blocked, old
-  artifacts expiring), and the stack is created or updated through a change set (the SAM transform expanded by
+- On AWS the artifacts go to a bucket made once per account and region (encrypted, public access blocked, its
+  name not guessable, checked to be the account's at every call; a file expires once no deployed template of its
+  stack names it), and the stack is created or updated through a change set (the SAM transform expanded by
   CloudFormation), which shows what will change before it is applied.
 """
 
@@ -17,6 +18,7 @@ import hashlib
 import json
 import os
 import py_compile
+import secrets
 import shutil
 import subprocess
 import time
@@ -36,6 +38,8 @@ from .waiting import growing_intervals
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
 DEPLOYED = ("CREATE_COMPLETE", "UPDATE_COMPLETE")  # a stack its last deploy completed
 ARTIFACT_DAYS = 30  # CloudFormation has copied a function's code into Lambda long before
+ARTIFACT_BUCKET_PREFIX = "longtask-deployment-"
+REFERENCED_TAG = "longtask-referenced"  # "true" on the files a deployed template names (Uploader.mark_deployed)
 SETTLED = ("CREATE_COMPLETE", "UPDATE_COMPLETE", "ROLLBACK_COMPLETE", "UPDATE_ROLLBACK_COMPLETE", "ROLLBACK_FAILED",
            "UPDATE_ROLLBACK_FAILED", "CREATE_FAILED", "DELETE_COMPLETE")  # fmt: skip
 # The AWS SDK for Python, which Lambda's Python runtimes include
@@ -174,39 +178,71 @@ def package(template: dict[str, Any], root: Path, cache: Path, runtime: Runtime,
     return packaged
 
 
-def uploader(s3: Any, bucket: str) -> Callable[[Path], str]:
-    """Upload a file under a key made of its content's digest (once: a key never changes what it holds)."""
+@dataclass(frozen=True)
+class ArtifactBucket:
+    """The deployment bucket and the account that must own it: every call that takes ExpectedBucketOwner passes it,
+    so that a bucket of someone else's is answered 403, never written to
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-owner-condition.html)."""
 
-    def upload(file: Path) -> str:
+    name: str
+    owner: str
+
+    @property
+    def owned(self) -> dict[str, str]:
+        return {"Bucket": self.name, "ExpectedBucketOwner": self.owner}
+
+
+class Uploader:
+    """Upload a stack's files under `<stack>/`, keyed by their content's digest (once: a key never changes what it
+    holds), tagged as not yet referenced by a deployed template; remembers the keys it handed out."""
+
+    def __init__(self, s3: Any, bucket: ArtifactBucket, stack: str) -> None:
+        self.s3, self.bucket, self.stack = s3, bucket, stack
+        self.keys: set[str] = set()
+
+    def __call__(self, file: Path) -> str:
         body = file.read_bytes()
-        key = f"{file.stem.rsplit('-', 1)[0]}-{hashlib.sha256(body).hexdigest()[:16]}{file.suffix}"
+        key = f"{self.stack}/{file.stem.rsplit('-', 1)[0]}-{hashlib.sha256(body).hexdigest()[:16]}{file.suffix}"
         try:
-            s3.head_object(Bucket=bucket, Key=key)
-        except ClientError:
-            s3.put_object(Bucket=bucket, Key=key, Body=body)
-        return f"s3://{bucket}/{key}"
+            self.s3.head_object(**self.bucket.owned, Key=key)
+        except ClientError as error:
+            if error.response["Error"]["Code"] not in ("404", "NoSuchKey"):
+                raise  # 403: not our bucket, or not ours to read
+            self.s3.put_object(**self.bucket.owned, Key=key, Body=body, Tagging=f"{REFERENCED_TAG}=false")
+        self.keys.add(key)
+        return f"s3://{self.bucket.name}/{key}"
 
-    return upload
+    def mark_deployed(self) -> None:
+        """After the stack's deploy completed: what its template names is kept, the rest of its files expire
+        (ARTIFACT_DAYS after they were made, by the bucket's lifecycle rule). Until then a failed update can
+        still roll back to the files of the template before."""
+        pages = self.s3.get_paginator("list_objects_v2").paginate(**self.bucket.owned, Prefix=f"{self.stack}/")
+        for key in (o["Key"] for page in pages for o in page.get("Contents", [])):
+            referenced = "true" if key in self.keys else "false"
+            self.s3.put_object_tagging(**self.bucket.owned, Key=key,
+                                       Tagging={"TagSet": [{"Key": REFERENCED_TAG, "Value": referenced}]})  # fmt: skip
 
 
-def artifact_bucket(s3: Any, account: str, region: str) -> str:
-    """The account's and region's deployment bucket, made once: encrypted, public access blocked, old artifacts
-    expiring after ARTIFACT_DAYS."""
-    bucket = f"longtask-deployment-{account}-{region}"
-    try:
-        s3.head_bucket(Bucket=bucket)
-        return bucket
-    except ClientError:
-        pass
+def artifact_bucket(s3: Any, account: str, region: str) -> ArtifactBucket:
+    """The account's deployment bucket in the region, made once: found among the buckets the account owns
+    (ListBuckets lists no one else's), its name ending in a random part that nobody can claim first. Encrypted,
+    public access blocked; a file no deployed template references expires after ARTIFACT_DAYS."""
+    prefix = f"{ARTIFACT_BUCKET_PREFIX}{account}-{region}-"
+    owned = sorted(b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].startswith(prefix))
+    if owned:
+        return ArtifactBucket(owned[0], account)
+    bucket = ArtifactBucket(prefix + secrets.token_hex(4), account)
     created = {"CreateBucketConfiguration": {"LocationConstraint": region}} if region != "us-east-1" else {}
-    s3.create_bucket(Bucket=bucket, **created)
-    s3.put_public_access_block(Bucket=bucket, PublicAccessBlockConfiguration={
+    s3.create_bucket(Bucket=bucket.name, **created)
+    s3.put_public_access_block(**bucket.owned, PublicAccessBlockConfiguration={
         "BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
-    s3.put_bucket_encryption(Bucket=bucket, ServerSideEncryptionConfiguration={
+    s3.put_bucket_encryption(**bucket.owned, ServerSideEncryptionConfiguration={
         "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]})
-    s3.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration={"Rules": [
-        {"ID": "expire-old-artifacts", "Status": "Enabled", "Filter": {"Prefix": ""},
-         "Expiration": {"Days": ARTIFACT_DAYS}, "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}}]})
+    s3.put_bucket_lifecycle_configuration(**bucket.owned, LifecycleConfiguration={"Rules": [
+        {"ID": "expire-unreferenced-artifacts", "Status": "Enabled",
+         "Filter": {"Tag": {"Key": REFERENCED_TAG, "Value": "false"}}, "Expiration": {"Days": ARTIFACT_DAYS}},
+        {"ID": "abort-incomplete-uploads", "Status": "Enabled", "Filter": {"Prefix": ""},
+         "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1}}]})
     return bucket  # fmt: skip
 
 
@@ -302,10 +338,10 @@ class Deployment:
     def current(self) -> tuple[str | None, dict[str, str]]:
         return stack_state(self.cloudformation, self.stack)
 
-    def change_set(self, template: dict[str, Any], root: Path, bucket: str, existing: dict[str, str] | None,
+    def change_set(self, template: dict[str, Any], root: Path, upload: Uploader, existing: dict[str, str] | None,
                    digest: str) -> ChangeSet | None:  # fmt: skip
         """Build and upload what changed, and the change set that deploys it (None: nothing would change)."""
-        packaged = package(template, root, self.cache, self.runtime, uploader(self.s3, bucket))
+        packaged = package(template, root, self.cache, self.runtime, upload)
         packaged.setdefault("Metadata", {})[DIGEST_METADATA] = digest
         return create_change_set(self.cloudformation, self.stack, json.dumps(packaged), self.parameters, existing)
 

@@ -12,7 +12,7 @@ from ..errors import LongTaskError, UserError
 from .options import TargetOptions, key_values, stderr, stdout
 
 if TYPE_CHECKING:
-    from ..deployment import Deployment
+    from ..deployment import ArtifactBucket, Deployment
 
 Parameters = Annotated[list[str] | None, typer.Option(
     "--parameter", metavar="KEY=VALUE", help="A template parameter (kept from the last deploy when not given).")]
@@ -48,9 +48,12 @@ def deploy(ctx: typer.Context, parameter: Parameters = None, yes: Yes = False) -
         return
     from botocore.exceptions import ClientError
 
+    from ..deployment import Uploader
+
+    upload = Uploader(deployment.s3, bucket, deployment.stack)
     try:
         with stderr.status("building and uploading the functions, creating the change set"):
-            change_set = deployment.change_set(template, app_dir(), bucket, existing if status else None, digest)
+            change_set = deployment.change_set(template, app_dir(), upload, existing if status else None, digest)
     except ClientError as error:
         if status is None:  # a refused creation leaves no stack behind
             _remove_stack_under_review(deployment)
@@ -73,11 +76,12 @@ def deploy(ctx: typer.Context, parameter: Parameters = None, yes: Yes = False) -
         if final in FAILED_CREATE:  # no half-deployed stack is left behind
             deployment.cloudformation.delete_stack(StackName=deployment.stack)
         raise LongTaskError(f"deploying stack {deployment.stack} ended {final}: {reasons}")
+    upload.mark_deployed()
     stderr.print(f"stack [bold]{deployment.stack}[/] is {final}")
     _show_outputs(deployment)
 
 
-def _deployment(chosen: TargetOptions, parameters: dict[str, str]) -> tuple[Deployment, str]:
+def _deployment(chosen: TargetOptions, parameters: dict[str, str]) -> tuple[Deployment, ArtifactBucket]:
     from botocore.exceptions import NoCredentialsError
 
     from ..client import Target

@@ -30,12 +30,10 @@ STACK_TIMEOUT_SECONDS = 300
 STACK_POLL_SECONDS = 0.2  # a DescribeStacks costs the engine about 8 ms
 
 
-def package(template: dict[str, Any], root: Path, paths: EnginePaths, s3: Any) -> dict[str, Any]:
+def package(template: dict[str, Any], root: Path, paths: EnginePaths, upload: deployment.Uploader) -> dict[str, Any]:
     """The template with its code and definitions uploaded to the engine's deployment bucket, built for this
     machine's Python (the engine runs the functions with it)."""
-    bucket = deployment.artifact_bucket(s3, ENGINE_ACCOUNT, s3.meta.region_name)
-    return deployment.package(template, root, paths.build / LOCAL_RUNTIME.tag, LOCAL_RUNTIME,
-                              deployment.uploader(s3, bucket))  # fmt: skip
+    return deployment.package(template, root, paths.build / LOCAL_RUNTIME.tag, LOCAL_RUNTIME, upload)
 
 
 def deploy(
@@ -59,7 +57,9 @@ def deploy(
         cloudformation.delete_stack(StackName=stack_name)
         _wait(cloudformation, stack_name, {"DELETE_COMPLETE", None})
         current, deployed_parameters = None, {}
-    packaged = package(load_template(template), template.parent, paths, s3)
+    bucket = deployment.artifact_bucket(s3, ENGINE_ACCOUNT, s3.meta.region_name)
+    upload = deployment.Uploader(s3, bucket, stack_name)
+    packaged = package(load_template(template), template.parent, paths, upload)
     packaged.setdefault("Metadata", {})[DIGEST_METADATA] = source_digest(app_dir())  # the version `doctor` checks
     body = json.dumps(packaged)
     kept = [{"ParameterKey": key, "UsePreviousValue": True} for key in deployed_parameters if key not in parameters]
@@ -82,6 +82,7 @@ def deploy(
         raise EngineError(
             f"deploying stack {stack_name} ended {status}: {deployment.failure_reasons(cloudformation, stack_name)}"
         )
+    upload.mark_deployed()
     marker.write_text(digest)
     return True
 

@@ -22,6 +22,7 @@ from .processes import read_pid, spawn, stop
 # 4.9.2 is the newest core that runs on Python 3.11; its dependencies must be resolved as of its release.
 LOCALSTACK_REQUIREMENTS = ["localstack-core[runtime]==4.9.2", "awscli"]
 LOCALSTACK_EXCLUDE_NEWER = "2025-10-07"
+LAMBDA_RETRY_DELAY_ENV = "LONGTASK_LAMBDA_RETRY_BASE_DELAY_SECONDS"  # the first retry's delay; the second's is twice it
 SERVICES = "cloudformation,dynamodb,ec2,events,iam,lambda,logs,pricing,s3,service-quotas,sqs,ssm,stepfunctions,sts"
 STARTUP_TIMEOUT_SECONDS = 90
 STOP_GRACE_SECONDS = 10
@@ -126,6 +127,9 @@ def launch(paths: EnginePaths) -> bool:
         CA_BUNDLE_ENV: str(paths.ca_bundle),  # what the Lambda environments trust (plugins/lambda_executor.py)
         DECISION_LOG_ENV: str(paths.iam_decisions),
         "LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT": "60",
+        # an asynchronous invocation that fails is retried twice, after about 1 and 2 minutes, as on AWS
+        # (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html); tests shorten it
+        "LAMBDA_RETRY_BASE_DELAY": os.environ.get(LAMBDA_RETRY_DELAY_ENV, "60"),
         "DNS_ADDRESS": "0",
         "SKIP_SSL_CERT_DOWNLOAD": "1",
         "DISABLE_EVENTS": "1",

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 from typing import Any
 
 import pytest
@@ -192,3 +193,28 @@ def test_the_timeout_guard_fires_on_time_with_a_300_s_poll_interval(client: Long
     run_id = client.start({"script": "echo started\nsleep 600\n", "timeoutSeconds": 5, **SLOW_POLLS})
     assert poll_condition(lambda: client.is_final(run_id), timeout=SOONER_THAN_A_POLL)
     assert_final(client, run_id, "TIMED_OUT")
+
+
+def test_a_signal_the_function_fails_on_reaches_its_on_failure_queue_after_two_retries(client: LongTaskClient) -> None:
+    """An asynchronous invocation that fails is tried three times in all, then sent to the function's on-failure
+    destination (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html): a lost
+    completion signal is kept to look at, where the rules' dead-letter queues would never see it."""
+    queue = stack_output(client, "SignalFailuresQueueUrl")
+    marker = f"bad-{secrets.token_hex(4)}"
+    client.lambda_.invoke(FunctionName=stack_output(client, "SignalFunctionName"), InvocationType="Event",
+                          Payload=json.dumps({"source": marker, "detail": "not an object"}).encode())  # fmt: skip
+    sqs = client.target.client("sqs")
+
+    found: list[dict[str, Any]] = []
+
+    def failed() -> bool:
+        for message in sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", []):
+            record = json.loads(message["Body"])
+            if record["requestPayload"].get("source") == marker:
+                found.append(record)
+        return bool(found)
+
+    assert poll_condition(failed, timeout=30, interval=0.5)
+    (record,) = found
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 3

@@ -124,3 +124,40 @@ def test_retain_except_on_create_is_deleted_only_when_its_create_rolls_back(clie
         for name in (f"longtask-it-kept-{suffix}", f"longtask-it-unless-{suffix}"):
             if name in _buckets(client):
                 client.target.client("s3").delete_bucket(Bucket=name)
+
+
+def test_a_deployment_bucket_someone_else_claimed_is_never_used(client: LongTaskClient) -> None:
+    """Another account creates the bucket names first: ours is found among our own buckets, and a call naming our
+    account as the expected owner of theirs is refused 403 (ExpectedBucketOwner). A region of its own: the
+    suite's deploys use us-east-1's bucket."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    from longtask.deployment import artifact_bucket
+
+    region, ours_id, theirs_id = "eu-west-1", "000000000000", "111111111111"
+
+    def s3_of(account: str) -> Any:
+        return boto3.client("s3", region_name=region, endpoint_url=client.target.endpoint_url,
+                            aws_access_key_id=account, aws_secret_access_key="test",
+                            verify=client.target.ca_bundle)  # fmt: skip
+
+    ours, theirs = s3_of(ours_id), s3_of(theirs_id)
+    sniped = f"longtask-deployment-{ours_id}-{region}-{secrets.token_hex(4)}"
+    theirs.create_bucket(Bucket=sniped, CreateBucketConfiguration={"LocationConstraint": region})
+    try:
+        bucket = artifact_bucket(ours, ours_id, region)
+        assert bucket.name != sniped and bucket.owner == ours_id
+        for call, arguments in ((ours.head_bucket, {}), (ours.put_object, {"Key": "x", "Body": b"x"}),
+                                (ours.head_object, {"Key": "x"})):  # fmt: skip
+            with pytest.raises(ClientError) as refused:
+                call(Bucket=sniped, ExpectedBucketOwner=ours_id, **arguments)
+            assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403, call
+        theirs.put_object(Bucket=sniped, Key="x", Body=b"x", ExpectedBucketOwner=theirs_id)  # the owner's own
+        ours.head_bucket(Bucket=bucket.name, ExpectedBucketOwner=ours_id)
+    finally:
+        theirs.delete_objects(Bucket=sniped, Delete={"Objects": [{"Key": "x"}]})
+        theirs.delete_bucket(Bucket=sniped)
+        for name in [b["Name"] for b in ours.list_buckets()["Buckets"] if b["Name"].startswith(
+                f"longtask-deployment-{ours_id}-{region}-")]:  # fmt: skip
+            ours.delete_bucket(Bucket=name)

@@ -246,6 +246,13 @@ def rule_action(request: Mapping[str, Any], world: World) -> list[Check]:
     return [Check("events:" + request["__operation__"], f"arn:aws:events:{world.region}:{world.account}:rule/{name}")]
 
 
+@model("sqs", "SendMessage")
+def send_message(request: Mapping[str, Any], world: World) -> list[Check]:
+    """A queue's URL ends in its account and name (a function's on-failure destination sends as its role)."""
+    account, name = request["QueueUrl"].rstrip("/").split("/")[-2:]
+    return [Check("sqs:SendMessage", f"arn:aws:sqs:{world.region}:{account}:{name}")]
+
+
 @model("logs", "CreateLogGroup", "CreateLogStream", "PutLogEvents")
 def log_action(request: Mapping[str, Any], world: World) -> list[Check]:
     """What Lambda writes a function's output with, as the function's execution role. A log group's ARN in a

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import zipfile
 from pathlib import Path
@@ -11,7 +12,7 @@ import boto3
 import pytest
 
 from longtask import deployment as deploying
-from longtask.deployment import LAMBDA_RUNTIME, Deployment, artifact_bucket, uploader
+from longtask.deployment import LAMBDA_RUNTIME, Deployment, Uploader, artifact_bucket
 from longtask.errors import UserError
 from longtask.template_file import load_template
 
@@ -42,24 +43,67 @@ def test_a_function_zip_holds_its_files_over_its_dependencies_zipped_once(
 def test_an_artifact_is_keyed_by_its_content_and_uploaded_once(aws: dict[str, Any], tmp_path: Path) -> None:
     s3 = aws["s3"]
     bucket = artifact_bucket(s3, "123456789012", REGION)
-    upload = uploader(s3, bucket)
+    upload = Uploader(s3, bucket, "longtask")
     archive = tmp_path / "launcher-0123456789abcdef.zip"
     archive.write_bytes(b"code v1")
     first = upload(archive)
-    assert first == upload(archive) and first.startswith(f"s3://{bucket}/launcher-") and first.endswith(".zip")
+    assert first == upload(archive) and first.startswith(f"s3://{bucket.name}/longtask/launcher-")
     archive.write_bytes(b"code v2")
-    assert upload(archive) != first  # changed code, new key: only that function is updated
-    assert len(s3.list_objects_v2(Bucket=bucket)["Contents"]) == 2
+    assert upload(archive) != first and first.endswith(".zip")  # changed code, new key: only that function updates
+    assert len(s3.list_objects_v2(Bucket=bucket.name)["Contents"]) == 2
 
 
-def test_the_deployment_bucket_is_private_encrypted_and_expires_old_artifacts(aws: dict[str, Any]) -> None:
+def test_the_deployment_bucket_is_the_accounts_own_private_encrypted_and_not_guessable(aws: dict[str, Any]) -> None:
+    s3 = aws["s3"]
+    s3.create_bucket(Bucket=f"longtask-deployment-123456789012-{REGION}")  # the old, predictable name: not used
+    bucket = artifact_bucket(s3, "123456789012", REGION)
+    assert re.fullmatch(rf"longtask-deployment-123456789012-{REGION}-[0-9a-f]{{8}}", bucket.name)
+    assert artifact_bucket(s3, "123456789012", REGION) == bucket  # found again among the account's own buckets
+    assert all(s3.get_public_access_block(Bucket=bucket.name)["PublicAccessBlockConfiguration"].values())
+    rule = s3.get_bucket_encryption(Bucket=bucket.name)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
+    expiring = s3.get_bucket_lifecycle_configuration(Bucket=bucket.name)["Rules"][0]
+    assert expiring["Filter"] == {"Tag": {"Key": "longtask-referenced", "Value": "false"}}
+    assert expiring["Expiration"]["Days"] == 30
+
+
+def test_every_call_to_the_bucket_names_its_expected_owner(aws: dict[str, Any], tmp_path: Path) -> None:
+    s3 = aws["s3"]
+    calls: list[tuple[str, dict[str, Any]]] = []
+    s3.meta.events.register("provide-client-params.s3.*", lambda params, model, **_: calls.append((model.name,
+                                                                                                    params)))
+    upload = Uploader(s3, artifact_bucket(s3, "123456789012", REGION), "longtask")
+    (tmp_path / "x-1.zip").write_bytes(b"x")
+    upload(tmp_path / "x-1.zip")
+    upload.mark_deployed()
+    takes_owner = [(name, params) for name, params in calls if name not in ("ListBuckets", "CreateBucket")]
+    assert len(takes_owner) >= 6
+    assert all(params.get("ExpectedBucketOwner") == "123456789012" for _, params in takes_owner), takes_owner
+
+
+def test_only_what_the_deployed_template_names_is_kept(aws: dict[str, Any], tmp_path: Path) -> None:
+    """A file no deployed template of its stack names is tagged to expire; one it names is kept, whatever its age
+    (a failed update must be able to roll back to it)."""
     s3 = aws["s3"]
     bucket = artifact_bucket(s3, "123456789012", REGION)
-    assert bucket == f"longtask-deployment-123456789012-{REGION}" == artifact_bucket(s3, "123456789012", REGION)
-    assert all(s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"].values())
-    rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
-    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
-    assert s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"][0]["Expiration"]["Days"] == 30
+    (tmp_path / "a-1.zip").write_bytes(b"v1")
+    first = Uploader(s3, bucket, "longtask")
+    first(tmp_path / "a-1.zip")
+    other_stack = Uploader(s3, bucket, "other")
+    other_stack(tmp_path / "a-1.zip")
+    first.mark_deployed()
+    (tmp_path / "a-1.zip").write_bytes(b"v2")
+    second = Uploader(s3, bucket, "longtask")
+    second(tmp_path / "a-1.zip")
+
+    def tags() -> dict[str, str]:
+        keys = [o["Key"] for o in s3.list_objects_v2(Bucket=bucket.name)["Contents"]]
+        return {key: s3.get_object_tagging(Bucket=bucket.name, Key=key)["TagSet"][0]["Value"] for key in keys}
+
+    assert sorted(tags().values()) == ["false", "false", "true"]  # before the second deploy completes: v1 kept
+    second.mark_deployed()
+    assert [key for key, value in tags().items() if value == "true"] == list(second.keys)
+    assert tags()[next(iter(other_stack.keys))] == "false"  # another stack's files are its own deploys' to judge
 
 
 def deployment(aws: dict[str, Any], parameters: dict[str, str]) -> Deployment:
