@@ -280,3 +280,17 @@ def test_an_instance_in_a_subnet_that_maps_public_ips_has_one(client: LongTaskCl
         answers[asked] = described.get("PublicIpAddress")
         ec2.terminate_instances(InstanceIds=[instance_id])
     assert answers[None] and answers[False] is None, answers
+
+
+def test_step_functions_refuses_an_input_over_256_kib(client: LongTaskClient) -> None:
+    head, tail = '{"script": "echo hi", "env": {"PAD": "', '"}}'
+    just_in = head + "x" * (256 * 1024 - len(head) - len(tail)) + tail
+    assert len(just_in.encode()) == 256 * 1024
+    over = json.dumps({"script": "echo hi", "env": {"PAD": "x" * 300_000}})
+    code, _, message = error_of(client.stepfunctions.start_execution, stateMachineArn=client.stack.state_machine_arn,
+                                name=f"too-big-{secrets.token_hex(4)}", input=over)  # fmt: skip
+    assert code == "ValidationException" and "less than or equal to 262144" in message
+    accepted = client.stepfunctions.start_execution(stateMachineArn=client.stack.state_machine_arn,
+                                                    name=f"just-in-{secrets.token_hex(4)}", input=just_in)  # fmt: skip
+    record = client.wait(accepted["executionArn"].rsplit(":", 1)[1])
+    assert record["status"] == "INVALID_INPUT", record  # taken, then refused by the launcher: 16 KB of user data
