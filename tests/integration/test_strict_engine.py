@@ -294,3 +294,22 @@ def test_step_functions_refuses_an_input_over_256_kib(client: LongTaskClient) ->
                                                     name=f"just-in-{secrets.token_hex(4)}", input=just_in)  # fmt: skip
     record = client.wait(accepted["executionArn"].rsplit(":", 1)[1])
     assert record["status"] == "INVALID_INPUT", record  # taken, then refused by the launcher: 16 KB of user data
+
+
+def test_expect_100_continue_is_answered_100_continue(client: LongTaskClient) -> None:
+    """As S3 answers (RFC 9110, 15.2.1), read off the socket before any body is sent: botocore 1.35 closes the
+    connection of a PutObject whose interim response has no reason phrase."""
+    import socket
+    import ssl
+    from urllib.parse import urlsplit
+
+    endpoint = urlsplit(client.target.endpoint_url)
+    context = ssl.create_default_context(cafile=client.target.ca_bundle)
+    with socket.create_connection((endpoint.hostname, endpoint.port), timeout=10) as raw, \
+            context.wrap_socket(raw, server_hostname=endpoint.hostname) as tls:  # fmt: skip
+        tls.sendall(f"PUT /{client.stack.bucket}/runs/expect-check/x HTTP/1.1\r\nHost: {endpoint.netloc}\r\n"
+                    "Content-Length: 2\r\nExpect: 100-continue\r\n\r\n".encode())  # fmt: skip
+        first = b""
+        while not first.endswith(b"\r\n"):
+            first += tls.recv(1)
+    assert first == b"HTTP/1.1 100 Continue\r\n"
