@@ -161,3 +161,23 @@ def test_a_deployment_bucket_someone_else_claimed_is_never_used(client: LongTask
         for name in [b["Name"] for b in ours.list_buckets()["Buckets"] if b["Name"].startswith(
                 f"longtask-deployment-{ours_id}-{region}-")]:  # fmt: skip
             ours.delete_bucket(Bucket=name)
+
+
+def test_a_stack_submitted_as_yaml_keeps_its_yaml_and_its_version_is_read(client: LongTaskClient) -> None:
+    """GetTemplate (Original) returns the template as submitted, as `sam deploy` submits it: YAML with short
+    intrinsics (https://docs.aws.amazon.com/AWSCloudFormation/latest/APIReference/API_GetTemplate.html)."""
+    from longtask.deployment import ChangeSet, create_change_set, deployed_digest, execute
+    from longtask.sources import DIGEST_METADATA
+
+    cloudformation, stack = client.target.client("cloudformation"), f"longtask-it-yaml-{secrets.token_hex(3)}"
+    body = (f"Metadata:\n  {DIGEST_METADATA}: v-yaml\nResources:\n  Queue:\n    Type: AWS::SQS::Queue\n"
+            "    Properties:\n      QueueName: !Sub '${AWS::StackName}-queue'\n")  # fmt: skip
+    made = create_change_set(cloudformation, stack, body, {}, None)
+    assert isinstance(made, ChangeSet)
+    list(execute(cloudformation, stack, made))
+    try:
+        assert cloudformation.get_template(StackName=stack, TemplateStage="Original")["TemplateBody"] == body
+        assert deployed_digest(cloudformation, stack) == "v-yaml"
+    finally:
+        cloudformation.delete_stack(StackName=stack)
+        assert poll_condition(lambda: stack_status(client, stack) is None, timeout=60)
