@@ -13,11 +13,19 @@ call: when it starts, as soon as the child has ended, and every LOOK_SECONDS in 
 missed, since the task is watching before its first look). Between looks it waits for the end, and checks every
 WAKE_SECONDS that its own execution still runs, as LocalStack's loop did.
 
+A task whose wait ends before its child does (its execution stopped, or the task timed out) stops the child, as
+Step Functions stops what a `.sync` task manages (the reason its IAM policy for `startExecution.sync` includes
+states:StopExecution on the child's executions:
+https://docs.aws.amazon.com/step-functions/latest/dg/stepfunctions-iam.html). It does so with the task's own
+credentials (the parent's role); a role without states:StopExecution leaves the child running, and the engine's
+log and IAM decision log say so. LocalStack 4.9.2 left every such child running.
+
 Runs when LocalStack starts, through the entry point `localstack.hooks.on_infra_start`.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import weakref
@@ -25,6 +33,8 @@ from collections.abc import Callable
 from typing import Any
 
 from localstack.runtime import hooks
+
+LOG = logging.getLogger(__name__)
 
 LOOK_SECONDS = 10.0
 WAKE_SECONDS = 0.5  # LocalStack's own interval between looks, after which its loop checked the execution runs
@@ -91,11 +101,41 @@ def wake_sync_tasks_at_child_ends() -> None:
     service = state_task_service_sfn.StateTaskServiceSfn
     for name in ("_build_sync_resolver", "_build_sync2_resolver"):  # .sync and .sync:2
         setattr(service, name, _woken(getattr(service, name), child_ends))
+    eval_sync = service._eval_sync
+
+    def stopping_the_child_of_a_task_ended_early(self: Any, env: Any, sync_resolver: Any, *args: Any,
+                                                 **kwargs: Any) -> Any:  # fmt: skip
+        outcome = eval_sync(self, env, sync_resolver, *args, **kwargs)
+        stop_child = getattr(sync_resolver, "stop_child", None)
+        if not outcome and stop_child is not None and not env.is_running():  # the wait ended, the child did not
+            stop_child()
+        return outcome
+
+    service._eval_sync = stopping_the_child_of_a_task_ended_early
 
 
 def _woken(build: Callable[..., Callable[[], Any]], child_ends: ChildEnds) -> Callable[..., Callable[[], Any]]:
-    def build_woken(self: Any, env: Any, *args: Any, **kwargs: Any) -> Callable[[], Any]:
-        end = child_ends.watch(env.stack[-1]["ExecutionArn"])  # StartExecution's output, which build() takes
-        return looking_at_ends(build(self, env, *args, **kwargs), end, env.is_running)
+    def build_woken(self: Any, env: Any, resource_runtime_part: Any, normalised_parameters: dict,
+                    state_credentials: Any) -> Callable[[], Any]:  # fmt: skip
+        from botocore.exceptions import ClientError
+        from localstack.services.stepfunctions.asl.utils.boto_client import boto_client_for
+
+        child = env.stack[-1]["ExecutionArn"]  # StartExecution's output, which build() takes
+        end = child_ends.watch(child)
+        resolve = looking_at_ends(build(self, env, resource_runtime_part, normalised_parameters, state_credentials),
+                                  end, env.is_running)  # fmt: skip
+
+        def stop_child() -> None:
+            states = boto_client_for(region=resource_runtime_part.region, service="stepfunctions",
+                                     state_credentials=state_credentials)  # fmt: skip
+            parent = env.states.context_object.context_object_data["Execution"]["Id"]
+            try:
+                states.stop_execution(executionArn=child, error="States.Aborted",
+                                      cause=f"The Task state in {parent} that was managing this execution ended")
+            except ClientError as error:  # denied, or ended meanwhile: the child is left as it is
+                LOG.warning("could not stop %s, the child of the stopped %s: %s", child, parent, error)
+
+        resolve.stop_child = stop_child  # type: ignore[attr-defined]
+        return resolve
 
     return build_woken
