@@ -14,7 +14,7 @@ from longtask.local.paths import EnginePaths
 from longtask.sources import app_dir
 
 APPLICATION = ("template.yaml", "functions", "statemachine", "userdata")
-CHANGED = Path("functions/signal/signaling/app.py")
+CHANGED = Path("functions/signaling/signaling/app.py")
 
 
 def redeploy_time(paths: EnginePaths, stack: str) -> dict[str, float]:

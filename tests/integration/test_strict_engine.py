@@ -313,3 +313,17 @@ def test_expect_100_continue_is_answered_100_continue(client: LongTaskClient) ->
         while not first.endswith(b"\r\n"):
             first += tls.recv(1)
     assert first == b"HTTP/1.1 100 Continue\r\n"
+
+
+def test_a_state_output_over_256_kib_fails_the_execution(client: LongTaskClient) -> None:
+    """States.DataLimitExceeded (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html): each
+    state's output, like the execution's input, is at most 256 KiB (LocalStack's own check)."""
+    big = {"StartAt": "Grow", "States": {"Grow": {"Type": "Pass", "Result": {"pad": "x" * 300_000}, "End": True}}}
+    machine = client.stepfunctions.create_state_machine(
+        name=f"longtask-it-big-{secrets.token_hex(4)}", definition=json.dumps(big),
+        roleArn=role_arn(client, "WatcherStateMachineRole"))["stateMachineArn"]  # fmt: skip
+    arn = client.stepfunctions.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+    assert poll_condition(lambda: client.stepfunctions.describe_execution(executionArn=arn)["status"] != "RUNNING",
+                          timeout=20)  # fmt: skip
+    ended = client.stepfunctions.describe_execution(executionArn=arn)
+    assert (ended["status"], ended.get("error")) == ("FAILED", "States.DataLimitExceeded"), ended

@@ -1,6 +1,6 @@
 """The watch plan: windows of polling, each watched by one child execution of the watcher workflow.
 
-Completion events end a wait at once (functions/signal/); the polls are the safety net for an event lost. Within
+Completion events end a wait at once (functions/signaling/); the polls are the safety net for an event lost. Within
 a window the watcher polls at a fixed interval; the interval doubles from one window to the next (from
 pollSeconds up to maxPollSeconds), so a long run costs few polls. A window never holds more than TURNS_PER_WINDOW
 polls, which keeps each child's history far below Step Functions' 25,000 events (13 events a poll), and the
