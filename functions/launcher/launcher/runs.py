@@ -10,6 +10,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from common import tags as tag
 from common.keys import RUNS_PREFIX, STAGED_SCRIPT, RunKeys, s3_uri, split_s3_uri
+from common.launch import DeadlineSource, Launch
 from common.network import default_subnet, described_subnets, public_ip_on_launch, s3_reach
 from common.pricing import Prices
 from common.record import build_record, to_item
@@ -114,37 +115,45 @@ def start_run(
         launched = launch(ec2, spec, launch_options(instance_types, [s["SubnetId"] for s in subnets], spot))
     subnet = _subnet_of(ec2, launched.subnet_id, subnets)
     public_ip = public_ip_on_launch(subnet, run_input.associate_public_ip_address)
-    cost: dict[str, Any] = {"publicIp": public_ip, "deadlineSource": "timeoutSeconds"}
+    deadline_source, budget = DeadlineSource.TIMEOUT, {}
     if budget_left is not None:
         zone = subnet.get("AvailabilityZone")
         budgeted = budget_for(_required(prices), launched, zone, image_id, public_ip, budget_left)
-        cost.update(maxCostUsd=run_input.max_cost_usd, spentUsd=attempt.spent_usd, rate=budgeted.rate.as_dict())
+        budget = {"max_cost_usd": run_input.max_cost_usd, "spent_usd": attempt.spent_usd,
+                  "rate": budgeted.rate.as_dict()}  # fmt: skip
         if budgeted.seconds < timeout:  # the budget runs out first: its moment is the deadline the guard keeps
             deadline = launched_at + timedelta(seconds=budgeted.seconds)
-            cost["deadlineSource"] = "maxCostUsd"
+            deadline_source = DeadlineSource.BUDGET
     windows = watch_windows(launched_at, deadline, poll, max_poll)
-    run = {
-        "runId": run_id,
-        "executionArn": execution.arn,
-        "instanceId": launched.instance_id,
-        "instanceType": launched.instance_type,
-        "subnetId": launched.subnet_id,
-        "spot": launched.spot,
-        "launchedAt": iso_utc(launched_at),
-        "deadline": iso_utc(deadline),
-        "attempt": attempt.number,
-        "interruptions": attempt.interruptions,
-        "retries": run_input.retries,
-        "retryOnExitCodes": run_input.retry_on_exit_codes,
-        "retryBackoffSeconds": run_input.retry_backoff_seconds,
-        "watchName": watch_name(run_id),
-        "windows": windows,
-        "windowCount": len(windows),
-        **keys.uris(settings.bucket),
-        "launchAttempts": launched.attempts,
-        "networkNote": network_note,
-        **cost,
-    }
+    uris = keys.uris(settings.bucket)
+    state = Launch(
+        run_id=run_id,
+        execution_arn=execution.arn,
+        instance_id=launched.instance_id,
+        instance_type=launched.instance_type,
+        subnet_id=launched.subnet_id,
+        spot=launched.spot,
+        launched_at=iso_utc(launched_at),
+        deadline=iso_utc(deadline),
+        log_uri=uris["logUri"],
+        live_log_uri=uris["liveLogUri"],
+        result_uri=uris["resultUri"],
+        artifacts_uri=uris["artifactsUri"],
+        attempt=attempt.number,
+        interruptions=attempt.interruptions,
+        retries=run_input.retries,
+        retry_on_exit_codes=run_input.retry_on_exit_codes,
+        retry_backoff_seconds=run_input.retry_backoff_seconds,
+        watch_name=watch_name(run_id),
+        windows=windows,
+        window_count=len(windows),
+        launch_attempts=launched.attempts,
+        network_note=network_note,
+        public_ip=public_ip,
+        deadline_source=deadline_source,
+        **budget,
+    )
+    run = state.as_dict()
     record = build_record(run_id, RUNNING, None, run)
     return {"launch": run, "record": record, "item": to_item(record)}
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from common.launch import Launch
 from common.pricing import SECONDS_PER_HOUR, Prices, PriceUnavailable, Rate, attempt_cost
 from common.state_reasons import SPOT_RECLAIMED
 
 from .instance import Ended
 
 
-def cost_of_attempt(prices: Prices, launch: dict[str, Any], ended: Ended) -> tuple[dict[str, Any], str]:
+def cost_of_attempt(prices: Prices, launch: Launch, ended: Ended) -> tuple[dict[str, Any], str]:
     """({"instanceSeconds", "costUsd"} of the attempt, ""), or ({}, why it could not be priced)."""
     seconds = ended.ran_seconds
     if seconds is None:
@@ -20,17 +21,17 @@ def cost_of_attempt(prices: Prices, launch: dict[str, Any], ended: Ended) -> tup
         rate = rate_of(prices, launch, ended)
     except (PriceUnavailable, ClientError, BotoCoreError) as error:
         return {}, str(error)
-    reclaimed_early = bool(launch.get("spot")) and ended.code == SPOT_RECLAIMED and seconds < SECONDS_PER_HOUR
+    reclaimed_early = launch.spot and ended.code == SPOT_RECLAIMED and seconds < SECONDS_PER_HOUR
     return {"instanceSeconds": round(seconds), "costUsd": attempt_cost(rate, seconds, reclaimed_early)}, ""
 
 
-def rate_of(prices: Prices, launch: dict[str, Any], ended: Ended) -> Rate:
+def rate_of(prices: Prices, launch: Launch, ended: Ended) -> Rate:
     """The rate the launcher priced the attempt at (with maxCostUsd), else today's for what was launched."""
-    if launch.get("rate"):
-        return Rate.from_dict(launch["rate"])
+    if launch.rate:
+        return Rate.from_dict(launch.rate)
     zone = (ended.instance.get("Placement") or {}).get("AvailabilityZone")
     image_id = ended.instance.get("ImageId", "")
-    return prices.rate(launch["instanceType"], zone, bool(launch.get("spot")), image_id, bool(launch.get("publicIp")))
+    return prices.rate(launch.instance_type, zone, launch.spot, image_id, launch.public_ip)
 
 
 def totals(attempts: list[dict[str, Any]]) -> dict[str, Any]:

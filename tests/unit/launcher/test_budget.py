@@ -61,7 +61,7 @@ def _seconds(launch: dict[str, Any]) -> float:
 
 def test_a_budget_that_runs_out_before_the_timeout_is_the_deadline(aws: dict, price_list: LocalPriceList) -> None:
     launch = start(aws, price_list, {"script": "true", "maxCostUsd": 0.001, "timeoutSeconds": 3600})
-    assert launch["deadlineSource"] == "maxCostUsd"
+    assert launch["deadlineSource"] == "BUDGET"
     assert _seconds(launch) == affordable_seconds(0.001, NANO)
     assert Rate.from_dict(launch["rate"]) == pytest.approx(NANO) and launch["publicIp"] is True
     assert launch["windows"][-2]["until"] == launch["deadline"]  # the guard watches the budget's deadline
@@ -74,7 +74,7 @@ def test_what_earlier_attempts_spent_is_taken_off_the_budget(aws: dict, price_li
 
 def test_a_generous_budget_leaves_the_timeout_as_the_deadline(aws: dict, price_list: LocalPriceList) -> None:
     launch = start(aws, price_list, {"script": "true", "maxCostUsd": 100, "timeoutSeconds": 600})
-    assert (launch["deadlineSource"], _seconds(launch)) == ("timeoutSeconds", 600)
+    assert (launch["deadlineSource"], _seconds(launch)) == ("TIMEOUT", 600)
 
 
 def test_a_budget_below_a_billed_minute_launches_nothing(aws: dict, price_list: LocalPriceList) -> None:

@@ -30,6 +30,7 @@ def launch(aws: dict[str, Any]) -> dict[str, Any]:
         "instanceId": instance_id,
         "instanceType": "t3a.nano",
         "subnetId": "subnet-aaaaaaaa",
+        "spot": False,
         "launchedAt": "2026-01-01T00:00:00Z",
         "deadline": "2026-01-01T02:00:00Z",
         "logUri": f"s3://{BUCKET}/runs/run-1/cloud-init-output.log",
@@ -299,9 +300,9 @@ def test_the_final_record_lists_every_attempt(aws: dict[str, Any], launch: dict[
     assert all(seconds in (0, 1) for seconds in ran), ran
     minute = {"costUsd": MINUTE_OF_A_NANO}  # either way, the first minute is billed
     assert record["attempts"] == [
-        {"attempt": 0, "instanceId": launch["instanceId"], "instanceType": "t3a.nano", "spot": None, "exitCode": 75,
+        {"attempt": 0, "instanceId": launch["instanceId"], "instanceType": "t3a.nano", "spot": False, "exitCode": 75,
          "reason": first["reason"], "instanceSeconds": ran[0], **minute, "logUri": kept_log},
-        {"attempt": 1, "instanceId": second_id, "instanceType": "t3a.nano", "spot": None, "exitCode": 0,
+        {"attempt": 1, "instanceId": second_id, "instanceType": "t3a.nano", "spot": False, "exitCode": 0,
          "reason": record["reason"], "instanceSeconds": ran[1], **minute, "logUri": launch["logUri"]},
     ]  # fmt: skip
     assert (record["instanceSeconds"], record["costUsd"]) == (sum(ran), 2 * MINUTE_OF_A_NANO)  # the run's, over both
@@ -351,7 +352,7 @@ def test_a_spot_instance_ec2_reclaims_in_its_first_hour_costs_only_its_volume(aw
 
 
 def test_a_run_guarded_at_its_budgets_deadline_exceeded_its_budget(aws: dict, launch: dict) -> None:
-    budget = {"maxCostUsd": 0.01, "deadlineSource": "maxCostUsd", "rate": {"instance": 0.0047, "volume": 0.0009,
+    budget = {"maxCostUsd": 0.01, "deadlineSource": "BUDGET", "rate": {"instance": 0.0047, "volume": 0.0009,
                                                                           "publicIp": 0.005}}  # fmt: skip
     outcome = outcome_of(aws, {"launch": {**launch, **budget}, "watch": {"guarded": True}})
     assert (outcome["record"]["status"], outcome["error"]) == ("BUDGET_EXCEEDED", "LongTask.BudgetExceeded")
