@@ -22,7 +22,7 @@ Script = Annotated[
     typer.Argument(metavar="SCRIPT", help="Bash script: a file, '-' for stdin, or an s3:// URI (or the --input's)."),
 ]
 InputDocument = Annotated[str | None, typer.Option(
-    "--input", metavar="FILE|JSON", help="A whole execution input (README); the options override it.",
+    "--input", metavar="FILE|JSON", help="A whole execution input (docs/reference.md); the options override it.",
     rich_help_panel=SCRIPT_PANEL)]
 Env = Annotated[list[str] | None, typer.Option(
     "--env", metavar="KEY=VALUE", help="Exported to the script; repeatable.", rich_help_panel=SCRIPT_PANEL)]

@@ -136,7 +136,7 @@ def launch(paths: EnginePaths) -> bool:
         # LocalStack's calls to itself (Step Functions' tasks, EventBridge's targets) go through its gateway's
         # handler chain in memory instead of over HTTPS to its own port (localstack/config.py, IN_MEMORY_CLIENT):
         # the same handlers, IAM's included (plugins/iam_gateway.py), without a connection, a TLS handshake and
-        # the HTTP parsing on each side (LocalStack's CPU a run: 1.04 s -> 0.81 s, docs/performance.md)
+        # the HTTP parsing on each side
         "IN_MEMORY_CLIENT": "1",
         "LOCALSTACK_TELEMETRY_DISABLED": "1",
         "EC2_VM_MANAGER": "mock",

@@ -20,5 +20,5 @@ def refuse_secrets(script: str) -> None:
         raise InvalidInput(
             f"script: it contains what looks like {' and '.join(found)}; user data is readable by anyone "
             "who can describe the instance. Store the secret in AWS Secrets Manager or SSM Parameter Store "
-            "and read it from the script (see the README, 'Secrets')."
+            "and read it from the script (see docs/operations.md, 'Secrets')."
         )
