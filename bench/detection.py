@@ -13,7 +13,7 @@ from typing import Any
 
 from longtask.client import LongTaskClient
 from longtask.waiting import poll_condition
-from tests.integration.conftest import rules_without_targets
+from tests.integration.support import rules_without_targets
 
 from .cost_model import run_naive
 from .histories import history, last_exit

@@ -14,7 +14,7 @@ from longtask.client import LongTaskClient
 from longtask.local.paths import EnginePaths
 from longtask.waiting import poll_condition
 
-from .conftest import (
+from .support import (
     assert_final,
     executions,
     instances_of,

@@ -21,7 +21,8 @@ from longtask.client import LongTaskClient
 from longtask.local import prices
 from longtask.waiting import poll_condition
 
-from .conftest import (
+from .engine_session import MINUTE_SECONDS
+from .support import (
     assert_final,
     default_image,
     executions,
@@ -33,7 +34,6 @@ from .conftest import (
     terminate_as,
     wait_until_running,
 )
-from .engine_session import MINUTE_SECONDS
 
 SLEEPER = "echo started\nsleep 300\n"
 RESPONSE_LOST = {"operation": "RunInstances", "when": "after", "code": "InternalError", "status": 500}

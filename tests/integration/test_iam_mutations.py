@@ -23,8 +23,8 @@ from longtask.local import engine
 from longtask.local.paths import EnginePaths
 from longtask.waiting import poll_condition
 
-from .conftest import run_started_for, stack_output
 from .engine_session import IAM_STACK, PARAMETERS
+from .support import run_started_for, stack_output
 
 pytestmark = pytest.mark.in_turn  # each takes a statement away from a role of their stack
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from longtask.client import LongTaskClient
 
-from .conftest import executions, stack_output
+from .support import executions, stack_output
 
 EVENTS_PER_POLL = 13  # Wait For Instance, a task-token wait (6) + Describe Instance (5) + Choice (2)
 EVENTS_PER_SIGNAL = 4  # a signal recorded before a wait: the wait fails at once (5, not 6) + Consume Signal (5)

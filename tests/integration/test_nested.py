@@ -15,8 +15,8 @@ from botocore.exceptions import ClientError
 from longtask.client import LongTaskClient
 from longtask.waiting import poll_condition
 
-from .conftest import executions, live_instances, stack_output, wait_until_running
 from .engine_session import ROOT
+from .support import live_instances, wait_until_running, watchers_running
 
 RULE = "StepFunctionsGetEventsForStepFunctionsExecutionRule"
 NESTED = ROOT / "statemachine" / "examples" / "nested.asl.json"
@@ -96,12 +96,6 @@ def child_run(client: LongTaskClient, parent_arn: str) -> str | None:
         if submitted:
             return json.loads(submitted["output"])["ExecutionArn"].rsplit(":", 1)[1]
     return None
-
-
-def watchers_running(client: LongTaskClient, run_id: str) -> list[str]:
-    watcher = stack_output(client, "WatcherStateMachineArn")
-    return [e["name"] for e in executions(client, watcher) if e["name"].startswith(run_id)
-            and e["status"] == "RUNNING"]  # fmt: skip
 
 
 def test_stopping_the_parent_stops_its_run_and_ends_the_instance(client: LongTaskClient, parent_role: Any) -> None:

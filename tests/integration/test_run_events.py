@@ -14,8 +14,8 @@ import pytest
 from longtask.client import LongTaskClient
 from longtask.waiting import poll_condition
 
-from .conftest import assert_final, instances_of, terminate_as, wait_until_running
 from .engine_session import STACK
+from .support import assert_final, instances_of, terminate_as, wait_until_running
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,8 @@ from longtask.client import LongTaskClient
 from longtask.local.paths import EnginePaths
 from longtask.waiting import poll_condition
 
-from .conftest import default_image, instances_of, live_instances
 from .engine_session import SCRIPTS_BUCKET, STACK
+from .support import default_image, instances_of, live_instances
 
 
 def role_arn(client: LongTaskClient, logical_id: str) -> str:

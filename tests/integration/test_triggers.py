@@ -10,8 +10,8 @@ from typing import Any
 from longtask.client import LongTaskClient
 from longtask.waiting import poll_condition
 
-from .conftest import run_started_for, stack_output
 from .engine_session import EXAMPLES_STACK, PARAMETERS, STACK
+from .support import run_started_for, stack_output
 
 
 def finished(client: LongTaskClient, execution_arn: str) -> dict[str, Any]:

@@ -66,10 +66,11 @@ def test_every_placeholder_has_a_substitution_and_back(asl: Path) -> None:
 
 @pytest.mark.parametrize("asl", ASL_FILES, ids=lambda p: p.name)
 def test_every_task_retries_and_catches(asl: Path) -> None:
-    for name, state in all_states(json.loads(asl.read_text())).items():
-        if state["Type"] == "Task":
-            assert state.get("Retry"), f"{name} has no Retry"
-            assert any("States.ALL" in c["ErrorEquals"] for c in state.get("Catch", [])), f"{name} catches not all"
+    tasks = {name: state for name, state in all_states(json.loads(asl.read_text())).items() if state["Type"] == "Task"}
+    assert tasks, f"{asl.name} has no Task"
+    for name, state in tasks.items():
+        assert state.get("Retry"), f"{name} has no Retry"
+        assert any("States.ALL" in c["ErrorEquals"] for c in state.get("Catch", [])), f"{name} catches not all"
 
 
 # The service names of AWS SDK integrations' errors: PascalCase, as the AWS SDK for Java names the service

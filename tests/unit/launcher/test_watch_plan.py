@@ -42,7 +42,9 @@ def test_intervals_double_up_to_the_ceiling_and_halve_towards_the_deadline() -> 
 def test_near_the_deadline_each_window_waits_at_most_half_the_time_left() -> None:
     deadline = START + timedelta(days=30)
     begin = START
-    for window in watch_windows(START, deadline, poll=30, max_poll=3600)[:-1]:
+    windows = watch_windows(START, deadline, poll=30, max_poll=3600)[:-1]
+    assert len(windows) > 5
+    for window in windows:
         left = (deadline - begin).total_seconds()
         assert window["seconds"] <= max(30, left // 2)
         begin = parse_iso_utc(window["until"])
@@ -54,7 +56,9 @@ def test_ramp_windows_hold_their_turns() -> None:
 
 
 def test_no_window_holds_more_than_its_turns() -> None:
-    for seconds, length in spans(watch_windows(START, START + timedelta(days=365), poll=30, max_poll=300)):
+    found = spans(watch_windows(START, START + timedelta(days=365), poll=30, max_poll=300))
+    assert len(found) > 10
+    for seconds, length in found:
         assert length / seconds <= TURNS_PER_WINDOW
 
 
@@ -97,6 +101,7 @@ def test_no_wait_passes_the_deadline() -> None:
     for length in (7 * 60 + 10, 3600, 86400 + 17):
         deadline = START + timedelta(seconds=length)
         *before, last, _guard = watch_windows(START, deadline, poll=30, max_poll=3600)
+        assert before, length
         for window in before:  # a wait begun before the window ends, ends by the deadline
             assert parse_iso_utc(window["until"]) + timedelta(seconds=window["seconds"]) <= deadline
             assert window["deadlineWaitFrom"] == iso(deadline)

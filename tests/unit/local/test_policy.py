@@ -135,6 +135,7 @@ def test_a_functions_log_writes_are_authorized_as_cloudwatch_logs_names_them() -
     basic = statements("basic", managed["arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"])
     own = identity({"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
                     "Resource": "arn:aws:logs:us-east-1:000000000000:log-group:/aws/lambda/launcher:*"})  # fmt: skip
+    assert all(checks(operation, "/aws/lambda/launcher") for operation in ("CreateLogGroup", "PutLogEvents"))
     for operation in ("CreateLogGroup", "CreateLogStream", "PutLogEvents"):
         assert all(evaluate(r, basic).allowed for r in checks(operation, "/aws/lambda/launcher")), operation
     for operation in ("CreateLogStream", "PutLogEvents"):

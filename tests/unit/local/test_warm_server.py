@@ -113,6 +113,7 @@ def test_unbuffered_output_is_written_as_it_is_printed(aws: Path) -> None:
 
 
 def test_a_call_that_sets_what_python_or_the_cli_reads_at_start_starts_it_from_nothing(aws: Path) -> None:
+    assert {"PYTHONPATH", "AWS_DATA_PATH"} <= set(warm_server.READ_AT_START)
     for name in warm_server.READ_AT_START:
         env = {**CALLER_ENV, name: "set"}
         done = subprocess.run([str(aws), "report", "0"], capture_output=True, text=True, env=env)
