@@ -13,16 +13,16 @@ unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: setup demo test lint test-unit test-integration test-faults bench engine-down clean
 
-# The project's virtual environment with the package, the CLI and the dev tools (LocalStack's own
-# environment, .venv-localstack, is made by the local engine on first use). The CLI's dependencies are compiled
-# here, so that it starts compiled from any shell; the dev tools (half of the set-up when compiled here) compile
-# what they import when they first run.
-$(READY): pyproject.toml
+# The project's virtual environment with the product (longtask: the CLI), the local engine (engine/:
+# longtask_engine) and the dev tools (LocalStack's own environment, .venv-localstack, is made by the local engine
+# on first use). The CLI's dependencies are compiled here, so that it starts compiled from any shell; the dev
+# tools (half of the set-up when compiled here) compile what they import when they first run.
+$(READY): pyproject.toml engine/pyproject.toml
 	test -x $(BIN)/python || python3 -m venv $(VENV)
 	test -x $(BIN)/uv || $(BIN)/pip install --quiet --disable-pip-version-check uv
-	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e .
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -e . -e engine
 	$(BIN)/uv pip install --quiet --python $(BIN)/python -e '.[dev]'
-	$(BIN)/python -m compileall -q longtask > /dev/null
+	$(BIN)/python -m compileall -q longtask engine/longtask_engine > /dev/null
 	touch $(READY)
 
 setup: $(READY)

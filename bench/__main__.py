@@ -7,12 +7,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+from longtask_engine import engine
+from longtask_engine.paths import EnginePaths
 from rich.console import Console
 from rich.table import Table
 
 from longtask.client import LongTaskClient
-from longtask.local import engine
-from longtask.local.paths import EnginePaths
 
 from . import cli_time, concurrency, cost_model, detection, latency, launcher_time, redeploy
 

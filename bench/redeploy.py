@@ -8,9 +8,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from longtask.local import engine
-from longtask.local.deploy import deploy, forget
-from longtask.local.paths import EnginePaths
+from longtask_engine import engine
+from longtask_engine.deploy import deploy, forget
+from longtask_engine.paths import EnginePaths
+
 from longtask.sources import app_dir
 
 APPLICATION = ("template.yaml", "functions", "statemachine", "userdata")

@@ -31,7 +31,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from .errors import LongTaskError
-from .sources import DIGEST_METADATA, source_files
+from .sources import DIGEST_METADATA, home, source_files
 from .template_file import parse_template
 from .waiting import growing_intervals
 
@@ -74,6 +74,11 @@ def uv_command() -> list[str]:
     from uv import find_uv_bin
 
     return [find_uv_bin()]
+
+
+def build_cache(runtime: Runtime) -> Path:
+    """Where a runtime's builds are kept (.longtask/build/<runtime>, as the local engine keeps its own)."""
+    return home() / ".longtask" / "build" / runtime.tag
 
 
 def build_function(source: Path, cache: Path, runtime: Runtime) -> Path:

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from pathlib import Path
 
 DIGEST_METADATA = "LongTask::SourceDigest"  # the template metadata a deployment records its digest under
+
+
+def home() -> Path:
+    """Where the project keeps its state (.longtask/: builds, and the local engine's): LONGTASK_HOME, else the folder
+    holding the virtual environment that runs us (the checkout)."""
+    return Path(os.environ.get("LONGTASK_HOME") or Path(sys.prefix).resolve().parent).resolve()
 
 
 def app_dir() -> Path:

@@ -13,8 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-
-from longtask.local.paths import EnginePaths
+from longtask_engine.paths import EnginePaths
 
 from .integration import engine_session
 

@@ -36,9 +36,10 @@ def deploy(ctx: typer.Context, parameter: Parameters = None, yes: Yes = False) -
         _delete_failed_stack(deployment, status, yes)
         status, existing = None, {}
     if status is None and not chosen.aws:  # a new stack on the engine polls as the engine's do, unless told
-        from ..local.engine import LOCAL_STACK_PARAMETERS
+        from ..local_engine import engine_module
 
-        deployment = replace(deployment, parameters={**LOCAL_STACK_PARAMETERS, **deployment.parameters})
+        local = engine_module().LOCAL_STACK_PARAMETERS
+        deployment = replace(deployment, parameters={**local, **deployment.parameters})
     elif status is not None and status.endswith("_IN_PROGRESS"):
         raise UserError(f"stack {deployment.stack} is {status}; wait for it to settle and deploy again")
     digest = source_digest(app_dir())
@@ -85,28 +86,25 @@ def _deployment(chosen: TargetOptions, parameters: dict[str, str]) -> tuple[Depl
     from botocore.exceptions import NoCredentialsError
 
     from ..client import Target
-    from ..deployment import LAMBDA_RUNTIME, Deployment, artifact_bucket
-    from ..local.paths import EnginePaths
+    from ..deployment import LAMBDA_RUNTIME, Deployment, artifact_bucket, build_cache
 
-    paths = EnginePaths.default()
     if chosen.aws:
         target, runtime = Target(stack_name=chosen.stack, region=chosen.region, profile=chosen.profile), LAMBDA_RUNTIME
     else:
-        from ..local import engine
-        from ..local.deploy import LOCAL_RUNTIME
+        from ..local_engine import engine_module, paths
 
-        if engine.up(paths):
+        engine = engine_module()
+        if engine.up(paths()):
             stderr.print("[dim]local engine started[/]")
-        target, runtime = engine.target(paths, chosen.stack), LOCAL_RUNTIME
+        target, runtime = engine.target(paths(), chosen.stack), engine_module("deploy").LOCAL_RUNTIME
     try:
         account = target.client("sts").get_caller_identity()["Account"]
     except NoCredentialsError:
         raise UserError("no AWS credentials found: run `aws configure` or `aws sso login`, or pass --profile") from None
     s3 = target.client("s3")
     region = s3.meta.region_name
-    cache = paths.build / runtime.tag
     deployment = Deployment(target.client("cloudformation"), s3, target.client("ssm"), chosen.stack, parameters,
-                            runtime, cache)  # fmt: skip
+                            runtime, build_cache(runtime))  # fmt: skip
     return deployment, artifact_bucket(s3, account, region)
 
 

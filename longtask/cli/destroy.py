@@ -31,8 +31,7 @@ def destroy(ctx: typer.Context, delete_runs: DeleteRuns = False, force: Force = 
         typer.confirm("delete?", abort=True)
     teardown.destroy(client, plan, delete_runs)
     if not ctx.find_root().obj.aws:
-        from ..local.deploy import forget
-        from ..local.paths import EnginePaths
+        from ..local_engine import engine_module, paths
 
-        forget(plan.stack, EnginePaths.default())
+        engine_module("deploy").forget(plan.stack, paths())
     stderr.print(f"stack {plan.stack} deleted")

@@ -6,7 +6,8 @@ from typing import Annotated
 
 import typer
 
-from ..local.paths import EnginePaths
+from ..local_engine import engine_module
+from ..local_engine import paths as engine_paths
 from .options import Json, RunId, print_json, stderr, stdout
 
 app = typer.Typer(help="Start, stop and inspect the local engine (LocalStack without Docker + instance agent).",
@@ -16,9 +17,9 @@ app = typer.Typer(help="Start, stop and inspect the local engine (LocalStack wit
 @app.command()
 def up() -> None:
     """Start LocalStack and the instance agent (a no-op when they run)."""
-    from ..local import engine
+    engine = engine_module()
 
-    paths = EnginePaths.default()
+    paths = engine_paths()
     started = engine.up(paths)
     state = engine.status(paths)
     stderr.print(f"local engine {'started' if started else 'already up'} at {state.endpoint_url}")
@@ -27,18 +28,18 @@ def up() -> None:
 @app.command()
 def down() -> None:
     """Stop the instance agent (powering off its instances) and LocalStack."""
-    from ..local import engine
+    engine = engine_module()
 
-    stopped = engine.down(EnginePaths.default())
+    stopped = engine.down(engine_paths())
     stderr.print("local engine stopped" if stopped else "local engine was not running")
 
 
 @app.command()
 def status(json_output: Json = False) -> None:
     """Say whether the local engine is up."""
-    from ..local import engine
+    engine = engine_module()
 
-    state = engine.status(EnginePaths.default())
+    state = engine.status(engine_paths())
     if json_output:
         print_json({**state.__dict__, "up": state.up})
         return
@@ -59,10 +60,10 @@ def interrupt(
     """Give a Spot run's instance the interruption notice, as AWS FIS does on AWS
     (aws:ec2:send-spot-instance-interruptions): the bootstrap stops the script, which may save a checkpoint, and
     EC2 reclaims the instance when the notice's time comes."""
-    from ..local import engine
-    from ..local.interruptions import send_spot_interruption
+    engine = engine_module()
+    send_spot_interruption = engine_module("interruptions").send_spot_interruption
 
-    paths = EnginePaths.default()
+    paths = engine_paths()
     ec2 = engine.target(paths, ctx.find_root().obj.stack).client("ec2")
     notice = send_spot_interruption(ec2, paths, run_id, notice_seconds)
     stderr.print(f"interruption notice given to {notice.instance_id}: EC2 reclaims it at {notice.time}")
@@ -72,10 +73,10 @@ def interrupt(
 def rebalance(ctx: typer.Context, run_id: RunId) -> None:
     """Give a Spot run's instance a rebalance recommendation, as EC2 does when its risk of interruption rises:
     the bootstrap syncs the checkpoint at once and the script goes on."""
-    from ..local import engine
-    from ..local.interruptions import send_rebalance_recommendation
+    engine = engine_module()
+    send_rebalance_recommendation = engine_module("interruptions").send_rebalance_recommendation
 
-    paths = EnginePaths.default()
+    paths = engine_paths()
     ec2 = engine.target(paths, ctx.find_root().obj.stack).client("ec2")
     notice = send_rebalance_recommendation(ec2, paths, run_id)
     stderr.print(f"rebalance recommendation given to {notice.instance_id} at {notice.time}")
@@ -86,12 +87,11 @@ def iam_report(ctx: typer.Context, json_output: Json = False) -> None:
     """For each role of the stack: every action it was allowed (and by which statement), every denial and
     why, and each statement nothing used (with why it is kept). Exits 1 when a statement is unused without
     a reason to keep it."""
+    engine = engine_module()
+    build = engine_module("iam.report").build
     from rich.table import Table
 
-    from ..local import engine
-    from ..local.iam.report import build
-
-    paths = EnginePaths.default()
+    paths = engine_paths()
     stack = ctx.find_root().obj.stack
     target = engine.target(paths, stack)
     resources = target.client("cloudformation").describe_stack_resources(StackName=stack)["StackResources"]

@@ -70,10 +70,10 @@ def connect(ctx: typer.Context) -> LongTaskClient:
     chosen: TargetOptions = ctx.find_root().obj
     if chosen.aws:
         return LongTaskClient(Target(stack_name=chosen.stack, region=chosen.region, profile=chosen.profile))
-    from ..local import engine
-    from ..local.paths import EnginePaths
+    from ..local_engine import engine_module
+    from ..local_engine import paths as engine_paths
 
-    paths = EnginePaths.default()
+    engine, paths = engine_module(), engine_paths()
     if engine.up(paths):
         stderr.print(f"[dim]local engine up at {engine.target(paths, chosen.stack).endpoint_url}[/]")
     with stderr.status(f"deploying stack {chosen.stack} locally (when anything changed)"):
@@ -89,10 +89,10 @@ def deployed_target(ctx: typer.Context) -> Target:
     if chosen.aws:
         return Target(stack_name=chosen.stack, region=chosen.region, profile=chosen.profile)
     from ..errors import EngineError
-    from ..local import engine
-    from ..local.paths import EnginePaths
+    from ..local_engine import engine_module
+    from ..local_engine import paths as engine_paths
 
-    paths = EnginePaths.default()
+    engine, paths = engine_module(), engine_paths()
     if not engine.status(paths).up:
         raise EngineError("the local engine is down; start it with `longtask local up` (or `longtask deploy`)")
     return engine.target(paths, chosen.stack)

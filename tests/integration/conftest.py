@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from longtask_engine.paths import EnginePaths
+from longtask_engine.plugins.faults import add_rules, remove_rules
 
 from longtask.client import LongTaskClient, new_run_id
-from longtask.local.paths import EnginePaths
-from longtask.local.plugins.faults import add_rules, remove_rules
 
 from . import engine_session
 from .engine_session import ROOT, STACK

@@ -17,12 +17,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from longtask_engine import engine
+from longtask_engine.deploy import deploy
+from longtask_engine.localstack import LAMBDA_RETRY_DELAY_ENV
+from longtask_engine.paths import EnginePaths
+
 from longtask import deployment
 from longtask.client import LongTaskClient
-from longtask.local import engine
-from longtask.local.deploy import deploy
-from longtask.local.localstack import LAMBDA_RETRY_DELAY_ENV
-from longtask.local.paths import EnginePaths
 
 ROOT = Path(__file__).resolve().parents[2]
 SESSION_ENV = "LONGTASK_TEST_SESSION"  # the session's id, inherited by its xdist workers

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from longtask_engine.paths import EnginePaths
 
 from longtask.client import LongTaskClient
-from longtask.local.paths import EnginePaths
 from longtask.waiting import poll_condition
 
 from .support import (

@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from longtask_engine import engine
+from longtask_engine.paths import EnginePaths
 
 from longtask.client import LongTaskClient
-from longtask.local import engine
-from longtask.local.paths import EnginePaths
 from longtask.waiting import poll_condition
 
 from .engine_session import IAM_STACK, PARAMETERS

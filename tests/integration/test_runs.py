@@ -8,11 +8,12 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from longtask_engine.deploy import LOCAL_RUNTIME
+from longtask_engine.paths import EnginePaths
+from longtask_engine.processes import is_alive
+
 from longtask.client import LongTaskClient
 from longtask.deployment import build_function
-from longtask.local.deploy import LOCAL_RUNTIME
-from longtask.local.paths import EnginePaths
-from longtask.local.processes import is_alive
 from longtask.waiting import poll_condition
 
 from .engine_session import ROOT
@@ -166,8 +167,7 @@ def test_a_finished_run_records_what_it_cost(client: LongTaskClient, longtask: A
     """Priced from the engine's Price List: a t3a.nano on demand, its root volume and its public IPv4 address (its
     route to S3 in the default VPC), for the minute EC2 bills at least."""
     from common.pricing import PUBLIC_IPV4_USD_PER_HOUR
-
-    from longtask.local.prices import regions
+    from longtask_engine.prices import regions
 
     # a second at least: EC2 gives the launch and the shutdown to the second, and a run of `echo` alone may end
     # within its first (0 s by them)

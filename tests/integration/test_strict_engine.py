@@ -11,9 +11,9 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from longtask_engine.paths import EnginePaths
 
 from longtask.client import LongTaskClient
-from longtask.local.paths import EnginePaths
 from longtask.waiting import poll_condition
 
 from .engine_session import SCRIPTS_BUCKET, STACK

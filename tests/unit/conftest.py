@@ -8,11 +8,11 @@ from typing import Any
 
 import boto3
 import pytest
+from longtask_engine import prices
+from longtask_engine.network import give_default_vpc_an_internet_gateway
 from moto import mock_aws
 from moto.core.config import default_user_config
 
-from longtask.local import prices
-from longtask.local.network import give_default_vpc_an_internet_gateway
 from longtask.template_file import load_template
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -67,7 +67,7 @@ def instances(ec2: Any) -> list[dict[str, Any]]:
 
 
 class LocalPriceList:
-    """A Price List API client answering from the local engine's prices (longtask/local/prices.py)."""
+    """A Price List API client answering from the local engine's prices (engine/longtask_engine/prices.py)."""
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []

@@ -12,7 +12,7 @@ import pytest
 
 @pytest.fixture
 def plugin(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], types.ModuleType]:
-    """plugin(name): the module longtask.local.plugins.<name>, imported afresh without LocalStack (its hook
+    """plugin(name): the module longtask_engine.plugins.<name>, imported afresh without LocalStack (its hook
     decorator, the one part of LocalStack it needs to load, returns the hook as it is)."""
     hooks = types.ModuleType("localstack.runtime.hooks")
     hooks.on_infra_start = lambda: lambda function: function
@@ -22,7 +22,7 @@ def plugin(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], types.ModuleType]
     sys.modules["localstack.runtime"].hooks = hooks
 
     def load(name: str) -> types.ModuleType:
-        monkeypatch.delitem(sys.modules, f"longtask.local.plugins.{name}", raising=False)
-        return importlib.import_module(f"longtask.local.plugins.{name}")
+        monkeypatch.delitem(sys.modules, f"longtask_engine.plugins.{name}", raising=False)
+        return importlib.import_module(f"longtask_engine.plugins.{name}")
 
     return load

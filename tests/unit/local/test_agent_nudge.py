@@ -5,7 +5,7 @@ from __future__ import annotations
 import select
 from pathlib import Path
 
-from longtask.local.agent_nudge import Nudges, nudge
+from longtask_engine.agent_nudge import Nudges, nudge
 
 
 def test_a_nudge_ends_the_agent_s_wait_and_all_nudges_so_far_are_one_look(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""botocore's data files read once per process (longtask/local/botocore_data.py): an answer is read once per key,
+"""botocore's data files read once per process (longtask_engine/botocore_data.py): an answer is read once per key,
 a file not found is looked for again, and what a loader gets is what it would have read."""
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ from typing import Any
 import botocore
 import pytest
 from botocore import loaders
-
-from longtask.local.botocore_data import _remembered, remember_data_files
+from longtask_engine.botocore_data import _remembered, remember_data_files
 
 DATA = Path(botocore.__file__).with_name("data")
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from longtask_engine import engine, localstack
+from longtask_engine.paths import EnginePaths
 
 from longtask.errors import EngineError
-from longtask.local import engine, localstack
-from longtask.local.paths import EnginePaths
 
 
 def test_the_agent_starts_before_localstack_answers_and_stops_if_it_never_does(

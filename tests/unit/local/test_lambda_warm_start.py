@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from longtask_engine import warm_server
 
-from longtask.local import warm_server
 from longtask.waiting import poll_condition
 
-RUNTIME = "longtask.local.plugins.lambda_runtime"
+RUNTIME = "longtask_engine.plugins.lambda_runtime"
 HANDLER = """import sys
 SDK_IMPORTED = "boto3" in sys.modules
 
@@ -107,7 +107,7 @@ def test_an_environment_forked_from_its_versions_warm_server_has_the_sdk_importe
                                                                                    endpoint: RuntimeEndpoint) -> None:
     socket_path = folder / "warm.sock"
     server = subprocess.Popen(
-        [sys.executable, "-m", "longtask.local.warm_server", str(socket_path), str(os.getpid()), f"{RUNTIME}:main",
+        [sys.executable, "-m", "longtask_engine.warm_server", str(socket_path), str(os.getpid()), f"{RUNTIME}:main",
          f"{RUNTIME}:warm"],
         env={"PATH": os.environ["PATH"], "PYTHONPATH": str(folder / "code")}, cwd=folder / "code",
         stdout=subprocess.PIPE, text=True,

@@ -1,4 +1,4 @@
-"""A local machine's `shutdown` (longtask/local/machine.py): it says when to power off, and presses the machine's
+"""A local machine's `shutdown` (longtask_engine/machine.py): it says when to power off, and presses the machine's
 power button so that the agent looks now."""
 
 from __future__ import annotations
@@ -6,9 +6,9 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from longtask.local.agent_nudge import Nudges
-from longtask.local.machine import install_commands
-from longtask.local.paths import POWER_BUTTON
+from longtask_engine.agent_nudge import Nudges
+from longtask_engine.machine import install_commands
+from longtask_engine.paths import POWER_BUTTON
 
 
 def shutdown(directory: Path, *args: str) -> subprocess.CompletedProcess:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from longtask.local.processes import spawn
+from longtask_engine.processes import spawn
+
 from longtask.waiting import poll_condition
 
 

@@ -23,8 +23,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..common.timestamps import parse_iso_utc
-from ..waiting import poll_condition
+from longtask.common.timestamps import parse_iso_utc
+from longtask.waiting import poll_condition
+
 from .agent_nudge import Nudges
 from .imds import MetadataServer
 from .network import InstanceLink

@@ -16,11 +16,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .. import deployment
-from ..errors import EngineError
-from ..sources import DIGEST_METADATA, app_dir, source_digest
-from ..template_file import load_template
-from ..waiting import poll_condition
+from longtask import deployment
+from longtask.errors import EngineError
+from longtask.sources import DIGEST_METADATA, app_dir, source_digest
+from longtask.template_file import load_template
+from longtask.waiting import poll_condition
+
 from .paths import EnginePaths
 
 ENGINE_ACCOUNT = "000000000000"  # LocalStack's: its deployment bucket is the one `longtask deploy` uses
@@ -30,10 +31,10 @@ STACK_TIMEOUT_SECONDS = 300
 STACK_POLL_SECONDS = 0.2  # a DescribeStacks costs the engine about 8 ms
 
 
-def package(template: dict[str, Any], root: Path, paths: EnginePaths, upload: deployment.Uploader) -> dict[str, Any]:
+def package(template: dict[str, Any], root: Path, upload: deployment.Uploader) -> dict[str, Any]:
     """The template with its code and definitions uploaded to the engine's deployment bucket, built for this
     machine's Python (the engine runs the functions with it)."""
-    return deployment.package(template, root, paths.build / LOCAL_RUNTIME.tag, LOCAL_RUNTIME, upload)
+    return deployment.package(template, root, deployment.build_cache(LOCAL_RUNTIME), LOCAL_RUNTIME, upload)
 
 
 def deploy(
@@ -59,7 +60,7 @@ def deploy(
         current, deployed_parameters = None, {}
     bucket = deployment.artifact_bucket(s3, ENGINE_ACCOUNT, s3.meta.region_name)
     upload = deployment.Uploader(s3, bucket, stack_name)
-    packaged = package(load_template(template), template.parent, paths, upload)
+    packaged = package(load_template(template), template.parent, upload)
     packaged.setdefault("Metadata", {})[DIGEST_METADATA] = source_digest(app_dir())  # the version `doctor` checks
     body = json.dumps(packaged)
     kept = [{"ParameterKey": key, "UsePreviousValue": True} for key in deployed_parameters if key not in parameters]

@@ -172,7 +172,7 @@ class Enforcer:
         modelled = operations.MODELS.get((service, operation))
         if modelled is None:
             decision = Decision(False, f"{service}:{operation} is not modelled by the local engine, so it is denied; "
-                                       "add it to longtask/local/iam/operations.py")  # fmt: skip
+                                       "add it to engine/longtask_engine/iam/operations.py")  # fmt: skip
             self.record(principal, f"{service}:{operation}", "*", decision)
             return decision, None
         identity = world.role_statements(principal)

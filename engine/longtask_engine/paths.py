@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from longtask.sources import home
 
 POWERED_OFF = "powered-off"  # in an instance's folder once its machine is off: its OS has shut down
 POWER_BUTTON = "power-button"  # in an instance's folder: its `shutdown` nudges the agent there (agent_nudge.py)
@@ -21,9 +21,8 @@ class EnginePaths:
 
     @classmethod
     def default(cls) -> EnginePaths:
-        """LONGTASK_HOME, else the folder holding the virtual environment that runs us (the checkout)."""
-        home = os.environ.get("LONGTASK_HOME") or Path(sys.prefix).resolve().parent
-        return cls(Path(home).resolve())
+        """The project's home (LONGTASK_HOME, else the checkout): longtask.sources.home()."""
+        return cls(home())
 
     @property
     def localstack_venv(self) -> Path:

@@ -8,8 +8,9 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..client import LongTaskClient, Target
-from ..errors import EngineError
+from longtask.client import LongTaskClient, Target
+from longtask.errors import EngineError
+
 from . import localstack
 from .instance_agent import MINUTE_ENV
 from .network import give_default_vpc_an_internet_gateway
@@ -80,7 +81,7 @@ def _start_agent(paths: EnginePaths, agent_minute_seconds: int | None) -> bool:
             "LONGTASK_HOME": str(paths.home),
             MINUTE_ENV: str(agent_minute_seconds),
         }
-        spawn([sys.executable, "-m", "longtask.local.instance_agent"], paths.pid_file("agent"),
+        spawn([sys.executable, "-m", "longtask_engine.instance_agent"], paths.pid_file("agent"),
               paths.logs / "agent.log", env, paths.state)  # fmt: skip
         setting.write_text(str(agent_minute_seconds))
         return True

@@ -19,7 +19,7 @@ import socket
 import threading
 from typing import Any
 
-from ..common.network import route_table
+from longtask.common.network import route_table
 
 HTTPS = 443
 LOOPBACK = "127.0.0.1"

@@ -13,9 +13,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ..common.tags import RUN_ID
-from ..common.timestamps import iso_utc
-from ..errors import EngineError, RunNotFound, UserError
+from longtask.common.tags import RUN_ID
+from longtask.common.timestamps import iso_utc
+from longtask.errors import EngineError, RunNotFound, UserError
+
 from .paths import REBALANCE_RECOMMENDATION, SPOT_NOTICE, EnginePaths
 
 NOTICE_SECONDS = 120  # EC2 gives the notice two minutes ahead

@@ -42,7 +42,8 @@ from localstack.services.ec2.provider import Ec2Provider, get_moto_backend
 from localstack.services.moto import call_moto, call_moto_with_request
 from localstack.services.plugins import Service, aws_provider
 
-from ...common.state_reasons import OWN_SHUTDOWN, SPOT_RECLAIMED
+from longtask.common.state_reasons import OWN_SHUTDOWN, SPOT_RECLAIMED
+
 from .. import prices
 from ..agent_nudge import nudge
 from ..iam.enforcement import MotoWorld

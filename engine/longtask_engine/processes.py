@@ -8,7 +8,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from ..waiting import poll_condition
+from longtask.waiting import poll_condition
 
 
 def read_pid(pid_file: Path) -> int | None:

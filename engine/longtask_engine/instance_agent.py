@@ -30,9 +30,10 @@ from typing import Any
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..common.state_reasons import OWN_SHUTDOWN, SPOT_RECLAIMED
-from ..common.timestamps import iso_utc
-from ..waiting import poll_condition
+from longtask.common.state_reasons import OWN_SHUTDOWN, SPOT_RECLAIMED
+from longtask.common.timestamps import iso_utc
+from longtask.waiting import poll_condition
+
 from . import localstack, warm_server
 from .agent_nudge import Nudges
 from .imds import InstanceMetadata, MetadataServer

@@ -1,4 +1,4 @@
-"""LocalStack's botocore reads each data file once (longtask/local/botocore_data.py). Speed only: every answer is
+"""LocalStack's botocore reads each data file once (longtask_engine/botocore_data.py). Speed only: every answer is
 the one botocore would have read.
 
 LocalStack 4.9.2 makes a new boto3 Session, with a new loader, each time it looks up the regions of a service
@@ -14,6 +14,6 @@ from localstack.runtime import hooks
 
 @hooks.on_infra_start()
 def read_botocore_data_once() -> None:
-    from longtask.local.botocore_data import remember_data_files
+    from longtask_engine.botocore_data import remember_data_files
 
     remember_data_files()

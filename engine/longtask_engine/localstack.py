@@ -10,10 +10,11 @@ import sys
 import urllib.request
 from pathlib import Path
 
-from ..deployment import uv_command
-from ..errors import EngineError
-from ..sources import app_dir
-from ..waiting import poll_condition
+from longtask.deployment import uv_command
+from longtask.errors import EngineError
+from longtask.sources import app_dir
+from longtask.waiting import poll_condition
+
 from .iam.enforcement import DECISION_LOG_ENV
 from .paths import EnginePaths
 from .plugins import faults
@@ -22,6 +23,7 @@ from .processes import read_pid, spawn, stop
 # 4.9.2 is the newest core that runs on Python 3.11; its dependencies must be resolved as of its release.
 LOCALSTACK_REQUIREMENTS = ["localstack-core[runtime]==4.9.2", "awscli"]
 LOCALSTACK_EXCLUDE_NEWER = "2025-10-07"
+ENGINE_PROJECT = Path(__file__).resolve().parents[1]  # engine/, with the pyproject.toml of its entry points
 LAMBDA_RETRY_DELAY_ENV = "LONGTASK_LAMBDA_RETRY_BASE_DELAY_SECONDS"  # the first retry's delay; the second's is twice it
 SERVICES = "cloudformation,dynamodb,ec2,events,iam,lambda,logs,pricing,s3,service-quotas,sqs,ssm,stepfunctions,sts"
 STARTUP_TIMEOUT_SECONDS = 90
@@ -46,9 +48,9 @@ def ensure_environment(paths: EnginePaths) -> Path:
     """Create LocalStack's virtual environment once (with our Lambda executor plug-in); return its python."""
     venv = paths.localstack_venv
     python = venv / "bin" / "python"
-    entry_points = (app_dir() / "pyproject.toml").read_text()
-    wanted = json.dumps({"requirements": LOCALSTACK_REQUIREMENTS, "plugin": str(app_dir()), "project": entry_points,
-                         "bytecode": "on first import"})  # fmt: skip
+    entry_points = (ENGINE_PROJECT / "pyproject.toml").read_text()
+    wanted = json.dumps({"requirements": LOCALSTACK_REQUIREMENTS, "plugin": str(ENGINE_PROJECT),
+                         "project": entry_points, "bytecode": "on first import"})  # fmt: skip
     marker = venv / ".longtask-environment"
     if python.exists() and marker.exists() and marker.read_text() == wanted:
         return python
@@ -70,8 +72,10 @@ def ensure_environment(paths: EnginePaths) -> Path:
             LOCALSTACK_EXCLUDE_NEWER,
             *LOCALSTACK_REQUIREMENTS,
         ],
-        # our package without its dependencies: LocalStack finds the executor plug-in through its entry point
-        [*uv, "pip", "install", "--quiet", "--no-deps", "--editable", str(app_dir())],
+        # the engine, where LocalStack finds its plug-ins (entry points), and the product, whose run contract
+        # they share; without their dependencies, which are LocalStack's
+        [*uv, "pip", "install", "--quiet", "--no-deps", "--editable", str(ENGINE_PROJECT), "--editable",
+         str(app_dir())],
     ]
     for step in steps:
         completed = subprocess.run(step, env=env, capture_output=True, text=True)
@@ -158,7 +162,7 @@ def ensure_certificate(python: Path, paths: EnginePaths) -> None:
     """Make the engine's TLS certificate on first start (with LocalStack's Python, which has cryptography)."""
     if paths.server_certificate.exists() and paths.ca_bundle.exists():
         return
-    command = [str(python), "-m", "longtask.local.certificate", str(paths.server_certificate), str(paths.ca_bundle)]
+    command = [str(python), "-m", "longtask_engine.certificate", str(paths.server_certificate), str(paths.ca_bundle)]
     completed = subprocess.run(command, capture_output=True, text=True)
     if completed.returncode != 0:
         raise EngineError(f"making the engine's TLS certificate failed:\n{completed.stderr.strip()}")
