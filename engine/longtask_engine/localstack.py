@@ -15,6 +15,7 @@ from longtask.errors import EngineError
 from longtask.sources import app_dir
 from longtask.waiting import poll_condition
 
+from . import speed
 from .iam.enforcement import DECISION_LOG_ENV
 from .paths import EnginePaths
 from .plugins import faults
@@ -134,6 +135,7 @@ def launch(paths: EnginePaths) -> bool:
         # an asynchronous invocation that fails is retried twice, after about 1 and 2 minutes, as on AWS
         # (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html); tests shorten it
         "LAMBDA_RETRY_BASE_DELAY": os.environ.get(LAMBDA_RETRY_DELAY_ENV, "60"),
+        speed.SWITCH_ENV: os.environ.get(speed.SWITCH_ENV, "on"),  # the speed-only patches (speed/), on or off
         "DNS_ADDRESS": "0",
         "SKIP_SSL_CERT_DOWNLOAD": "1",
         "DISABLE_EVENTS": "1",

@@ -1,5 +1,5 @@
 """A client keeps its HTTP/1.1 connection to the engine between calls, as to AWS's endpoints
-(plugins/gateway_keep_alive.py)."""
+(speed/gateway_keep_alive.py)."""
 
 from __future__ import annotations
 

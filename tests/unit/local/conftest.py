@@ -12,7 +12,8 @@ import pytest
 
 @pytest.fixture
 def plugin(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], types.ModuleType]:
-    """plugin(name): the module longtask_engine.plugins.<name>, imported afresh without LocalStack (its hook
+    """plugin(name): the module longtask_engine.plugins.<name> (or longtask_engine.speed.<name> for "speed.<name>"),
+    imported afresh without LocalStack (its hook
     decorator, the one part of LocalStack it needs to load, returns the hook as it is)."""
     hooks = types.ModuleType("localstack.runtime.hooks")
     hooks.on_infra_start = lambda: lambda function: function
@@ -22,7 +23,8 @@ def plugin(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], types.ModuleType]
     sys.modules["localstack.runtime"].hooks = hooks
 
     def load(name: str) -> types.ModuleType:
-        monkeypatch.delitem(sys.modules, f"longtask_engine.plugins.{name}", raising=False)
-        return importlib.import_module(f"longtask_engine.plugins.{name}")
+        module = f"longtask_engine.{name}" if name.startswith("speed.") else f"longtask_engine.plugins.{name}"
+        monkeypatch.delitem(sys.modules, module, raising=False)
+        return importlib.import_module(module)
 
     return load

@@ -62,7 +62,7 @@ def test_the_lookups_answer_as_moto_does_and_copy_only_what_they_narrow(
         backend.get_instance(ids[4])
         assert len(copies) == 4  # moto's own copies every reservation to find one instance
 
-        plugin("ec2_instances").copy_only_narrowed_reservations()
+        plugin("speed.ec2_instances").copy_only_narrowed_reservations()
         assert answers(ec2, ids) == motos
         copies.clear()
         assert backend.get_instance(ids[4]).id == ids[4]

@@ -27,7 +27,7 @@ def test_each_resource_gets_the_tags_moto_would_give_it(
         backend = ec2_backends["123456789012"]["us-east-1"]
         resources = [*backend.all_instances(), *backend.volumes.values()]
         before = [resource.get_tags() for resource in resources]
-        plugin("ec2_tags").read_tags_by_resource_id()
+        plugin("speed.ec2_tags").read_tags_by_resource_id()
         assert [resource.get_tags() for resource in resources] == before
         assert sum(1 for tags in before if tags) == 6 and [] in before
         filtered = ec2.describe_instances(Filters=[{"Name": "tag:longtask:run-id", "Values": ["run-1"]}])

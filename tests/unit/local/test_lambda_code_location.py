@@ -1,4 +1,4 @@
-"""What the engine loads into LocalStack to presign a function's code location (plugins/lambda_code_location.py):
+"""What the engine loads into LocalStack to presign a function's code location (speed/lambda_code_location.py):
 the URL LocalStack's own code presigns, from one S3 client per endpoint."""
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def presign(plugin: Callable[[str], types.ModuleType], monkeypatch: pytest.Monke
     make = boto3.client
     monkeypatch.setattr(boto3, "client", lambda *args, **kwargs: asked.append(kwargs) or make(*args, **kwargs))
     monkeypatch.delattr(S3Code, "generate_presigned_url", raising=False)
-    plugin("lambda_code_location").presign_code_locations_with_one_client()
+    plugin("speed.lambda_code_location").presign_code_locations_with_one_client()
     return asked
 
 

@@ -1,4 +1,4 @@
-"""What the engine loads into LocalStack's moto to remember (plugins/moto_reuse.py): the same answers, worked out
+"""What the engine loads into LocalStack's moto to remember (speed/moto_reuse.py): the same answers, worked out
 once."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ def remembered(plugin: Callable[[str], types.ModuleType], monkeypatch: pytest.Mo
     monkeypatch.setattr(responses, "method_names_from_class", responses.method_names_from_class)
     monkeypatch.setattr(utils, "simple_aws_filter_to_re", utils.simple_aws_filter_to_re)
     monkeypatch.setattr(tags, "simple_aws_filter_to_re", tags.simple_aws_filter_to_re)
-    plugin("moto_reuse").remember_dispatch_and_filters()
+    plugin("speed.moto_reuse").remember_dispatch_and_filters()
 
 
 def test_the_plugin_remembers_the_same_answers(remembered: None) -> None:

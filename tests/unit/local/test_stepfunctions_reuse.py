@@ -15,7 +15,7 @@ import pytest
 
 @pytest.fixture
 def reuse(plugin: Callable[[str], types.ModuleType]) -> types.ModuleType:
-    return plugin("stepfunctions_reuse")
+    return plugin("speed.stepfunctions_reuse")
 
 
 @dataclass(frozen=True)

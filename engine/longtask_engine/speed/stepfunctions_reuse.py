@@ -39,6 +39,8 @@ from typing import Any
 
 from localstack.runtime import hooks
 
+from . import speed_only
+
 DISTINCT_PATHS = 4096  # far more than the paths of the stack's workflows, bounded all the same
 DISTINCT_DEFINITIONS = 64
 DISTINCT_OPERATIONS = 256
@@ -54,6 +56,7 @@ CLIENT_USERS = (f"{TASKS}.lambda_eval_utils", f"{TASKS}.service.state_task_servi
 
 
 @hooks.on_infra_start()
+@speed_only
 def reuse_parses_and_clients() -> None:
     from jsonpath_ng.ext.parser import ExtentedJsonPathParser
     from jsonpath_ng.parser import JsonPathParser

@@ -17,8 +17,11 @@ from typing import Any
 
 from localstack.runtime import hooks
 
+from . import speed_only
+
 
 @hooks.on_infra_start()
+@speed_only
 def copy_only_narrowed_reservations() -> None:
     from moto.ec2.exceptions import InvalidInstanceIdError
     from moto.ec2.models.instances import InstanceBackend

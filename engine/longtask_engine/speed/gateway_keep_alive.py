@@ -19,8 +19,11 @@ from typing import Any
 
 from localstack.runtime import hooks
 
+from . import speed_only
+
 
 @hooks.on_infra_start()
+@speed_only
 def keep_connections_alive() -> None:
     from localstack.aws import handlers
 

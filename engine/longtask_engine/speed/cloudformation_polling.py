@@ -19,6 +19,8 @@ from typing import Any
 
 from localstack.runtime import hooks
 
+from . import speed_only
+
 CHECK_SECONDS = 0.1
 FUNCTION_CHECK_SECONDS = 0.1
 FUNCTION_UPDATED = "FunctionUpdatedV2"  # the waiter's name in botocore's Lambda model: Delay 1, MaxAttempts 300
@@ -26,6 +28,7 @@ FUNCTION_UPDATED_LOOKS = 3000  # as long as botocore's 300 looks a second apart
 
 
 @hooks.on_infra_start()
+@speed_only
 def check_resources_in_progress_sooner() -> None:
     from localstack import config
     from localstack.services.cloudformation.resource_provider import ResourceProviderExecutor

@@ -15,10 +15,13 @@ from functools import lru_cache
 
 from localstack.runtime import hooks
 
+from . import speed_only
+
 DISTINCT_PATTERNS = 4096  # far more than the filter values the application sends, bounded all the same
 
 
 @hooks.on_infra_start()
+@speed_only
 def remember_dispatch_and_filters() -> None:
     from moto.core import responses
     from moto.ec2 import utils

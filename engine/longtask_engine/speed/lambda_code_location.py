@@ -15,10 +15,13 @@ from typing import Any
 
 from localstack.runtime import hooks
 
+from . import speed_only
+
 ENDPOINTS = 16  # LocalStack presigns for its own endpoint(s); bounded all the same
 
 
 @hooks.on_infra_start()
+@speed_only
 def presign_code_locations_with_one_client() -> None:
     import boto3
     from localstack import config

@@ -13,8 +13,11 @@ from __future__ import annotations
 
 from localstack.runtime import hooks
 
+from . import speed_only
+
 
 @hooks.on_infra_start()
+@speed_only
 def read_tags_by_resource_id() -> None:
     from moto.ec2.models.core import TaggedEC2Resource
     from moto.ec2.utils import EC2_PREFIX_TO_RESOURCE, get_prefix
