@@ -307,15 +307,20 @@ def _in(seconds: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + seconds))
 
 
-def test_a_spot_notice_stops_the_script_which_saves_its_checkpoint_before_the_report(tmp_path: Path) -> None:
-    server = _imds({})
+def _notice_mid_run(tmp_path: Path, notices: dict[str, str], after: float) -> Instance:
+    """The COUNTER script on an IMDS serving these notices, given the interruption notice `after` seconds."""
+    server = _imds(notices)
     try:
         instance = boot(tmp_path, COUNTER, imds=server.endpoint, machine={"LONGTASK_REPORT_RESERVE_SECONDS": "5"})
-        time.sleep(1.5)
+        time.sleep(after)
         server.metadata.notices["spot/instance-action"] = json.dumps({"action": "terminate", "time": _in(60)})
-        instance.wait()
+        return instance.wait()
     finally:
         server.stop()
+
+
+def test_a_spot_notice_stops_the_script_which_saves_its_checkpoint_before_the_report(tmp_path: Path) -> None:
+    instance = _notice_mid_run(tmp_path, {}, after=1.5)
     saved = (instance.s3 / BUCKET / RUN / "checkpoint" / "step").read_text().strip()
     assert int(saved) > 0 and f"saved step {saved}" in instance.uploaded_log
     assert (instance.result["interrupted"], instance.result["spotNotice"]) == (True, True)
@@ -356,14 +361,8 @@ def test_a_rebalance_recommendation_syncs_the_checkpoint_and_the_script_goes_on(
 
 
 def test_an_interruption_notice_after_a_rebalance_recommendation_still_stops_the_script(tmp_path: Path) -> None:
-    server = _imds({"events/recommendations/rebalance": json.dumps({"noticeTime": _in(0)})})
-    try:
-        instance = boot(tmp_path, COUNTER, imds=server.endpoint, machine={"LONGTASK_REPORT_RESERVE_SECONDS": "5"})
-        time.sleep(2.5)
-        server.metadata.notices["spot/instance-action"] = json.dumps({"action": "terminate", "time": _in(60)})
-        instance.wait()
-    finally:
-        server.stop()
+    rebalance = {"events/recommendations/rebalance": json.dumps({"noticeTime": _in(0)})}
+    instance = _notice_mid_run(tmp_path, rebalance, after=2.5)
     assert instance.result["reason"] == "EC2 gave a Spot interruption notice (IMDS spot/instance-action)"
     assert (instance.result["interrupted"], instance.result["spotNotice"]) == (True, True)
     assert "-h now" not in instance.shutdowns  # EC2 reclaims it
