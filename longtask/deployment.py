@@ -157,9 +157,8 @@ def _build_key(runtime: Runtime) -> bytes:
 
 def _compile(deps: Path) -> None:
     """Compile the dependencies, so that a function's environment does not compile them each time it starts (the
-    unzipped code has no bytecode, and this machine's PYTHONDONTWRITEBYTECODE keeps Python from writing any):
-    0.5 CPU s of each start. The bytecode is not checked against the sources: installed once, in a folder of
-    their own, they never change."""
+    unzipped code has no bytecode, and this machine's PYTHONDONTWRITEBYTECODE keeps Python from writing any). The
+    bytecode is not checked against the sources: installed once, in a folder of their own, they never change."""
     compileall.compile_dir(deps, quiet=2, workers=0, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
 
 

@@ -2,8 +2,7 @@
 
 - The engine's EC2 nudges the agent when an instance is launched or terminated through the API: EC2 boots an
   instance once RunInstances has returned it, and shuts it down once TerminateInstances has. The nudge names the
-  instances, so that the agent describes only those (each instance described costs LocalStack about 4 ms: a look
-  at fifty running ones, 0.2 s).
+  instances, so that the agent describes only those (a look at every instance costs LocalStack a describe of each).
 - A machine's `shutdown` presses the machine's power button, a pipe of its own (machine.py): the agent powers it
   off now, not at its next look.
 

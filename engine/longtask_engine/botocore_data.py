@@ -1,9 +1,9 @@
 """botocore's data files read and parsed once per process (and before its forks), instead of once per session.
 
-botocore reads and parses a data file (a service's model, endpoints.json: 1.2 MB, partitions, retry rules) the
+botocore reads and parses a data file (a service's model, endpoints.json, partitions, retry rules) the
 first time each session's loader needs it, and every process that uses botocore makes sessions of its own: the
 warm AWS CLI server and the Lambda environments' warm servers (warm_server.py) before they fork, and LocalStack,
-which makes a new session for each service it looks up regions for (18% of its CPU in a cold start, here).
+which makes a new session for each service it looks up regions for.
 What a loader gets is what it would have read: the same files, parsed by botocore; copy-on-write in a fork, so a
 call that changes what it got changes only its own copy. A file that is not there is looked for again each time.
 """

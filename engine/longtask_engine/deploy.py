@@ -28,7 +28,7 @@ ENGINE_ACCOUNT = "000000000000"  # LocalStack's: its deployment bucket is the on
 LOCAL_RUNTIME = deployment.Runtime(f"{sys.version_info.major}.{sys.version_info.minor}")
 TERMINAL_OK = frozenset(deployment.DEPLOYED)
 STACK_TIMEOUT_SECONDS = 300
-STACK_POLL_SECONDS = 0.2  # a DescribeStacks costs the engine about 8 ms
+STACK_POLL_SECONDS = 0.2  # a DescribeStacks is cheap on the engine
 
 
 def package(template: dict[str, Any], root: Path, upload: deployment.Uploader) -> dict[str, Any]:

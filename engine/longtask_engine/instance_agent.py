@@ -44,7 +44,7 @@ from .processes import stop_group
 
 LOG = logging.getLogger("longtask.agent")
 LOOK_INTERVAL_SECONDS = 5.0  # between looks at every instance without a nudge (agent_nudge.py): the net for a
-# nudge lost or a boot that failed (each instance described costs LocalStack about 4 ms)
+# nudge lost or a boot that failed
 SUPERVISE_SECONDS = 0.2  # between a machine's looks at its Spot notice and, without a nudge, at its shutdown
 MINUTE_ENV = "LONGTASK_AGENT_MINUTE_SECONDS"  # a compressed clock for `shutdown -h +N` (tests of the backstop)
 REGION = "us-east-1"

@@ -64,10 +64,10 @@ def ensure_environment(paths: EnginePaths) -> Path:
             "pip",
             "install",
             "--quiet",
-            # not compiled here (--compile-bytecode took 32 of the 42 CPU s of this install, and the engine imports a
-            # quarter of it): each module is compiled the first time one of the engine's processes imports it, and
-            # kept. Their environments are made without this machine's PYTHONDONTWRITEBYTECODE (start() below,
-            # warm_server.start, plugins/lambda_executor.py, the instance agent's instances), which would have them
+            # not compiled here (most of the install's CPU, for modules the engine mostly never imports): each module
+            # is compiled the first time one of the engine's processes imports it, and kept. Their environments are
+            # made without this machine's PYTHONDONTWRITEBYTECODE (start() below, warm_server.start,
+            # plugins/lambda_executor.py, the instance agent's instances), which would have them
             # compile the same modules again on every start
             "--exclude-newer",
             LOCALSTACK_EXCLUDE_NEWER,

@@ -45,8 +45,8 @@ def _is_zombie(pid: int) -> bool:
 
 def spawn(command: list[str], pid_file: Path, log_file: Path, env: dict[str, str], cwd: Path) -> int:
     """Start a detached background process (own session), record its pid, send its output to log_file. The
-    previous start's log is kept as log_file.1, and older ones are dropped: LocalStack logs every request, about
-    50 MB a test suite, and a log kept for every start filled the disk."""
+    previous start's log is kept as log_file.1, and older ones are dropped: LocalStack logs every request, and a log
+    kept for every start filled the disk."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
     if log_file.exists():
         log_file.replace(log_file.with_name(f"{log_file.name}.1"))

@@ -3,9 +3,9 @@ for each call. It serves the local instances' `aws` (the AWS CLI, the default pr
 the server) and the local Lambda execution environments (plugins/lambda_executor.py starts one per function
 version); warm_call.py is the caller.
 
-Started from nothing, each call of the AWS CLI (v1, in Python) cost about 1 CPU second on 2 cores, two thirds of
-it importing botocore and awscli, most of the rest reading botocore's data files; a Lambda environment spent about
-0.8 CPU s importing boto3 and reading the same files. A fork of this server skips only that (aws_cli_warmth.py,
+Started from nothing, each call of the AWS CLI (v1, in Python) spends most of its CPU importing botocore and
+awscli and reading botocore's data files, and a Lambda environment the same importing boto3 (docs/performance.md).
+A fork of this server skips only that (aws_cli_warmth.py,
 lambda_runtime.warm): the call still runs the real program with the caller's arguments, environment (the
 instance's credentials endpoint, region and network), working directory and standard streams, and ends as the
 caller sees it, with its exit status or the signal that ended it. A signal the caller gets (`timeout`'s SIGTERM)

@@ -1,8 +1,7 @@
 """AWS SDK clients made once in an execution environment and kept for its later invocations, as Lambda's best
 practices advise: "Initialize SDK clients and database connections outside of the function handler"
 (https://docs.aws.amazon.com/lambda/latest/dg/best-practices.html). A later invocation reuses a client and its
-open connections instead of building the client again and opening a new TLS connection to the service: a call
-with a new client cost 17 ms of CPU and 25 ms of wall here, with a kept one 3.5 ms and 9 ms."""
+open connections instead of building the client again and opening a new TLS connection to the service."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ one invocation at a time, so what was written between its start and its end is i
 An environment starts as a fork of its function version's warm server (engine/longtask_engine/warm_server.py, started by
 lambda_executor.py), which has done `warm` with the environment's module search path (the function's code first,
 then the runtime's boto3, LocalStack's): imported the AWS SDK and read its data files for the services the functions
-call, about 0.8 CPU s of each environment's start. The function's own code and dependencies are imported by the
+call, most of what an environment's start would cost. The function's own code and dependencies are imported by the
 environment itself, with its own environment variables, as on Lambda.
 """
 

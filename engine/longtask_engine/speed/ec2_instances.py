@@ -1,13 +1,10 @@
 """Have moto's EC2 copy only the reservations it narrows, not every reservation of the region at every lookup.
 
-moto 5.1 answers every instance lookup (`get_instance`, by id, of every DescribeInstanceAttribute,
-TerminateInstances, state-change event and DescribeInstances by id) through `all_reservations`, which makes a
-shallow copy of each reservation the region has ever had, terminated ones included, so that a caller may narrow a
-copy's instance list. The cost grew with the instances a session had launched: after about 400, that walk was 14%
-of LocalStack's CPU with 50 runs at once. The same reservations are now read as they are, and a copy is
-made only of a reservation whose instance list is narrowed (DescribeInstances by id or by filter); the answers are
-the same, in the same order. Speed only: nothing is accepted or refused differently. Runs when LocalStack starts,
-through the entry point `localstack.hooks.on_infra_start`.
+moto 5.1 answers every instance lookup through `all_reservations`, which makes a shallow copy of each reservation
+the region ever had, terminated ones included, so the cost grew with every instance a session launched. The same
+reservations are read as they are, and a copy is made only of one whose instance list is narrowed
+(DescribeInstances by id or filter): the same answers, in the same order. Runs when LocalStack starts, through the
+entry point `localstack.hooks.on_infra_start`.
 """
 
 from __future__ import annotations

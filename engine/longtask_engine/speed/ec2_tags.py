@@ -1,12 +1,8 @@
-"""Have moto's EC2 read a resource's tags by its id, not by filtering every tag of the region.
-
-moto 5.1 answers `resource.get_tags()` with `describe_tags(filters={"resource-id": [id]})`, which matches a
-regular expression against every tag of every resource. DescribeInstances with a tag filter calls it for each
-instance, so a session's describes grew with the square of the instances it had launched: after a few hundred
-runs, one took seconds, and the instance agent and every run's watcher describe instances all the time. The
-answer is the same list, in the same order, read from the tag store by the resource's id (an id holds no
-wildcard, so the filter matched that id alone). Speed only: nothing is accepted or refused differently. Runs when
-LocalStack starts, through the entry point `localstack.hooks.on_infra_start`.
+"""Have moto's EC2 read a resource's tags by its id, not by filtering every tag of the region: moto 5.1 answers
+`resource.get_tags()` with a `resource-id` filter matched against every tag, once per instance a tag-filtered
+DescribeInstances looks at, so describes grew with the square of the instances launched. The answer is the same
+list, in the same order (an id holds no wildcard). Runs when LocalStack starts, through the entry point
+`localstack.hooks.on_infra_start`.
 """
 
 from __future__ import annotations

@@ -1,10 +1,7 @@
-"""Presign a Lambda function's code location with one S3 client per endpoint. Speed only: the same URLs.
-
-LocalStack 4.9.2 builds a new boto3 S3 client for every GetFunction, only to presign the URL of the function's code
-(`S3Code.generate_presigned_url`): 0.1 to 0.3 s of CPU a call here, and CloudFormation calls GetFunction each
-time it looks at a function it is creating. A client's presigning is the same for the same endpoint and
-credentials, and a boto3 client may be shared between threads
-(https://boto3.amazonaws.com/v1/documentation/api/latest/guide/clients.html#multithreading-or-multiprocessing-with-clients).
+"""Presign a Lambda function's code location with one S3 client per endpoint: LocalStack 4.9.2 builds a new boto3
+client for every GetFunction only to presign it, and CloudFormation calls GetFunction at each look at a function
+it creates. Presigning is the same for the same endpoint and credentials, and a client may be shared between
+threads (https://boto3.amazonaws.com/v1/documentation/api/latest/guide/clients.html#multithreading-or-multiprocessing-with-clients).
 Runs when LocalStack starts, through the entry point `localstack.hooks.on_infra_start`.
 """
 

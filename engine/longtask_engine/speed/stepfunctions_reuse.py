@@ -1,32 +1,12 @@
-"""Reuse what LocalStack's Step Functions interpreter rebuilds for every execution and every state it runs: the
-definition's parse tree and evaluation components, parsed JSONPaths, the API operations its Task states call and
-the workflow role's AWS clients. Speed only: nothing is accepted or refused differently.
-
-LocalStack 4.9.2 parses the whole definition with its ANTLR grammar for every execution it starts (85 ms for
-the run workflow, 30 ms for each watcher window, here), then builds its evaluation components from the parse
-tree (`Preprocessor`: 7% of LocalStack's CPU with 50 runs at once, once the tree was kept). Both are kept per
-definition text. The components hold nothing of an evaluation: an execution keeps its state in its own
-`Environment`, and a retrier its attempt counts in that environment's heap, under a key the component makes the
-first time it is asked (`heap_key`, made under a lock here, as two executions may ask at once). A definition
-that does not parse still fails every time (a failed parse is not kept).
-
-LocalStack 4.9.2 parses every path on every evaluation with `jsonpath_ng` (a ply LALR parser, about 17 ms each
-here): half of LocalStack's CPU while runs ended, and a Choice state took 0.3 s. A parsed path is an immutable
-expression tree, so one parse per distinct path gives the same results. Most of those 17 ms were ply building its
-parse tables, which jsonpath_ng does for every parse (a new parser each time): one parser of each kind parses
-every path, one path at a time (the first run after LocalStack starts parsed about 70 paths).
-
-For every API call a Task state makes (before and after it) LocalStack looks its operation up by converting the
-name of each of the service's operations to snake case: 4% of LocalStack's time with 50 runs at once. An
-operation's model is the same for the service's whole model, so it is looked up once per (service, action).
-
-For every Task state it also assumes the state machine's role (an STS call) and builds a new client. Step
-Functions on AWS likewise works with a role session for its duration; a session is reused here for at most
-SESSION_SECONDS, well inside the 1 hour an AssumeRole session lasts by default
-(https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html). Each call is still authorized against
-the role's current policies, as on AWS (iam_gateway.py).
-
-Runs when LocalStack starts, through the entry point `localstack.hooks.on_infra_start`.
+"""Reuse what LocalStack's Step Functions interpreter rebuilds for every execution and every state: the definition's
+parse tree and evaluation components (kept per definition text), parsed JSONPaths (one parser of each kind, one
+path at a time), the API operation a Task calls (per service and action) and the workflow role's clients (for at
+most SESSION_SECONDS, inside the hour an AssumeRole session lasts:
+https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRole.html). Each is immutable or per-evaluation state
+lives elsewhere: an execution keeps its state in its own `Environment`, a retrier its counts in that environment's
+heap under a key made once under a lock. A definition that does not parse still fails every time; every call is
+still authorized against the role's current policies (iam_gateway.py). Runs when LocalStack starts, through the
+entry point `localstack.hooks.on_infra_start`.
 """
 
 from __future__ import annotations
