@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from longtask_engine import engine
+from longtask_engine.host import engine
 from longtask_engine.paths import EnginePaths
 from rich.console import Console
 from rich.table import Table

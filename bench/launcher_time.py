@@ -19,7 +19,7 @@ def time_to_run_instances(script: str, repeats: int = 20) -> dict[str, float]:
                       ARTIFACT_BUCKET="bench", DEFAULT_IMAGE_ID="ami-12345678")  # fmt: skip
     from launcher.runs import Execution, start_run
     from launcher.settings import Settings
-    from longtask_engine.network import give_default_vpc_an_internet_gateway
+    from longtask_engine.host.network import give_default_vpc_an_internet_gateway
 
     samples = []
     with mock_aws():

@@ -8,8 +8,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from longtask_engine import engine
-from longtask_engine.deploy import deploy, forget
+from longtask_engine.host import engine
+from longtask_engine.host.deploy import deploy, forget
 from longtask_engine.paths import EnginePaths
 
 from longtask.sources import app_dir

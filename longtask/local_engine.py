@@ -11,8 +11,8 @@ from typing import Any
 from .errors import UserError
 
 
-def engine_module(name: str = "engine") -> ModuleType:
-    """A module of the engine (`engine`: start, stop, connect; `deploy`, `interruptions`, `iam.report`, ...)."""
+def engine_module(name: str = "host.engine") -> ModuleType:
+    """A module of the engine (`host.engine`: start, stop, connect; `host.deploy`, `in_localstack.iam.report`...)."""
     try:
         return import_module(f"longtask_engine.{name}")
     except ModuleNotFoundError as error:

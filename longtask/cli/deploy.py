@@ -96,7 +96,7 @@ def _deployment(chosen: TargetOptions, parameters: dict[str, str]) -> tuple[Depl
         engine = engine_module()
         if engine.up(paths()):
             stderr.print("[dim]local engine started[/]")
-        target, runtime = engine.target(paths(), chosen.stack), engine_module("deploy").LOCAL_RUNTIME
+        target, runtime = engine.target(paths(), chosen.stack), engine_module("host.deploy").LOCAL_RUNTIME
     try:
         account = target.client("sts").get_caller_identity()["Account"]
     except NoCredentialsError:

@@ -33,5 +33,5 @@ def destroy(ctx: typer.Context, delete_runs: DeleteRuns = False, force: Force = 
     if not ctx.find_root().obj.aws:
         from ..local_engine import engine_module, paths
 
-        engine_module("deploy").forget(plan.stack, paths())
+        engine_module("host.deploy").forget(plan.stack, paths())
     stderr.print(f"stack {plan.stack} deleted")

@@ -61,7 +61,7 @@ def interrupt(
     (aws:ec2:send-spot-instance-interruptions): the bootstrap stops the script, which may save a checkpoint, and
     EC2 reclaims the instance when the notice's time comes."""
     engine = engine_module()
-    send_spot_interruption = engine_module("interruptions").send_spot_interruption
+    send_spot_interruption = engine_module("host.interruptions").send_spot_interruption
 
     paths = engine_paths()
     ec2 = engine.target(paths, ctx.find_root().obj.stack).client("ec2")
@@ -74,7 +74,7 @@ def rebalance(ctx: typer.Context, run_id: RunId) -> None:
     """Give a Spot run's instance a rebalance recommendation, as EC2 does when its risk of interruption rises:
     the bootstrap syncs the checkpoint at once and the script goes on."""
     engine = engine_module()
-    send_rebalance_recommendation = engine_module("interruptions").send_rebalance_recommendation
+    send_rebalance_recommendation = engine_module("host.interruptions").send_rebalance_recommendation
 
     paths = engine_paths()
     ec2 = engine.target(paths, ctx.find_root().obj.stack).client("ec2")
@@ -88,7 +88,7 @@ def iam_report(ctx: typer.Context, json_output: Json = False) -> None:
     why, and each statement nothing used (with why it is kept). Exits 1 when a statement is unused without
     a reason to keep it."""
     engine = engine_module()
-    build = engine_module("iam.report").build
+    build = engine_module("in_localstack.iam.report").build
     from rich.table import Table
 
     paths = engine_paths()

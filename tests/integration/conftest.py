@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from longtask_engine.in_localstack.plugins.faults import add_rules, remove_rules
 from longtask_engine.paths import EnginePaths
-from longtask_engine.plugins.faults import add_rules, remove_rules
 
 from longtask.client import LongTaskClient, new_run_id
 

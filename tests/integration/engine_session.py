@@ -17,9 +17,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from longtask_engine import engine
-from longtask_engine.deploy import deploy
-from longtask_engine.localstack import LAMBDA_RETRY_DELAY_ENV
+from longtask_engine.host import engine
+from longtask_engine.host.deploy import deploy
+from longtask_engine.host.localstack import LAMBDA_RETRY_DELAY_ENV
 from longtask_engine.paths import EnginePaths
 
 from longtask import deployment

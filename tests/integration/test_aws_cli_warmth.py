@@ -1,4 +1,4 @@
-"""The warm AWS CLI server's preparation (engine/longtask_engine/aws_cli_warmth.py), with the AWS CLI of LocalStack's
+"""The warm AWS CLI server's preparation (longtask_engine/host/aws_cli_warmth.py), with the AWS CLI of LocalStack's
 environment: once warm() has run, what each call builds anew (the CLI's driver, its command table, an S3 client)
 reads none of the data files from disk (it still looks for those that are not there: the loaders remember only
 what they found)."""
@@ -18,7 +18,7 @@ PROBE = textwrap.dedent("""
     import os
     import botocore.loaders
     from awscli.clidriver import create_clidriver
-    from longtask_engine import aws_cli_warmth
+    from longtask_engine.host import aws_cli_warmth
     aws_cli_warmth.warm()
     def refuse(self, full_path, open_method):
         if os.path.isfile(full_path):

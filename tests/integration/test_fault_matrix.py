@@ -1,6 +1,6 @@
 """The fault matrix: each way a run can go wrong ends in its named status, with no instance left running
 and the Runs item final. AWS errors LocalStack cannot produce are injected at the local engine's EC2
-boundary (engine/longtask_engine/plugins/faults.py), where the launcher meets them exactly as it meets AWS's.
+boundary (longtask_engine/in_localstack/plugins/faults.py), where the launcher meets them exactly as it meets AWS's.
 
 `make test-faults` runs this file and prints the figures (scenarios passed, runs lost, instances leaked).
 """
@@ -16,7 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 from common.timestamps import parse_iso_utc
 from launcher.watch_plan import BACKSTOP_GRACE_MINUTES
-from longtask_engine import prices
+from longtask_engine.in_localstack import prices
 
 from longtask.client import LongTaskClient
 from longtask.waiting import poll_condition
@@ -285,7 +285,7 @@ def test_a_spot_run_interrupted_mid_way_resumes_from_its_checkpoint_and_succeeds
     """The notice (`longtask local interrupt`, as AWS FIS gives it) stops the script, which saves its step in
     LONGTASK_CHECKPOINT_DIR; the attempt reports at once and EC2 reclaims the instance at the notice's time; the
     next attempt, on demand (onDemandAfterInterruptions 1), restores the step and finishes from there."""
-    from longtask_engine.interruptions import send_spot_interruption
+    from longtask_engine.host.interruptions import send_spot_interruption
     from longtask_engine.paths import EnginePaths
 
     # 3600 s: the backstop (its minutes compressed to seconds in tests) waits 80 s, past the reclaim

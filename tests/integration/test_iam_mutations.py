@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from longtask_engine import engine
+from longtask_engine.host import engine
 from longtask_engine.paths import EnginePaths
 
 from longtask.client import LongTaskClient

@@ -8,9 +8,9 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from longtask_engine.deploy import LOCAL_RUNTIME
+from longtask_engine.host.deploy import LOCAL_RUNTIME
+from longtask_engine.host.processes import is_alive
 from longtask_engine.paths import EnginePaths
-from longtask_engine.processes import is_alive
 
 from longtask.client import LongTaskClient
 from longtask.deployment import build_function
@@ -167,7 +167,7 @@ def test_a_finished_run_records_what_it_cost(client: LongTaskClient, longtask: A
     """Priced from the engine's Price List: a t3a.nano on demand, its root volume and its public IPv4 address (its
     route to S3 in the default VPC), for the minute EC2 bills at least."""
     from common.pricing import PUBLIC_IPV4_USD_PER_HOUR
-    from longtask_engine.prices import regions
+    from longtask_engine.in_localstack.prices import regions
 
     # a second at least: EC2 gives the launch and the shutdown to the second, and a run of `echo` alone may end
     # within its first (0 s by them)

@@ -8,8 +8,8 @@ from typing import Any
 
 import boto3
 import pytest
-from longtask_engine import prices
-from longtask_engine.network import give_default_vpc_an_internet_gateway
+from longtask_engine.host.network import give_default_vpc_an_internet_gateway
+from longtask_engine.in_localstack import prices
 from moto import mock_aws
 from moto.core.config import default_user_config
 
@@ -67,7 +67,7 @@ def instances(ec2: Any) -> list[dict[str, Any]]:
 
 
 class LocalPriceList:
-    """A Price List API client answering from the local engine's prices (engine/longtask_engine/prices.py)."""
+    """A Price List API client answering from the local engine's prices (longtask_engine/in_localstack/prices.py)."""
 
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []

@@ -296,8 +296,8 @@ def test_the_checkpoint_is_synced_while_the_script_runs(tmp_path: Path) -> None:
 
 
 def _imds(notices: dict[str, str]) -> Any:
-    """A local IMDS (longtask_engine.imds) serving these notices (path under meta-data/ -> JSON text)."""
-    from longtask_engine.imds import InstanceMetadata, MetadataServer
+    """A local IMDS (longtask_engine.host.imds) serving these notices (path under meta-data/ -> JSON text)."""
+    from longtask_engine.host.imds import InstanceMetadata, MetadataServer
 
     metadata = InstanceMetadata("i-0123456789abcdef0", "us-east-1", "us-east-1a", None, None, notices=notices)
     return MetadataServer(metadata).start()

@@ -12,7 +12,7 @@ import pytest
 
 @pytest.fixture
 def plugin(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], types.ModuleType]:
-    """plugin(name): the module longtask_engine.plugins.<name> (or longtask_engine.speed.<name> for "speed.<name>"),
+    """plugin(name): the module longtask_engine.in_localstack.plugins.<name> (or its speed.<name>),
     imported afresh without LocalStack (its hook
     decorator, the one part of LocalStack it needs to load, returns the hook as it is)."""
     hooks = types.ModuleType("localstack.runtime.hooks")
@@ -23,7 +23,8 @@ def plugin(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], types.ModuleType]
     sys.modules["localstack.runtime"].hooks = hooks
 
     def load(name: str) -> types.ModuleType:
-        module = f"longtask_engine.{name}" if name.startswith("speed.") else f"longtask_engine.plugins.{name}"
+        inside = "longtask_engine.in_localstack"
+        module = f"{inside}.{name}" if name.startswith("speed.") else f"{inside}.plugins.{name}"
         monkeypatch.delitem(sys.modules, module, raising=False)
         return importlib.import_module(module)
 

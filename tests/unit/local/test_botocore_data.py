@@ -11,7 +11,7 @@ from typing import Any
 import botocore
 import pytest
 from botocore import loaders
-from longtask_engine.botocore_data import _remembered, remember_data_files
+from longtask_engine.in_localstack.botocore_data import _remembered, remember_data_files
 
 DATA = Path(botocore.__file__).with_name("data")
 

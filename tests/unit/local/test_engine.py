@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from longtask_engine import engine, localstack
+from longtask_engine.host import engine, localstack
 from longtask_engine.paths import EnginePaths
 
 from longtask.errors import EngineError

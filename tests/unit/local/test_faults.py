@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from longtask_engine.plugins import faults
+from longtask_engine.in_localstack.plugins import faults
 
 
 def launch(run_id: str | None, instance_type: str = "t3a.nano") -> dict[str, Any]:

@@ -8,7 +8,7 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
-from longtask_engine.imds import InstanceMetadata, MetadataServer
+from longtask_engine.host.imds import InstanceMetadata, MetadataServer
 
 CREDENTIALS = {"Code": "Success", "AccessKeyId": "LSIAEXAMPLE", "SecretAccessKey": "s", "Token": "t"}
 

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from longtask_engine import warm_server
+from longtask_engine.host import warm_server
 
 from longtask.waiting import poll_condition
 
-RUNTIME = "longtask_engine.plugins.lambda_runtime"
+RUNTIME = "longtask_engine.in_localstack.plugins.lambda_runtime"
 HANDLER = """import sys
 SDK_IMPORTED = "boto3" in sys.modules
 
@@ -107,8 +107,8 @@ def test_an_environment_forked_from_its_versions_warm_server_has_the_sdk_importe
                                                                                    endpoint: RuntimeEndpoint) -> None:
     socket_path = folder / "warm.sock"
     server = subprocess.Popen(
-        [sys.executable, "-m", "longtask_engine.warm_server", str(socket_path), str(os.getpid()), f"{RUNTIME}:main",
-         f"{RUNTIME}:warm"],
+        [sys.executable, "-m", "longtask_engine.host.warm_server", str(socket_path), str(os.getpid()),
+         f"{RUNTIME}:main", f"{RUNTIME}:warm"],
         env={"PATH": os.environ["PATH"], "PYTHONPATH": str(folder / "code")}, cwd=folder / "code",
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 from longtask_engine.agent_nudge import Nudges
-from longtask_engine.machine import install_commands
+from longtask_engine.host.machine import install_commands
 from longtask_engine.paths import POWER_BUTTON
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from longtask_engine.iam import policy as policy_module
-from longtask_engine.iam.operations import MODELS
-from longtask_engine.iam.policy import Request, conditions_hold, evaluate, statements, wildcard_match
+from longtask_engine.in_localstack.iam import policy as policy_module
+from longtask_engine.in_localstack.iam.operations import MODELS
+from longtask_engine.in_localstack.iam.policy import Request, conditions_hold, evaluate, statements, wildcard_match
 
 ROLE = "arn:aws:iam::000000000000:role/launcher"
 BUCKET_ARN = "arn:aws:s3:::my-bucket"

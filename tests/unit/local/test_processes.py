@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from longtask_engine.processes import spawn
+from longtask_engine.host.processes import spawn
 
 from longtask.waiting import poll_condition
 

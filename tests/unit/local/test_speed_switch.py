@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from longtask_engine import speed
+from longtask_engine.in_localstack import speed
 
 SPEED = Path(speed.__file__).parent
 

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from longtask_engine import warm_server
-from longtask_engine.processes import is_alive
+from longtask_engine.host import warm_server
+from longtask_engine.host.processes import is_alive
 
 from longtask.waiting import poll_condition
 
@@ -27,7 +27,7 @@ CALLER_ENV = {"PATH": os.environ["PATH"]}  # a call with the test runner's own P
 
 def serve(socket_path: Path, parent: int) -> subprocess.Popen:
     server = subprocess.Popen(
-        [sys.executable, "-m", "longtask_engine.warm_server", str(socket_path), str(parent), PROGRAM],
+        [sys.executable, "-m", "longtask_engine.host.warm_server", str(socket_path), str(parent), PROGRAM],
         env=SERVER_ENV, cwd=ROOT, stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert server.stdout.readline().startswith("warm-server: serving")
@@ -131,7 +131,7 @@ def test_without_the_server_aws_is_the_cli_itself(folder: Path) -> None:
 
 PARENT = """
 import os, subprocess, sys, time
-server = subprocess.Popen([sys.executable, "-m", "longtask_engine.warm_server", sys.argv[1], str(os.getpid()),
+server = subprocess.Popen([sys.executable, "-m", "longtask_engine.host.warm_server", sys.argv[1], str(os.getpid()),
                            sys.argv[2]], stdout=subprocess.PIPE, text=True)
 server.stdout.readline()
 print(server.pid, flush=True)

@@ -46,8 +46,8 @@ def ask_for_the_managed_rule() -> None:
     from localstack.services.events.models import events_stores
     from localstack.services.stepfunctions.provider import StepFunctionsProvider
 
-    from ..iam.enforcement import DECISION_LOG_ENV, Enforcer, MotoWorld
-    from ..iam.operations import Check
+    from longtask_engine.in_localstack.iam.enforcement import DECISION_LOG_ENV, Enforcer, MotoWorld
+    from longtask_engine.in_localstack.iam.operations import Check
 
     log = os.environ.get(DECISION_LOG_ENV)
     enforcer = Enforcer(Path(log) if log else None)

@@ -10,7 +10,7 @@ Lambda does with what a function writes while it runs
 (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs.html). LocalStack serves an environment
 one invocation at a time, so what was written between its start and its end is its own.
 
-An environment starts as a fork of its function version's warm server (engine/longtask_engine/warm_server.py, started by
+An environment starts as a fork of its function version's warm server (host/warm_server.py, started by
 lambda_executor.py), which has done `warm` with the environment's module search path (the function's code first,
 then the runtime's boto3, LocalStack's): imported the AWS SDK and read its data files for the services the functions
 call, most of what an environment's start would cost. The function's own code and dependencies are imported by the
@@ -141,7 +141,7 @@ def serve(handler: Any) -> None:
 def warm() -> None:
     """What every environment of a function version does first, done once by its warm server: import the runtime's
     AWS SDK and read its data files for SDK_SERVICES (creating a client sends nothing)."""
-    from longtask_engine.botocore_data import remember_data_files
+    from longtask_engine.in_localstack.botocore_data import remember_data_files
 
     remember_data_files()
     import boto3

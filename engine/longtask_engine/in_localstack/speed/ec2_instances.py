@@ -14,7 +14,7 @@ from typing import Any
 
 from localstack.runtime import hooks
 
-from . import speed_only
+from longtask_engine.in_localstack.speed import speed_only
 
 
 @hooks.on_infra_start()

@@ -33,14 +33,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 from longtask.common.state_reasons import OWN_SHUTDOWN, SPOT_RECLAIMED
 from longtask.common.timestamps import iso_utc
 from longtask.waiting import poll_condition
-
-from . import localstack, warm_server
-from .agent_nudge import Nudges
-from .imds import InstanceMetadata, MetadataServer
-from .machine import Machine, install_commands
-from .network import InstanceLink, s3_unreachable_reason
-from .paths import POWER_BUTTON, EnginePaths
-from .processes import stop_group
+from longtask_engine.agent_nudge import Nudges
+from longtask_engine.host import localstack, warm_server
+from longtask_engine.host.imds import InstanceMetadata, MetadataServer
+from longtask_engine.host.machine import Machine, install_commands
+from longtask_engine.host.network import InstanceLink, s3_unreachable_reason
+from longtask_engine.host.processes import stop_group
+from longtask_engine.paths import POWER_BUTTON, EnginePaths
 
 LOG = logging.getLogger("longtask.agent")
 LOOK_INTERVAL_SECONDS = 5.0  # between looks at every instance without a nudge (agent_nudge.py): the net for a

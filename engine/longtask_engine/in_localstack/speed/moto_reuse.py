@@ -10,7 +10,7 @@ from functools import lru_cache
 
 from localstack.runtime import hooks
 
-from . import speed_only
+from longtask_engine.in_localstack.speed import speed_only
 
 DISTINCT_PATTERNS = 4096  # far more than the filter values the application sends, bounded all the same
 

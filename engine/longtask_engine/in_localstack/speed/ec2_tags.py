@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from localstack.runtime import hooks
 
-from . import speed_only
+from longtask_engine.in_localstack.speed import speed_only
 
 
 @hooks.on_infra_start()

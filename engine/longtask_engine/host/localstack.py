@@ -14,17 +14,16 @@ from longtask.deployment import uv_command
 from longtask.errors import EngineError
 from longtask.sources import app_dir
 from longtask.waiting import poll_condition
-
-from . import speed
-from .iam.enforcement import DECISION_LOG_ENV
-from .paths import EnginePaths
-from .plugins import faults
-from .processes import read_pid, spawn, stop
+from longtask_engine.host.processes import read_pid, spawn, stop
+from longtask_engine.in_localstack import speed
+from longtask_engine.in_localstack.iam.enforcement import DECISION_LOG_ENV
+from longtask_engine.in_localstack.plugins import faults
+from longtask_engine.paths import EnginePaths
 
 # 4.9.2 is the newest core that runs on Python 3.11; its dependencies must be resolved as of its release.
 LOCALSTACK_REQUIREMENTS = ["localstack-core[runtime]==4.9.2", "awscli"]
 LOCALSTACK_EXCLUDE_NEWER = "2025-10-07"
-ENGINE_PROJECT = Path(__file__).resolve().parents[1]  # engine/, with the pyproject.toml of its entry points
+ENGINE_PROJECT = Path(__file__).resolve().parents[2]  # engine/, with the pyproject.toml of its entry points
 LAMBDA_RETRY_DELAY_ENV = "LONGTASK_LAMBDA_RETRY_BASE_DELAY_SECONDS"  # the first retry's delay; the second's is twice it
 SERVICES = "cloudformation,dynamodb,ec2,events,iam,lambda,logs,pricing,s3,service-quotas,sqs,ssm,stepfunctions,sts"
 STARTUP_TIMEOUT_SECONDS = 90
@@ -164,7 +163,8 @@ def ensure_certificate(python: Path, paths: EnginePaths) -> None:
     """Make the engine's TLS certificate on first start (with LocalStack's Python, which has cryptography)."""
     if paths.server_certificate.exists() and paths.ca_bundle.exists():
         return
-    command = [str(python), "-m", "longtask_engine.certificate", str(paths.server_certificate), str(paths.ca_bundle)]
+    command = [str(python), "-m", "longtask_engine.host.certificate", str(paths.server_certificate),
+               str(paths.ca_bundle)]
     completed = subprocess.run(command, capture_output=True, text=True)
     if completed.returncode != 0:
         raise EngineError(f"making the engine's TLS certificate failed:\n{completed.stderr.strip()}")

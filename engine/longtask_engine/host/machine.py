@@ -25,12 +25,11 @@ from pathlib import Path
 
 from longtask.common.timestamps import parse_iso_utc
 from longtask.waiting import poll_condition
-
-from .agent_nudge import Nudges
-from .imds import MetadataServer
-from .network import InstanceLink
-from .paths import POWERED_OFF, SPOT_NOTICE
-from .processes import is_alive, stop_group
+from longtask_engine.agent_nudge import Nudges
+from longtask_engine.host.imds import MetadataServer
+from longtask_engine.host.network import InstanceLink
+from longtask_engine.host.processes import is_alive, stop_group
+from longtask_engine.paths import POWERED_OFF, SPOT_NOTICE
 
 FINAL_KILL_GRACE_SECONDS = 10  # SIGTERM, then SIGKILL, for what cloud-final left behind
 DEFAULT_TIMEOUT_STOP_SECONDS = 90  # systemd's DefaultTimeoutStopSec

@@ -19,7 +19,7 @@ from typing import Any
 
 from localstack.runtime import hooks
 
-from . import speed_only
+from longtask_engine.in_localstack.speed import speed_only
 
 DISTINCT_PATHS = 4096  # far more than the paths of the stack's workflows, bounded all the same
 DISTINCT_DEFINITIONS = 64

@@ -10,7 +10,7 @@ from localstack.aws.api import CommonServiceException, RequestContext
 from localstack.aws.spec import load_service
 from localstack.services.plugins import Service, aws_provider
 
-from .. import prices
+from longtask_engine.in_localstack import prices
 
 
 class PricingProvider:

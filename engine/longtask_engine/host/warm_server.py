@@ -11,7 +11,7 @@ instance's credentials endpoint, region and network), working directory and stan
 caller sees it, with its exit status or the signal that ended it. A signal the caller gets (`timeout`'s SIGTERM)
 is passed on; a caller that dies (SIGKILL at a power-off) takes its call with it. Run with LocalStack's
 environment, which has the AWS CLI and boto3:
-`python -m longtask_engine.warm_server SOCKET PARENT_PID [PROGRAM [WARM_UP]]` (each MODULE:FUNCTION);
+`python -m longtask_engine.host.warm_server SOCKET PARENT_PID [PROGRAM [WARM_UP]]` (each MODULE:FUNCTION);
 it ends with its parent.
 """
 
@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import NoReturn
 
 PROGRAM = "awscli.clidriver:main"  # what `aws` runs; returns the exit status
-PROGRAM_WARM_UP = "longtask_engine.aws_cli_warmth:warm"
+PROGRAM_WARM_UP = "longtask_engine.host.aws_cli_warmth:warm"
 # What Python reads from the environment when it starts (the module search path), and what the AWS CLI and botocore
 # read when they are imported (awscli/__init__.py, botocore/compat.py): a call that sets one otherwise than the
 # server was started with is started from nothing, so that it reads the caller's.
@@ -70,7 +70,7 @@ def call(python: Path, socket_path: Path, *cold: str | Path) -> list[str]:
 def command(python: Path, socket_path: Path, aws: Path) -> str:
     """The instance's `aws`: a call of this server, or the AWS CLI itself (aws) when the server is not there."""
     arguments = " ".join(shlex.quote(part) for part in call(python, socket_path, aws))
-    return f'#!/bin/sh\n# The AWS CLI, started warm (engine/longtask_engine/warm_server.py)\nexec {arguments} "$@"\n'
+    return f'#!/bin/sh\n# The AWS CLI, started warm (longtask_engine/host/warm_server.py)\nexec {arguments} "$@"\n'
 
 
 def load(program: str) -> Callable[[], int | None]:

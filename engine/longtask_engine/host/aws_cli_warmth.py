@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import importlib
 
-from .botocore_data import remember_data_files
+from longtask_engine.in_localstack.botocore_data import remember_data_files
 
 PLUGINS = ("awscli.handlers", "awscli.customizations.s3.subcommands", "s3transfer.manager")
 SERVICES = ("s3",)  # what the instances' bootstrap calls; a script's other services are read in its own call

@@ -3,7 +3,7 @@
 LocalStack's own certificate names `localhost.localstack.cloudIP:127.0.0.1` (a missing comma), so clients
 cannot verify https://127.0.0.1. Serving TLS lets the bucket policy's `aws:SecureTransport` condition be
 evaluated truthfully. Run with LocalStack's Python (it has `cryptography`):
-`python -m longtask_engine.certificate KEY_AND_CERT CERT`.
+`python -m longtask_engine.host.certificate KEY_AND_CERT CERT`.
 """
 
 from __future__ import annotations

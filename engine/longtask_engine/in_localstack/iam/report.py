@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .policy import role_policy_name, statements
+from longtask_engine.in_localstack.iam.policy import role_policy_name, statements
 
 # Statements no local run exercises, and why each is kept
 KEPT = {

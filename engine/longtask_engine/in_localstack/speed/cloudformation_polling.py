@@ -10,7 +10,7 @@ from typing import Any
 
 from localstack.runtime import hooks
 
-from . import speed_only
+from longtask_engine.in_localstack.speed import speed_only
 
 CHECK_SECONDS = 0.1
 FUNCTION_CHECK_SECONDS = 0.1

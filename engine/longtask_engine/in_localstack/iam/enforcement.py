@@ -18,8 +18,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from . import operations
-from .policy import Decision, Request, Statement, evaluate, role_policy_name, statements
+from longtask_engine.in_localstack.iam import operations
+from longtask_engine.in_localstack.iam.policy import (
+    Decision,
+    Request,
+    Statement,
+    evaluate,
+    role_policy_name,
+    statements,
+)
 
 DECISION_LOG_ENV = "LONGTASK_IAM_DECISION_LOG"
 MANAGED_POLICIES = json.loads((Path(__file__).with_name("aws_managed_policies.json")).read_text())
@@ -172,7 +179,7 @@ class Enforcer:
         modelled = operations.MODELS.get((service, operation))
         if modelled is None:
             decision = Decision(False, f"{service}:{operation} is not modelled by the local engine, so it is denied; "
-                                       "add it to engine/longtask_engine/iam/operations.py")  # fmt: skip
+                                       "add it to engine/longtask_engine/in_localstack/iam/operations.py")  # fmt: skip
             self.record(principal, f"{service}:{operation}", "*", decision)
             return decision, None
         identity = world.role_statements(principal)

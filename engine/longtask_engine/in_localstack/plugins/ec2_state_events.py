@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from localstack.aws.connect import connect_to
 
-from . import faults
+from longtask_engine.in_localstack.plugins import faults
 
 LOG = logging.getLogger(__name__)
 DETAIL_TYPE = "EC2 Instance State-change Notification"

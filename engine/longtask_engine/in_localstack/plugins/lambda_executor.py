@@ -2,7 +2,7 @@
 
 Loaded inside LocalStack (its own virtual environment) through the entry point
 `localstack.lambda.runtime_executor: longtask`, selected with LAMBDA_RUNTIME_EXECUTOR=longtask.
-Each execution environment is one `python -m longtask_engine.plugins.lambda_runtime` process that speaks
+Each execution environment is one `python -m longtask_engine.in_localstack.plugins.lambda_runtime` process that speaks
 the protocol LocalStack's runtime-init speaks inside a container. It starts warm: a fork of its function version's
 warm server (longtask_engine/warm_server.py, started when the version is prepared, stopped when it is cleaned up),
 or from nothing while that server is not up yet.
@@ -25,10 +25,10 @@ from localstack.services.lambda_.invocation.plugins import RuntimeExecutorPlugin
 from localstack.services.lambda_.invocation.runtime_executor import RuntimeExecutor
 from localstack.utils.net import get_free_tcp_port
 
-from longtask_engine import warm_server
+from longtask_engine.host import warm_server
 
 HOST = "127.0.0.1"
-RUNTIME = "longtask_engine.plugins.lambda_runtime"
+RUNTIME = "longtask_engine.in_localstack.plugins.lambda_runtime"
 WARM_SERVER_STOP_SECONDS = 2
 
 

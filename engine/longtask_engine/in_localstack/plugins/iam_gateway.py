@@ -13,8 +13,14 @@ from typing import Any
 
 from localstack.runtime import hooks
 
-from ..iam.enforcement import DECISION_LOG_ENV, Enforcer, MotoWorld, access_denied, denial_message
-from ..iam.operations import Check, copy_source
+from longtask_engine.in_localstack.iam.enforcement import (
+    DECISION_LOG_ENV,
+    Enforcer,
+    MotoWorld,
+    access_denied,
+    denial_message,
+)
+from longtask_engine.in_localstack.iam.operations import Check, copy_source
 
 MISSING_KEY_OPERATIONS = {"GetObject", "HeadObject", "CopyObject"}
 

@@ -21,8 +21,7 @@ from longtask.errors import EngineError
 from longtask.sources import DIGEST_METADATA, app_dir, source_digest
 from longtask.template_file import load_template
 from longtask.waiting import poll_condition
-
-from .paths import EnginePaths
+from longtask_engine.paths import EnginePaths
 
 ENGINE_ACCOUNT = "000000000000"  # LocalStack's: its deployment bucket is the one `longtask deploy` uses
 LOCAL_RUNTIME = deployment.Runtime(f"{sys.version_info.major}.{sys.version_info.minor}")

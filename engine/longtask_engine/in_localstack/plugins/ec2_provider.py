@@ -43,13 +43,12 @@ from localstack.services.moto import call_moto, call_moto_with_request
 from localstack.services.plugins import Service, aws_provider
 
 from longtask.common.state_reasons import OWN_SHUTDOWN, SPOT_RECLAIMED
-
-from .. import prices
-from ..agent_nudge import nudge
-from ..iam.enforcement import MotoWorld
-from ..iam.operations import RESOLVE_SSM
-from ..paths import POWERED_OFF, EnginePaths
-from . import ec2_state_events, faults
+from longtask_engine.agent_nudge import nudge
+from longtask_engine.in_localstack import prices
+from longtask_engine.in_localstack.iam.enforcement import MotoWorld
+from longtask_engine.in_localstack.iam.operations import RESOLVE_SSM
+from longtask_engine.in_localstack.plugins import ec2_state_events, faults
+from longtask_engine.paths import POWERED_OFF, EnginePaths
 
 STATE_REASON_HEADER = "x-longtask-state-reason"
 PROFILE_PROPAGATION_SECONDS = float(os.environ.get("LONGTASK_PROFILE_PROPAGATION_SECONDS", "2"))

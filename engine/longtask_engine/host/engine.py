@@ -10,12 +10,11 @@ from pathlib import Path
 
 from longtask.client import LongTaskClient, Target
 from longtask.errors import EngineError
-
-from . import localstack
-from .instance_agent import MINUTE_ENV
-from .network import give_default_vpc_an_internet_gateway
-from .paths import EnginePaths
-from .processes import read_pid, spawn, stop
+from longtask_engine.host import localstack
+from longtask_engine.host.instance_agent import MINUTE_ENV
+from longtask_engine.host.network import give_default_vpc_an_internet_gateway
+from longtask_engine.host.processes import read_pid, spawn, stop
+from longtask_engine.paths import EnginePaths
 
 AGENT_STOP_GRACE_SECONDS = 20
 REAL_MINUTE_SECONDS = 60  # `shutdown -h +N` on an engine no test started
@@ -81,7 +80,7 @@ def _start_agent(paths: EnginePaths, agent_minute_seconds: int | None) -> bool:
             "LONGTASK_HOME": str(paths.home),
             MINUTE_ENV: str(agent_minute_seconds),
         }
-        spawn([sys.executable, "-m", "longtask_engine.instance_agent"], paths.pid_file("agent"),
+        spawn([sys.executable, "-m", "longtask_engine.host.instance_agent"], paths.pid_file("agent"),
               paths.logs / "agent.log", env, paths.state)  # fmt: skip
         setting.write_text(str(agent_minute_seconds))
         return True
@@ -96,7 +95,7 @@ def target(paths: EnginePaths, stack_name: str) -> Target:
 def connect(stack: str, parameters: dict[str, str], paths: EnginePaths) -> LongTaskClient:
     """A client for the stack on this (running) engine, first deployed from template.yaml with these parameters
     if anything changed."""
-    from .deploy import deploy
+    from longtask_engine.host.deploy import deploy
 
     stack_target = target(paths, stack)
     deploy(stack_target.client("cloudformation"), stack_target.client("s3"), stack, parameters, paths)

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from localstack.runtime import hooks
 
-from . import speed_only
+from longtask_engine.in_localstack.speed import speed_only
 
 
 @hooks.on_infra_start()
 @speed_only
 def read_botocore_data_once() -> None:
-    from longtask_engine.botocore_data import remember_data_files
+    from longtask_engine.in_localstack.botocore_data import remember_data_files
 
     remember_data_files()

@@ -16,8 +16,7 @@ from typing import Any
 from longtask.common.tags import RUN_ID
 from longtask.common.timestamps import iso_utc
 from longtask.errors import EngineError, RunNotFound, UserError
-
-from .paths import REBALANCE_RECOMMENDATION, SPOT_NOTICE, EnginePaths
+from longtask_engine.paths import REBALANCE_RECOMMENDATION, SPOT_NOTICE, EnginePaths
 
 NOTICE_SECONDS = 120  # EC2 gives the notice two minutes ahead
 
