@@ -22,6 +22,7 @@ from functools import cached_property
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.session import get_session
 
 PRICE_LIST_REGIONS = {"aws": "us-east-1", "aws-cn": "cn-northwest-1"}  # a partition's Price List Query API
 MIN_BILLED_SECONDS = 60
@@ -74,12 +75,8 @@ def affordable_seconds(budget_usd: float, rate: Rate) -> int:
 
 
 def partition_of(region: str) -> str:
-    """The partition a region belongs to (https://docs.aws.amazon.com/whitepapers/latest/aws-fault-isolation-boundaries/partitions.html)."""
-    for prefix, partition in (("cn-", "aws-cn"), ("us-gov-", "aws-us-gov"), ("us-iso-", "aws-iso"),
-                              ("us-isob-", "aws-iso-b"), ("eusc-", "aws-eusc")):  # fmt: skip
-        if region.startswith(prefix):
-            return partition
-    return "aws"
+    """The partition a region belongs to, from the endpoint data botocore ships."""
+    return get_session().get_partition_for_region(region)
 
 
 class Prices:
