@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -17,9 +17,7 @@ app = typer.Typer(help="Start, stop and inspect the local engine (LocalStack wit
 @app.command()
 def up() -> None:
     """Start LocalStack and the instance agent (a no-op when they run)."""
-    engine = engine_module()
-
-    paths = engine_paths()
+    engine, paths = engine_module(), engine_paths()
     started = engine.up(paths)
     state = engine.status(paths)
     stderr.print(f"local engine {'started' if started else 'already up'} at {state.endpoint_url}")
@@ -28,18 +26,14 @@ def up() -> None:
 @app.command()
 def down() -> None:
     """Stop the instance agent (powering off its instances) and LocalStack."""
-    engine = engine_module()
-
-    stopped = engine.down(engine_paths())
+    stopped = engine_module().down(engine_paths())
     stderr.print("local engine stopped" if stopped else "local engine was not running")
 
 
 @app.command()
 def status(json_output: Json = False) -> None:
     """Say whether the local engine is up."""
-    engine = engine_module()
-
-    state = engine.status(engine_paths())
+    state = engine_module().status(engine_paths())
     if json_output:
         print_json({**state.__dict__, "up": state.up})
         return
@@ -60,12 +54,8 @@ def interrupt(
     """Give a Spot run's instance the interruption notice, as AWS FIS does on AWS
     (aws:ec2:send-spot-instance-interruptions): the bootstrap stops the script, which may save a checkpoint, and
     EC2 reclaims the instance when the notice's time comes."""
-    engine = engine_module()
-    send_spot_interruption = engine_module("host.interruptions").send_spot_interruption
-
-    paths = engine_paths()
-    ec2 = engine.target(paths, ctx.find_root().obj.stack).client("ec2")
-    notice = send_spot_interruption(ec2, paths, run_id, notice_seconds)
+    ec2, paths = _engine_ec2(ctx)
+    notice = engine_module("host.interruptions").send_spot_interruption(ec2, paths, run_id, notice_seconds)
     stderr.print(f"interruption notice given to {notice.instance_id}: EC2 reclaims it at {notice.time}")
 
 
@@ -73,13 +63,15 @@ def interrupt(
 def rebalance(ctx: typer.Context, run_id: RunId) -> None:
     """Give a Spot run's instance a rebalance recommendation, as EC2 does when its risk of interruption rises:
     the bootstrap syncs the checkpoint at once and the script goes on."""
-    engine = engine_module()
-    send_rebalance_recommendation = engine_module("host.interruptions").send_rebalance_recommendation
-
-    paths = engine_paths()
-    ec2 = engine.target(paths, ctx.find_root().obj.stack).client("ec2")
-    notice = send_rebalance_recommendation(ec2, paths, run_id)
+    ec2, paths = _engine_ec2(ctx)
+    notice = engine_module("host.interruptions").send_rebalance_recommendation(ec2, paths, run_id)
     stderr.print(f"rebalance recommendation given to {notice.instance_id} at {notice.time}")
+
+
+def _engine_ec2(ctx: typer.Context) -> tuple[Any, Any]:
+    """The engine's EC2 client for the chosen stack, and the engine's folders (where its instances' IMDS reads)."""
+    paths = engine_paths()
+    return engine_module().target(paths, ctx.find_root().obj.stack).client("ec2"), paths
 
 
 @app.command("iam-report")
@@ -87,13 +79,12 @@ def iam_report(ctx: typer.Context, json_output: Json = False) -> None:
     """For each role of the stack: every action it was allowed (and by which statement), every denial and
     why, and each statement nothing used (with why it is kept). Exits 1 when a statement is unused without
     a reason to keep it."""
-    engine = engine_module()
-    build = engine_module("in_localstack.iam.report").build
     from rich.table import Table
 
+    build = engine_module("in_localstack.iam.report").build
     paths = engine_paths()
     stack = ctx.find_root().obj.stack
-    target = engine.target(paths, stack)
+    target = engine_module().target(paths, stack)
     resources = target.client("cloudformation").describe_stack_resources(StackName=stack)["StackResources"]
     roles = [r["PhysicalResourceId"] for r in resources if r["ResourceType"] == "AWS::IAM::Role"]
     reports = build(paths.iam_decisions, target.client("iam"), roles)
