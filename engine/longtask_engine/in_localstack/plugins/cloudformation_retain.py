@@ -75,12 +75,14 @@ def retain_resources_as_aws_does() -> None:
                 continue
             properties = PreprocProperties(dict(resource.get("Properties") or {}))
             event = execute_action(self, ChangeAction.Remove, logical_resource_id, resource["Type"], properties, None)
-            failed = failed or event.status != OperationStatus.SUCCESS
+            deleted = event.status == OperationStatus.SUCCESS
+            failed = failed or not deleted
+            status = ResourceStatus.DELETE_COMPLETE if deleted else ResourceStatus.DELETE_FAILED
             stack.set_resource_status(logical_resource_id=logical_resource_id, resource_type=resource["Type"],
-                                      physical_resource_id=resource.get("PhysicalResourceId"),
-                                      status=ResourceStatus.DELETE_FAILED if failed else ResourceStatus.DELETE_COMPLETE,
+                                      physical_resource_id=resource.get("PhysicalResourceId"), status=status,
                                       resource_status_reason=event.message)  # fmt: skip
-            self.resources.pop(logical_resource_id)
+            if deleted:  # one left in place stays the stack's, for its delete to try again
+                self.resources.pop(logical_resource_id)
         stack.set_stack_status(StackStatus.ROLLBACK_FAILED if failed else StackStatus.ROLLBACK_COMPLETE)
         stack.longtask_rolled_back = True
         return result
