@@ -12,7 +12,9 @@ Runs inside LocalStack (installed through the entry point `localstack.hooks.on_i
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import threading
 from collections.abc import Mapping
 from pathlib import Path
@@ -230,6 +232,14 @@ class Enforcer:
         })  # fmt: skip
         with self._lock:
             self.decision_log.write(line + "\n")
+
+
+@functools.cache
+def process_enforcer() -> Enforcer:
+    """The one Enforcer of LocalStack's process, logging to DECISION_LOG_ENV's file (the gateway's handler and the
+    plug-ins that check a role outside a request share it, and its lock over the log)."""
+    log = os.environ.get(DECISION_LOG_ENV)
+    return Enforcer(Path(log) if log else None)
 
 
 def _bucket(arn: str) -> str:

@@ -7,18 +7,16 @@ bucket (evaluated with s3:prefix set to the key), else 403 AccessDenied
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 from localstack.runtime import hooks
 
 from longtask_engine.in_localstack.iam.enforcement import (
-    DECISION_LOG_ENV,
     Enforcer,
     MotoWorld,
     access_denied,
     denial_message,
+    process_enforcer,
 )
 from longtask_engine.in_localstack.iam.operations import Check, copy_source
 
@@ -90,5 +88,4 @@ def _refuse_missing_key_without_list(enforcer: Enforcer, context: Any, principal
 def enforce_iam_per_principal() -> None:
     from localstack.aws.handlers import serve_custom_service_request_handlers
 
-    log = os.environ.get(DECISION_LOG_ENV)
-    serve_custom_service_request_handlers.append(make_handler(Enforcer(Path(log) if log else None)))
+    serve_custom_service_request_handlers.append(make_handler(process_enforcer()))

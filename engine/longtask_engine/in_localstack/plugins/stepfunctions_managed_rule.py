@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import re
-from pathlib import Path
 from typing import Any
 
 from localstack.runtime import hooks
@@ -46,11 +44,10 @@ def ask_for_the_managed_rule() -> None:
     from localstack.services.events.models import events_stores
     from localstack.services.stepfunctions.provider import StepFunctionsProvider
 
-    from longtask_engine.in_localstack.iam.enforcement import DECISION_LOG_ENV, Enforcer, MotoWorld
+    from longtask_engine.in_localstack.iam.enforcement import MotoWorld, process_enforcer
     from longtask_engine.in_localstack.iam.operations import Check
 
-    log = os.environ.get(DECISION_LOG_ENV)
-    enforcer = Enforcer(Path(log) if log else None)
+    enforcer = process_enforcer()
 
     def require_the_rule(context: Any, role: str | None, definition: str | None) -> None:
         if not role or not waits_for_executions(definition):
