@@ -6,7 +6,6 @@ the launcher's (common/network.py): one model of what reaches S3 and the interne
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -15,16 +14,10 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .client import Target
 from .common.network import default_subnet, described_subnets, internet_reach, s3_reach
+from .common.vcpu_quotas import quota_codes
 from .deployment import deployed_digest
 from .sources import app_dir, source_digest
 
-# EC2's running vCPU quotas by instance family (on demand, Spot):
-# https://docs.aws.amazon.com/ec2/latest/instancetypes/ec2-instance-quotas.html
-STANDARD_QUOTAS = ("L-1216C47A", "L-34B43A08")  # Standard (A, C, D, H, I, M, R, T, Z)
-GPU_QUOTAS = ("L-DB2E81BA", "L-3819A6DF")  # G and VT
-P_QUOTAS = ("L-417A185B", "L-7212CCBC")  # P on demand; P4, P3 and P2 Spot
-FAMILY_QUOTAS = {"g": GPU_QUOTAS, "vt": GPU_QUOTAS, "p": P_QUOTAS, "p5": ("L-417A185B", "L-C4BD4855")}  # P5 Spot
-NOT_STANDARD = frozenset({"g", "vt", "p", "f", "inf", "dl", "trn", "hpc", "x", "u", "mac"})
 SPOT_ROLE = "AWSServiceRoleForEC2Spot"
 READY = ("CREATE_COMPLETE", "UPDATE_COMPLETE")
 
@@ -170,7 +163,7 @@ class Doctor:
         quotas = self.target.client("service-quotas")
         for instance_type in self._types(plan.instance_types):
             name, vcpus = instance_type["InstanceType"], instance_type["VCpuInfo"]["DefaultVCpus"]
-            codes = _quota_codes(name)
+            codes = quota_codes(name)
             if codes is None:
                 yield Check(f"vCPU quota for {name}", None, "its family's quota is not known to the doctor")
                 continue
@@ -233,13 +226,3 @@ def _split(value: str) -> list[str]:
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
-def _quota_codes(instance_type: str) -> tuple[str, str] | None:
-    """(on-demand, Spot) quota codes of the type's family, or None when the doctor does not know them."""
-    generation = re.match(r"[a-z]+\d?", instance_type)  # p5 has a Spot quota of its own
-    if generation and generation[0] in FAMILY_QUOTAS:
-        return FAMILY_QUOTAS[generation[0]]
-    family = re.match(r"[a-z]+", instance_type)
-    name = family[0] if family else ""
-    if name in FAMILY_QUOTAS:
-        return FAMILY_QUOTAS[name]
-    return STANDARD_QUOTAS if name and name not in NOT_STANDARD and name[0] in "acdhimrtz" else None

@@ -51,6 +51,9 @@ class Launch:
     max_cost_usd: float | None = None
     spent_usd: float = 0.0
     rate: dict[str, float] | None = None  # common.pricing.Rate.as_dict(), priced at launch for maxCostUsd
+    queue: str = "default"  # the queue whose slot the attempt holds (common/queues.py)
+    priority: int = 500
+    queue_seconds: int = 0  # time spent queued so far, over every attempt (maxQueueSeconds bounds it)
 
     def as_dict(self) -> dict[str, Any]:
         """The workflow's `$.launch`; what is unset (no budget) is left out."""

@@ -8,20 +8,21 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from .statuses import FINAL, RUNNING
+from .statuses import ACTIVE, FINAL
 from .timestamps import iso_utc, parse_iso_utc
 
 # every field of a record, in the order people read them; those that do not apply are null
 FIELDS = (
-    "runId", "status", "exitCode", "reason", "executionArn", "instanceId", "instanceType", "subnetId", "spot",
+    "runId", "status", "exitCode", "reason", "queue", "priority", "queuedAt", "waitReason", "executionArn",
+    "instanceId", "instanceType", "subnetId", "spot",
     "attempt", "attempts", "launchAttempts", "launchedAt", "deadline", "finishedAt", "instanceSeconds", "costUsd",
     "maxCostUsd", "logUri", "liveLogUri",
     "resultUri", "artifactsUri", "logTail",
 )  # fmt: skip
 # what the launch decides, carried from the launcher into every later record of the run
 LAUNCH_FIELDS = (
-    "executionArn", "instanceId", "instanceType", "subnetId", "spot", "attempt", "launchAttempts", "launchedAt",
-    "deadline", "maxCostUsd", "logUri", "liveLogUri", "resultUri", "artifactsUri",
+    "queue", "priority", "executionArn", "instanceId", "instanceType", "subnetId", "spot", "attempt",
+    "launchAttempts", "launchedAt", "deadline", "maxCostUsd", "logUri", "liveLogUri", "resultUri", "artifactsUri",
 )  # fmt: skip
 DEFAULT_RETENTION_DAYS = 90
 # the watcher's wait on the Runs item (signaling/wake.py): a task token and a pending signal, never part of a record
@@ -47,7 +48,7 @@ def to_item(record: dict[str, Any], retention_days: int = DEFAULT_RETENTION_DAYS
     finished, with its logs."""
     serialize = TypeSerializer().serialize
     item = {name: serialize(_decimal(value)) for name, value in record.items() if value is not None and value != []}
-    if record["status"] != RUNNING:
+    if record["status"] not in ACTIVE:
         try:
             finished = parse_iso_utc(record.get("finishedAt") or "")
         except ValueError:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 RUNNING = "RUNNING"
+QUEUED = "QUEUED"  # waiting for a queue's slot, a vCPU quota or capacity (common/queues.py); nothing is launched
 SUCCEEDED = "SUCCEEDED"
 FAILED = "FAILED"
 TIMED_OUT = "TIMED_OUT"
@@ -12,6 +13,7 @@ INVALID_INPUT = "INVALID_INPUT"
 NO_RESULT = "NO_RESULT"
 BUDGET_EXCEEDED = "BUDGET_EXCEEDED"
 FINAL = (SUCCEEDED, FAILED, TIMED_OUT, ABORTED, LAUNCH_FAILED, INVALID_INPUT, NO_RESULT, BUDGET_EXCEEDED)
+ACTIVE = (QUEUED, RUNNING)  # a run's statuses before its end: the workflow may still write its record
 RELAUNCHING = "RELAUNCHING"  # only in run state-change events: an attempt ended so that a fresh one starts
 
 # an execution's own statuses (DescribeExecution); every one but RUNNING is final

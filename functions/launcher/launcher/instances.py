@@ -1,4 +1,5 @@
-"""RunInstances with fallback across instance types and subnets, retry on throttling, fail fast on quotas."""
+"""RunInstances with fallback across instance types and subnets and retry on throttling; when every option is
+refused for quota, capacity or throttling, NoCapacity says why (the run then waits in its queue)."""
 
 from __future__ import annotations
 
@@ -15,11 +16,15 @@ from .errors import InvalidInput, LaunchFailed
 
 NEXT_OPTION = frozenset({"InsufficientInstanceCapacity", "Unsupported", "InstanceTypeNotSupported"})
 THROTTLED = frozenset({"RequestLimitExceeded", "Throttling", "ThrottlingException"})
-QUOTA = frozenset({"InstanceLimitExceeded", "VcpuLimitExceeded"})
+QUOTA = frozenset({"InstanceLimitExceeded", "VcpuLimitExceeded", "MaxSpotInstanceCountExceeded"})
 # Server-side trouble: let the handler fail so the workflow retries it (the ClientToken keeps it to one instance)
 TRANSIENT = frozenset({"InternalError", "InternalFailure", "ServiceUnavailable", "Unavailable", "RequestTimeout"})
 THROTTLE_ATTEMPTS = 5
 THROTTLE_BASE_DELAY_SECONDS = 1.0
+
+
+class NoCapacity(Exception):
+    """Every option was refused for quota, capacity or throttling: the run may wait and try again."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +117,7 @@ def launch(
     refuses it, "The architecture ... does not match"): a run may list types of both architectures, for images
     given per run; InvalidInput when no listed type fits the image."""
     attempts: list[str] = []
+    refusals: list[tuple[Option, str]] = []
     wrong_architecture: dict[str, str] = {}  # instance type -> EC2's words
     for option in options:
         if option.instance_type in wrong_architecture:
@@ -133,7 +139,8 @@ def launch(
                     return Launched(earlier["InstanceId"], option.instance_type, earlier.get("SubnetId", ""),
                                     option.spot, attempts)  # fmt: skip
             attempts.append(f"{option}: {code}")
-            if option.spot or code in NEXT_OPTION:  # any refusal of Spot falls back to on demand
+            if option.spot or code in NEXT_OPTION | QUOTA | THROTTLED:  # any refusal of Spot falls back to on demand
+                refusals.append((option, code))
                 continue
             raise LaunchFailed(_cause(code, error, attempts)) from None
         subnet_id = instance.get("SubnetId", option.subnet_id or "")
@@ -142,7 +149,7 @@ def launch(
         raise InvalidInput(f"instanceTypes: no type fits the image {spec.image_id} "
                            f"({'; '.join(sorted(set(wrong_architecture.values())))}); name types of the image's "
                            "architecture, or an image of theirs")  # fmt: skip
-    raise LaunchFailed(f"no capacity for any option; tried {'; '.join(attempts)}")
+    raise NoCapacity(_refused(refusals))
 
 
 def launch_options(instance_types: list[str], subnet_ids: list[str], spot: bool) -> list[Option]:
@@ -205,10 +212,21 @@ def _wrong_architecture(error: ClientError) -> bool:
 
 def _cause(code: str, error: ClientError, attempts: list[str]) -> str:
     message = error.response["Error"].get("Message", "")
-    if code in QUOTA:
-        return f"account quota reached ({code}: {message}); raise the quota or wait; tried {'; '.join(attempts)}"
-    if code in THROTTLED:
-        return f"EC2 kept throttling RunInstances ({code}) after {THROTTLE_ATTEMPTS} attempts; tried " + "; ".join(
-            attempts
-        )
     return f"RunInstances failed ({code}: {message}); tried {'; '.join(attempts)}"
+
+
+def _refused(refusals: list[tuple[Option, str]]) -> str:
+    """Why no option launched, in words: "no capacity for c7i.large in 3 subnets; VcpuLimitExceeded for m7i.large"."""
+    by_reason: dict[tuple[str, str], set[str | None]] = {}
+    for option, code in refusals:
+        by_reason.setdefault((code, option.instance_type), set()).add(option.subnet_id)
+    parts = []
+    for (code, instance_type), subnets in by_reason.items():
+        where = f" in {len(subnets)} subnets" if len(subnets) > 1 else ""
+        if code == "InsufficientInstanceCapacity":
+            parts.append(f"no capacity for {instance_type}{where}")
+        elif code in THROTTLED:
+            parts.append(f"EC2 throttled RunInstances for {instance_type} ({code}, {THROTTLE_ATTEMPTS} tries)")
+        else:
+            parts.append(f"{code} for {instance_type}{where}")
+    return "; ".join(parts) or "no option to launch"

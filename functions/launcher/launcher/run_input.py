@@ -6,6 +6,7 @@ import re
 from typing import Annotated
 
 from aws_lambda_powertools.utilities.parser import parse
+from common.queues import DEFAULT_PRIORITY, DEFAULT_QUEUE, MAX_PRIORITY, QUEUE_NAME
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import InvalidInput
@@ -13,6 +14,7 @@ from .errors import InvalidInput
 ONE_YEAR_SECONDS = 365 * 24 * 3600
 RESERVED_TAG_PREFIXES = ("aws:", "longtask:")
 RESERVED_ENV_PREFIX = "LONGTASK_"
+DEFAULT_MAX_QUEUE_SECONDS = 6 * 3600
 
 InstanceType = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$")]
 SubnetId = Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]
@@ -47,6 +49,11 @@ class RunInput(BaseModel):
     tags: dict[TagKey, TagValue] = Field(default_factory=dict, max_length=40)
     associate_public_ip_address: bool | None = Field(None, alias="associatePublicIpAddress")
     http_put_response_hop_limit: int = Field(1, alias="httpPutResponseHopLimit", ge=1, le=64)
+    # the queue whose caps the run counts against (created on first use, uncapped), and its rank there
+    queue: str = Field(DEFAULT_QUEUE, pattern=QUEUE_NAME.pattern)
+    priority: int = Field(DEFAULT_PRIORITY, ge=0, le=MAX_PRIORITY)
+    # how long the run may wait, queued, over all its attempts; 0 fails at once instead of waiting
+    max_queue_seconds: int = Field(DEFAULT_MAX_QUEUE_SECONDS, alias="maxQueueSeconds", ge=0, le=ONE_YEAR_SECONDS // 2)
     # set by Step Functions when a parent workflow starts the run (states:startExecution): links the two
     started_by_execution_id: str | None = Field(None, alias="AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID")
 

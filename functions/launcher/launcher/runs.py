@@ -13,13 +13,16 @@ from common.keys import RUNS_PREFIX, STAGED_SCRIPT, RunKeys, s3_uri, split_s3_ur
 from common.launch import DeadlineSource, Launch
 from common.network import default_subnet, described_subnets, public_ip_on_launch, s3_reach
 from common.pricing import Prices
+from common.queues import Queues
 from common.record import build_record, to_item
-from common.statuses import RUNNING
+from common.statuses import QUEUED, RUNNING
 from common.timestamps import iso_utc
 
 from .budget import budget_for, refuse_a_budget_too_small
+from .capacity import Capacity
 from .errors import InvalidInput, LaunchFailed
 from .instances import LaunchSpec, find_launched, launch, launch_options
+from .queueing import Carry, Gate, Queued, Ticket
 from .run_input import ONE_YEAR_SECONDS, RunInput, parse_run_input
 from .secrets_check import refuse_secrets
 from .settings import Settings
@@ -35,11 +38,16 @@ WATCH_NAME_LENGTH = 80 - len("-a5-w1000-r8")
 @dataclass(frozen=True)
 class Attempt:
     """Where the run stands when this attempt launches: its number (0, or a relaunch's), the Spot interruptions so
-    far, and what the earlier attempts cost (USD)."""
+    far, what the earlier attempts cost (USD) and how long the run waited queued before this attempt."""
 
     number: int = 0
     interruptions: int = 0
     spent_usd: float = 0.0
+    queue_seconds: int = 0
+
+    @classmethod
+    def of(cls, carry: Carry) -> Attempt:
+        return cls(carry.attempt, carry.interruptions, carry.spentUsd, carry.queueSeconds)
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,19 @@ class Execution:
 
     arn: str
     name: str
+
+
+@dataclass(frozen=True)
+class Queueing:
+    """What launching through a queue needs: the stack's queues, the account's capacity, the workflow's carry."""
+
+    queues: Queues
+    capacity: Capacity
+    carry: Carry
+
+    def gate(self, run_input: RunInput, execution: Execution, now: datetime) -> Gate:
+        ticket = Ticket(run_input.queue, run_input.priority, run_input.max_queue_seconds)
+        return Gate(self.queues, self.capacity, ticket, execution.name, execution.arn, self.carry, now)
 
 
 def start_run(
@@ -59,13 +80,16 @@ def start_run(
     attempt: Attempt = Attempt(),
     started: datetime | None = None,
     prices: Prices | None = None,
+    queueing: Queueing | None = None,
 ) -> dict[str, Any]:
     """Launch the instance for one attempt of a run and return what the workflow carries on with ("launch"), the
     run's record while it runs ("record", announced) and its Runs item ("item", written).
 
     started: when this attempt's launch began (the workflow's state entry, the same for every retry of it), so
     that a retried launch sends EC2 the same request: deadline, tags and user data included. From
-    onDemandAfterInterruptions Spot interruptions on, attempts run on demand. prices: for maxCostUsd."""
+    onDemandAfterInterruptions Spot interruptions on, attempts run on demand. prices: for maxCostUsd. queueing: to
+    launch within the run's queue and the account's quotas, or answer a QUEUED record ("launch" None) and the
+    "carry" of the wait."""
     run_input = parse_run_input(raw_input)
     run_id = execution.name
     keys = RunKeys(run_id)
@@ -98,7 +122,7 @@ def start_run(
         tag.STACK: settings.stack_name,
     }
     spec = LaunchSpec(
-        client_token_seed=f"{execution.arn}#{attempt.number}",
+        client_token_seed=f"{execution.arn}#{attempt.number}" + (f"#{queueing.carry.tries}" if queueing else ""),
         image_id=image_id,
         user_data=user_data,
         instance_profile_arn=settings.instance_profile_arn,
@@ -109,10 +133,18 @@ def start_run(
     )
     launched = find_launched(ec2, execution.arn)
     network_note, subnets = "", []
+    gate = None if queueing is None else queueing.gate(run_input, execution, launched_at)
     if launched is None:
         subnets, network_note = _subnets_reaching_s3(ec2, run_input.subnet_ids or settings.subnet_ids, spec)
         spot = run_input.spot and attempt.interruptions < run_input.on_demand_after_interruptions
-        launched = launch(ec2, spec, launch_options(instance_types, [s["SubnetId"] for s in subnets], spot))
+        options = launch_options(instance_types, [s["SubnetId"] for s in subnets], spot)
+        if gate is None:
+            launched = launch(ec2, spec, options)
+        else:
+            try:
+                launched = gate.launch(options, lambda allowed: launch(ec2, spec, allowed))
+            except Queued as refusal:
+                return _queued(run_id, run_input, gate.queued(refusal))
     subnet = _subnet_of(ec2, launched.subnet_id, subnets)
     public_ip = public_ip_on_launch(subnet, run_input.associate_public_ip_address)
     deadline_source, budget = DeadlineSource.TIMEOUT, {}
@@ -151,11 +183,21 @@ def start_run(
         network_note=network_note,
         public_ip=public_ip,
         deadline_source=deadline_source,
+        queue=run_input.queue,
+        priority=run_input.priority,
+        queue_seconds=attempt.queue_seconds if gate is None else gate.waited_seconds(),
         **budget,
     )
     run = state.as_dict()
     record = build_record(run_id, RUNNING, None, run)
-    return {"launch": run, "record": record, "item": to_item(record)}
+    return {"launch": run, "record": record, "item": to_item(record), "carry": None}
+
+
+def _queued(run_id: str, run_input: RunInput, carry: Carry) -> dict[str, Any]:
+    """What the workflow carries on with while the run waits: no launch, a QUEUED record, the carry."""
+    record = build_record(run_id, QUEUED, None, queue=run_input.queue, priority=run_input.priority,
+                          queuedAt=carry.queuedAt, waitReason=carry.wait_reason())  # fmt: skip
+    return {"launch": None, "record": record, "item": to_item(record), "carry": carry.as_dict()}
 
 
 def _required(prices: Prices | None) -> Prices:
@@ -210,12 +252,14 @@ def _timing(run_input: RunInput, settings: Settings) -> tuple[int, int, int]:
     timeout = run_input.timeout_seconds or settings.timeout_seconds
     attempts = run_input.retries + 1  # each relaunch gets a fresh deadline, after its backoff
     backoff = run_input.retry_backoff_seconds * (2**run_input.retries - 1)
-    longest = ((ONE_YEAR_SECONDS - backoff) // attempts) - ATTEMPT_OVERHEAD_SECONDS
+    queued = run_input.max_queue_seconds  # timeoutSeconds counts from launch: time queued comes on top
+    longest = ((ONE_YEAR_SECONDS - backoff - queued) // attempts) - ATTEMPT_OVERHEAD_SECONDS
     if timeout > longest:
         raise InvalidInput(
             f"timeoutSeconds: {timeout} with {run_input.retries} retries could outlive the execution (a Standard "
             f"workflow lasts at most one year, and each attempt needs about {ATTEMPT_OVERHEAD_SECONDS} s more for "
-            f"launch, guard and outcome, plus {backoff} s of retry backoff); use at most {longest}"
+            f"launch, guard and outcome, plus {backoff} s of retry backoff and up to {queued} s queued "
+            f"(maxQueueSeconds)); use at most {longest}"
         )
     poll = run_input.poll_seconds or settings.poll_seconds
     max_poll = max(run_input.max_poll_seconds or settings.max_poll_seconds, poll)

@@ -25,6 +25,8 @@ class Settings:
     poll_seconds: int
     max_poll_seconds: int
     script_upload_prefix: str = ""  # where uploads start runs; the instances may read scripts there
+    runs_table: str = ""  # where a QUEUED run's record goes (the workflow writes the others)
+    queues_table: str = ""
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -41,4 +43,6 @@ class Settings:
             poll_seconds=int(env.get("DEFAULT_POLL_SECONDS", "30")),
             max_poll_seconds=int(env.get("DEFAULT_MAX_POLL_SECONDS", "3600")),
             script_upload_prefix=env.get("SCRIPT_UPLOAD_PREFIX", ""),
+            runs_table=env.get("RUNS_TABLE", ""),
+            queues_table=env.get("QUEUES_TABLE", ""),
         )

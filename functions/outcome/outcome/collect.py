@@ -62,7 +62,7 @@ def collect(run_id: str, run: dict[str, Any], s3: Any, ec2: Any, prices: Prices)
         spot_interrupted = launch.spot and (reason_code == SPOT_RECLAIMED or spot_notice)
         interruptions = launch.interruptions + int(spot_interrupted)
         relaunch = {"attempt": attempt + 1, "backoffSeconds": backoff, "interruptions": interruptions,
-                    "spentUsd": spent}  # fmt: skip
+                    "spentUsd": spent, "queueSeconds": launch.queue_seconds}  # fmt: skip
         return {**finish(record, relaunch), "unpriced": unpriced}
 
     facts: dict[str, Any] = {"logTail": read_log_tail(s3, launch.log_uri, launch.live_log_uri)}

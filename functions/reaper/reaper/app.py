@@ -10,9 +10,10 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from common.clients import client
+from common.queues import Queues
 from common.record import DEFAULT_RETENTION_DAYS
 
-from .sweep import reap_execution, settle_orphaned_runs, sweep
+from .sweep import reap_execution, reclaim_slots, settle_orphaned_runs, sweep
 
 logger = Logger()
 tracer = Tracer()
@@ -27,10 +28,11 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     or a scheduled event or {} (sweep the whole stack)."""
     clients = {name: client(name) for name in ("ec2", "stepfunctions", "dynamodb", "events")}
     table, stack, now = os.environ["RUNS_TABLE"], os.environ["STACK_NAME"], datetime.now(UTC)
+    queues = Queues(clients["dynamodb"], os.environ["QUEUES_TABLE"], clients["stepfunctions"])
     retention = int(os.environ.get("RUN_RETENTION_DAYS", DEFAULT_RETENTION_DAYS))
     execution_arn = event.get("executionArn") or (event.get("detail") or {}).get("executionArn")
     if execution_arn:
-        reaped = reap_execution(clients, table, stack, execution_arn, now, retention)
+        reaped = reap_execution(clients, queues, table, stack, execution_arn, now, retention)
         metrics.add_metric(name="InstancesReaped", unit=MetricUnit.Count, value=len(reaped["terminated"]))
         return reaped
     grace = timedelta(seconds=int(os.environ.get("DEADLINE_GRACE_SECONDS", "900")))
@@ -38,4 +40,5 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     for action in swept:
         logger.warning("reaped an instance", extra=action)
     metrics.add_metric(name="InstancesReaped", unit=MetricUnit.Count, value=len(swept))
-    return {"reaped": swept, "settledOrphans": settle_orphaned_runs(clients, table, now, retention)}
+    return {"reaped": swept, "settledOrphans": settle_orphaned_runs(clients, table, now, retention),
+            "reclaimedSlots": reclaim_slots(clients, queues)}

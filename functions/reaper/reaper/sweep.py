@@ -1,12 +1,14 @@
 """Terminate this stack's instances whose run is over, and settle the Runs items of ended executions.
 
 Outside the workflow, this is the one writer of a run's status: it writes only once the execution has ended
-(so the workflow can no longer write), only over an item still RUNNING or missing, and only the record the
-execution itself tells (common/execution.py), never a status of its own choosing.
+(so the workflow can no longer write), only over an item still QUEUED or RUNNING or missing, and only the record
+the execution itself tells (common/execution.py), never a status of its own choosing. It also gives back the queue
+slot of every ended execution (common/queues.py): none is leaked by a run that crashed or was stopped.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,8 +17,9 @@ from botocore.exceptions import ClientError
 from common import tags as tag
 from common.events import state_change
 from common.execution import settled_record
+from common.queues import DEFAULT_QUEUE, Queues
 from common.record import from_item, to_item
-from common.statuses import RUNNING
+from common.statuses import ACTIVE, QUEUED, RUNNING
 from common.timestamps import parse_iso_utc
 
 ALIVE = ["pending", "running", "stopping", "stopped"]
@@ -37,9 +40,10 @@ def describe_execution(stepfunctions: Any, execution_arn: str | None) -> dict[st
         raise
 
 
-def reap_execution(clients: dict[str, Any], table: str, stack_name: str, execution_arn: str, now: datetime,
-                   retention_days: int) -> dict[str, Any]:  # fmt: skip
-    """For one execution that has ended: terminate its instances and settle its run. A running one is left be."""
+def reap_execution(clients: dict[str, Any], queues: Queues, table: str, stack_name: str, execution_arn: str,
+                   now: datetime, retention_days: int) -> dict[str, Any]:  # fmt: skip
+    """For one execution that has ended: terminate its instances, settle its run and give back its slot. A running
+    one is left be."""
     execution = describe_execution(clients["stepfunctions"], execution_arn)
     if execution is None or execution["status"] == RUNNING:
         return {"terminated": [], "record": None}
@@ -52,7 +56,28 @@ def reap_execution(clients: dict[str, Any], table: str, stack_name: str, executi
     if instance_ids:
         clients["ec2"].terminate_instances(InstanceIds=instance_ids)
     record = settle_run(clients, table, execution, now, retention_days)
+    queues.release(queue_of(execution), execution["name"])
     return {"terminated": instance_ids, "record": record}
+
+
+def queue_of(execution: dict[str, Any]) -> str:
+    """The queue a run names in its input (the launcher refused any other shape before taking a slot)."""
+    try:
+        run_input = json.loads(execution.get("input") or "{}")
+    except json.JSONDecodeError:
+        return DEFAULT_QUEUE
+    queue = run_input.get("queue") if isinstance(run_input, dict) else None
+    return queue if isinstance(queue, str) and queue else DEFAULT_QUEUE
+
+
+def reclaim_slots(clients: dict[str, Any], queues: Queues) -> list[str]:
+    """Give back the slots of executions that ended without giving theirs back (a crash, a lost write)."""
+    reclaimed = []
+    for slot in queues.slots():
+        execution = describe_execution(clients["stepfunctions"], slot.execution_arn)
+        if (execution is None or execution["status"] != RUNNING) and queues.release(slot.queue, slot.run_id):
+            reclaimed.append(slot.run_id)
+    return reclaimed
 
 
 def sweep(clients: dict[str, Any], table: str, stack_name: str, now: datetime, grace: timedelta,
@@ -93,16 +118,16 @@ def settle_run(clients: dict[str, Any], table: str, execution: dict[str, Any], n
     dynamodb, run_id = clients["dynamodb"], execution["name"]
     found = dynamodb.get_item(TableName=table, Key={"runId": {"S": run_id}}, ConsistentRead=True).get("Item")
     item = from_item(found) if found else None
-    if item is not None and item.get("status") != RUNNING:
+    if item is not None and item.get("status") not in ACTIVE:
         return None
     record = settled_record(execution, item, now)
     try:
         dynamodb.put_item(
             TableName=table,
             Item=to_item(record, retention_days),
-            ConditionExpression="attribute_not_exists(runId) OR #status = :running",
+            ConditionExpression="attribute_not_exists(runId) OR #status IN (:running, :queued)",
             ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":running": {"S": RUNNING}},
+            ExpressionAttributeValues={":running": {"S": RUNNING}, ":queued": {"S": QUEUED}},
         )
     except ClientError as error:
         if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
@@ -132,17 +157,17 @@ def announce(events: Any, record: dict[str, Any], tries: int = 3) -> bool:
 
 
 def settle_orphaned_runs(clients: dict[str, Any], table: str, now: datetime, retention_days: int) -> list[str]:
-    """Runs still RUNNING in the table whose execution has ended (the workflow's final write failed, and the
-    execution's status event was missed)."""
+    """Runs still QUEUED or RUNNING in the table whose execution has ended (the workflow's final write failed, and
+    the execution's status event was missed)."""
     settled = []
-    pages = clients["dynamodb"].get_paginator("query").paginate(
+    items = [item for status in ACTIVE for page in clients["dynamodb"].get_paginator("query").paginate(
         TableName=table,
         IndexName=STATUS_INDEX,
-        KeyConditionExpression="#status = :running",
+        KeyConditionExpression="#status = :status",
         ExpressionAttributeNames={"#status": "status"},
-        ExpressionAttributeValues={":running": {"S": RUNNING}},
-    )  # fmt: skip
-    for item in (item for page in pages for item in page["Items"]):
+        ExpressionAttributeValues={":status": {"S": status}},
+    ) for item in page["Items"]]  # fmt: skip
+    for item in items:
         execution = describe_execution(clients["stepfunctions"], item.get("executionArn", {}).get("S"))
         ended = execution is not None and execution["status"] != RUNNING
         if ended and settle_run(clients, table, execution, now, retention_days) is not None:

@@ -8,7 +8,8 @@ import pytest
 
 from longtask.client import Target
 from longtask.common.network import default_subnet, internet_reach
-from longtask.doctor import Doctor, Plan, _quota_codes
+from longtask.common.vcpu_quotas import quota_codes
+from longtask.doctor import Doctor, Plan
 
 from ..conftest import REGION
 
@@ -21,7 +22,7 @@ from ..conftest import REGION
     ("hpc7g.4xlarge", None), ("inf2.xlarge", None),
 ])  # fmt: skip
 def test_each_family_counts_against_its_own_vcpu_quota(instance_type: str, codes: tuple[str, str] | None) -> None:
-    assert _quota_codes(instance_type) == codes
+    assert quota_codes(instance_type) == codes
 
 
 def test_the_internet_needs_a_public_ip_with_an_internet_gateway(aws: dict[str, Any]) -> None:

@@ -190,10 +190,14 @@ def test_the_retry_backoff_counts_in_the_year_a_run_may_last(aws: dict[str, Any]
 
     backoff = 3600 * (2**5 - 1)  # before relaunches 1..5: 1, 2, 4, 8 and 16 hours
     timeout = (ONE_YEAR_SECONDS - backoff) // 6 - ATTEMPT_OVERHEAD_SECONDS + 1
-    run_input = {"script": "echo hi", "timeoutSeconds": timeout, "retries": 5, "maxPollSeconds": 3600}
+    run_input = {"script": "echo hi", "timeoutSeconds": timeout, "retries": 5, "maxPollSeconds": 3600,
+                 "maxQueueSeconds": 0}  # fmt: skip
     assert start(aws, run_input)["retries"] == 5  # fits without backoff
-    with pytest.raises(InvalidInput, match=rf"plus {backoff} s of retry backoff\); use at most {timeout - 1}"):
+    with pytest.raises(InvalidInput, match=rf"plus {backoff} s of retry backoff and up to 0 s queued"):
         start(aws, {**run_input, "retryBackoffSeconds": 3600})
+    queued = rf"up to {backoff} s queued \(maxQueueSeconds\)\); use at most {timeout - 1}"
+    with pytest.raises(InvalidInput, match=queued):
+        start(aws, {**run_input, "maxQueueSeconds": backoff})  # time queued counts as backoff does
 
 
 def test_watcher_children_are_named_within_80_characters_whatever_the_run_id() -> None:

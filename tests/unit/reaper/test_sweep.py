@@ -9,12 +9,14 @@ from typing import Any
 
 import boto3
 import pytest
+from common.queues import Queues
 from common.record import from_item
 from common.timestamps import iso_utc
 from moto import mock_aws
 from reaper.sweep import announce, reap_execution, settle_orphaned_runs, settle_run, sweep
 
-from ..conftest import REGION, create_runs_table
+from ..conftest import QUEUES_TABLE as QUEUES
+from ..conftest import REGION, create_runs_table, create_table
 
 TABLE, STACK = "runs", "longtask-test"
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -28,6 +30,8 @@ def clients() -> Iterator[dict[str, Any]]:
         names = ("ec2", "stepfunctions", "dynamodb", "events")
         clients = {name: boto3.client(name, region_name=REGION) for name in names}
         create_runs_table(clients["dynamodb"], TABLE)
+        create_table(clients["dynamodb"], "QueuesTable", QUEUES)
+        clients["queues"] = Queues(clients["dynamodb"], QUEUES, clients["stepfunctions"])
         definition = '{"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 600, "End": true}}}'
         clients["machine"] = clients["stepfunctions"].create_state_machine(
             name="longtask", definition=definition, roleArn="arn:aws:iam::123456789012:role/sfn"
@@ -93,7 +97,7 @@ def test_another_stacks_instances_are_never_touched(clients: dict[str, Any]) -> 
     arn, instance_id = start_run(clients, "run-5", NOW - timedelta(days=1), stack="someone-else")
     clients["stepfunctions"].stop_execution(executionArn=arn)
     assert sweep(clients, TABLE, STACK, NOW, GRACE, RETENTION) == []
-    assert reap_execution(clients, TABLE, STACK, arn, NOW, RETENTION)["terminated"] == []
+    assert reap_execution(clients, clients["queues"], TABLE, STACK, arn, NOW, RETENTION)["terminated"] == []
     assert state(clients, instance_id) == "running"
 
 
@@ -116,13 +120,18 @@ def test_a_run_recorded_running_after_its_execution_ended_is_settled(clients: di
 
 def test_reaping_one_execution_terminates_its_instance_and_settles_it_once(clients: dict[str, Any]) -> None:
     arn, instance_id = start_run(clients, "run-8", NOW + timedelta(hours=1))
-    assert reap_execution(clients, TABLE, STACK, arn, NOW, RETENTION) == {"terminated": [], "record": None}
+    assert reap_execution(clients, clients["queues"], TABLE, STACK, arn, NOW, RETENTION) == {
+        "terminated": [],
+        "record": None,
+    }
     clients["stepfunctions"].stop_execution(executionArn=arn, error="LongTask.Aborted", cause="aborted by the user")
-    reaped = reap_execution(clients, TABLE, STACK, arn, NOW, RETENTION)
+    reaped = reap_execution(clients, clients["queues"], TABLE, STACK, arn, NOW, RETENTION)
     assert reaped["terminated"] == [instance_id]
     assert (reaped["record"]["status"], reaped["record"]["executionArn"]) == ("ABORTED", arn)
     assert status(clients, "run-8") == "ABORTED"
-    assert reap_execution(clients, TABLE, STACK, arn, NOW, RETENTION)["record"] is None  # already settled
+    assert (
+        reap_execution(clients, clients["queues"], TABLE, STACK, arn, NOW, RETENTION)["record"] is None
+    )  # already settled
 
 
 def ended(name: str, status: str, **fields: Any) -> dict[str, Any]:

@@ -207,6 +207,26 @@ def dynamodb_table(request: Mapping[str, Any], world: World) -> list[Check]:
     return [Check("dynamodb:" + request["__operation__"], table)]
 
 
+# each item of a transaction is authorized as its own action on its table
+# (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html)
+TRANSACTION_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
+                       "ConditionCheck": "ConditionCheckItem"}  # fmt: skip
+
+
+@model("dynamodb", "TransactWriteItems")
+def dynamodb_transaction(request: Mapping[str, Any], world: World) -> list[Check]:
+    return [Check("dynamodb:" + TRANSACTION_ACTIONS[kind],
+                  f"arn:aws:dynamodb:{world.region}:{world.account}:table/{body['TableName']}")
+            for item in request.get("TransactItems") or [] for kind, body in item.items()]  # fmt: skip
+
+
+@model("service-quotas", "GetServiceQuota")
+def service_quota(request: Mapping[str, Any], world: World) -> list[Check]:
+    """The quota's ARN (https://docs.aws.amazon.com/service-authorization/latest/reference/list_servicequotas.html)."""
+    arn = f"arn:aws:servicequotas:{world.region}:{world.account}:{request['ServiceCode']}/{request['QuotaCode']}"
+    return [Check("servicequotas:GetServiceQuota", arn)]
+
+
 @model("stepfunctions", "StartExecution", "DescribeStateMachine", "ListExecutions")
 def state_machine_action(request: Mapping[str, Any], world: World) -> list[Check]:
     return [Check("states:" + request["__operation__"], request["stateMachineArn"])]

@@ -1,0 +1,320 @@
+"""Queues: caps on what runs at once, slots that count against them, and the runs waiting for one.
+
+One DynamoDB table of the stack (QueuesTable), keyed by `queue` and `entry`:
+- `queue`: the queue's caps (maxRuns, maxVcpus; absent: no cap) and its usage (running, vcpus); `version` changes
+  with every write, `freed` whenever room is made (a release, a smaller slot, a raised cap);
+- `slot#<runId>`: a run's slot, held from before its launch until its instance has ended;
+- `wait#<rank>`: a waiting run's task token (written by the workflow's Wait For Slot state), ranked by priority,
+  then age; never copied into a record or an event.
+A slot is taken and given back in one transaction with the queue's usage, conditioned on the version read: no cap
+is exceeded even by runs that start in the same millisecond, and a slot is counted once.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from .timestamps import iso_utc
+
+DEFAULT_QUEUE = "default"
+DEFAULT_PRIORITY = 500
+MAX_PRIORITY = 1000
+QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+QUEUE_ENTRY = "queue"
+SLOT = "slot#"
+WAIT = "wait#"
+RELAUNCH_SINCE = ""  # a relaunch waits at the head of its priority: its rank sorts before every timestamp
+CONFLICT_TRIES = 20  # optimistic writes tried again while other runs change the queue at the same moment
+# a task token that no longer waits: its execution moved on (a timer fired) or ended
+DEAD_TOKEN = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
+
+
+class QueueError(Exception):
+    """A queue operation that cannot be done as asked (e.g. a bad name or cap)."""
+
+
+@dataclass(frozen=True)
+class Usage:
+    """A queue's caps and what its slots hold now."""
+
+    name: str
+    max_runs: int | None = None
+    max_vcpus: int | None = None
+    running: int = 0
+    vcpus: int = 0
+    version: int = 0
+    freed: int = 0
+
+    def refusal(self, vcpus: int) -> str | None:
+        """Why a slot of `vcpus` does not fit now, in words; None when it fits."""
+        if self.max_runs is not None and self.running >= self.max_runs:
+            return f"queue {self.name}: {self.running} of {self.max_runs} runs"
+        if self.max_vcpus is not None and self.vcpus + vcpus > self.max_vcpus:
+            return f"queue {self.name}: {self.vcpus} of {self.max_vcpus} vCPUs in use, {vcpus} more needed"
+        return None
+
+    def room(self) -> int:
+        """How many more runs could start now, as far as the run cap says (vCPUs decide per run)."""
+        if self.max_runs is None:
+            return 1_000_000
+        return max(self.max_runs - self.running, 0)
+
+
+@dataclass(frozen=True)
+class Slot:
+    queue: str
+    run_id: str
+    execution_arn: str
+    vcpus: int
+    acquired_at: str
+    instance_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Waiter:
+    queue: str
+    entry: str
+    run_id: str
+    execution_arn: str
+    token: str
+
+
+def check_queue_name(name: str) -> str:
+    if not QUEUE_NAME.match(name):
+        raise QueueError(f"queue {name!r}: use 1 to 64 letters, digits, '-' or '_'")
+    return name
+
+
+def wait_entry(priority: int, since: str, run_id: str) -> str:
+    """A waiting run's sort key: higher priority first, then the oldest (`since`), then the run id."""
+    return f"{WAIT}{MAX_PRIORITY - priority:04d}#{since}#{run_id}"
+
+
+class Queues:
+    """The stack's queues in its QueuesTable. `stepfunctions` is needed only to wake waiting runs."""
+
+    def __init__(self, dynamodb: Any, table: str, stepfunctions: Any = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:  # fmt: skip
+        self.dynamodb, self.table, self.stepfunctions, self.sleep = dynamodb, table, stepfunctions, sleep
+
+    def _key(self, queue: str, entry: str) -> dict[str, Any]:
+        return {"queue": {"S": queue}, "entry": {"S": entry}}
+
+    def usage(self, queue: str) -> Usage:
+        item = self.dynamodb.get_item(TableName=self.table, Key=self._key(queue, QUEUE_ENTRY),
+                                      ConsistentRead=True).get("Item") or {}  # fmt: skip
+        return _usage(queue, item)
+
+    def all_usage(self) -> list[Usage]:
+        """Every queue that has been used or capped, by name."""
+        pages = self.dynamodb.get_paginator("scan").paginate(
+            TableName=self.table, FilterExpression="#entry = :queue",
+            ExpressionAttributeNames={"#entry": "entry"}, ExpressionAttributeValues={":queue": {"S": QUEUE_ENTRY}},
+        )  # fmt: skip
+        return sorted((_usage(i["queue"]["S"], i) for p in pages for i in p["Items"]), key=lambda u: u.name)
+
+    def set_caps(self, queue: str, max_runs: int | None, max_vcpus: int | None) -> Usage:
+        """Set (a number) or lift (None) the queue's caps; raising one wakes the runs that now fit."""
+        check_queue_name(queue)
+        for name, value in (("maxRuns", max_runs), ("maxVcpus", max_vcpus)):
+            if value is not None and value < 1:
+                raise QueueError(f"{name}: {value} is not a cap; give at least 1, or lift it")
+        before = self.usage(queue)
+        sets = ["#version = if_not_exists(#version, :zero) + :one", "#freed = if_not_exists(#freed, :zero) + :one",
+                "#running = if_not_exists(#running, :zero)", "#vcpus = if_not_exists(#vcpus, :zero)"]  # fmt: skip
+        removes, values = [], {":zero": {"N": "0"}, ":one": {"N": "1"}}
+        names = {"#version": "version", "#freed": "freed", "#running": "running", "#vcpus": "vcpus"}
+        for name, value in (("maxRuns", max_runs), ("maxVcpus", max_vcpus)):
+            names[f"#{name}"] = name
+            if value is None:
+                removes.append(f"#{name}")
+            else:
+                sets.append(f"#{name} = :{name}")
+                values[f":{name}"] = {"N": str(value)}
+        expression = "SET " + ", ".join(sets) + (" REMOVE " + ", ".join(removes) if removes else "")
+        answer = self.dynamodb.update_item(TableName=self.table, Key=self._key(queue, QUEUE_ENTRY),
+                                           UpdateExpression=expression, ExpressionAttributeNames=names,
+                                           ExpressionAttributeValues=values, ReturnValues="ALL_NEW")  # fmt: skip
+        after = _usage(queue, answer["Attributes"])
+        if after.room() > before.room() or (after.max_vcpus or 0) > (before.max_vcpus or 0) or (
+                before.max_vcpus is not None and after.max_vcpus is None):  # fmt: skip
+            self.wake(queue, min(after.room(), 100))
+        return after
+
+    def acquire(self, queue: str, run_id: str, execution_arn: str, vcpus: int) -> str | None:
+        """Take a slot of `vcpus` for the run: None when it holds one (now or already), else why not (in words)."""
+        for _ in range(CONFLICT_TRIES):
+            if self.slot(queue, run_id) is not None:
+                return None
+            usage = self.usage(queue)
+            refusal = usage.refusal(vcpus)
+            if refusal is not None:
+                return refusal
+            slot = {**self._key(queue, SLOT + run_id), "runId": {"S": run_id}, "executionArn": {"S": execution_arn},
+                    "vcpus": {"N": str(vcpus)}, "acquiredAt": {"S": iso_utc()}}  # fmt: skip
+            try:
+                self.dynamodb.transact_write_items(TransactItems=[
+                    {"Put": {"TableName": self.table, "Item": slot, "ConditionExpression": "attribute_not_exists(#e)",
+                             "ExpressionAttributeNames": {"#e": "entry"}}},
+                    self._count(queue, usage, runs=1, vcpus=vcpus, freed=False),
+                ])  # fmt: skip
+                return None
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+                self._back_off()
+        raise QueueError(f"queue {queue}: too many runs changed it at once; the launch is tried again")
+
+    def resize(self, queue: str, run_id: str, vcpus: int, instance_id: str) -> None:
+        """Count the launched type's vCPUs in the run's slot (at most what was taken), and note its instance."""
+        for _ in range(CONFLICT_TRIES):
+            slot = self.slot(queue, run_id)
+            if slot is None:
+                return
+            usage = self.usage(queue)
+            smaller = min(vcpus, slot.vcpus)
+            try:
+                self.dynamodb.transact_write_items(TransactItems=[
+                    {"Update": {"TableName": self.table, "Key": self._key(queue, SLOT + run_id),
+                                "UpdateExpression": "SET #v = :v, #i = :i", "ConditionExpression": "#v = :was",
+                                "ExpressionAttributeNames": {"#v": "vcpus", "#i": "instanceId"},
+                                "ExpressionAttributeValues": {":v": {"N": str(smaller)}, ":i": {"S": instance_id},
+                                                              ":was": {"N": str(slot.vcpus)}}}},
+                    self._count(queue, usage, runs=0, vcpus=smaller - slot.vcpus, freed=smaller < slot.vcpus),
+                ])  # fmt: skip
+                return
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+                self._back_off()
+        raise QueueError(f"queue {queue}: too many runs changed it at once")
+
+    def release(self, queue: str, run_id: str, wake: bool = True) -> bool:
+        """Give the run's slot back (True), or do nothing when it holds none; wakes the queue's head."""
+        for _ in range(CONFLICT_TRIES):
+            slot = self.slot(queue, run_id)
+            if slot is None:
+                return False
+            usage = self.usage(queue)
+            try:
+                self.dynamodb.transact_write_items(TransactItems=[
+                    {"Delete": {"TableName": self.table, "Key": self._key(queue, SLOT + run_id),
+                                "ConditionExpression": "#v = :was", "ExpressionAttributeNames": {"#v": "vcpus"},
+                                "ExpressionAttributeValues": {":was": {"N": str(slot.vcpus)}}}},
+                    self._count(queue, usage, runs=-1, vcpus=-slot.vcpus, freed=True),
+                ])  # fmt: skip
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+                self._back_off()
+                continue
+            if wake:
+                self.wake(queue, 1)
+            return True
+        raise QueueError(f"queue {queue}: too many runs changed it at once")
+
+    def slot(self, queue: str, run_id: str) -> Slot | None:
+        item = self.dynamodb.get_item(TableName=self.table, Key=self._key(queue, SLOT + run_id),
+                                      ConsistentRead=True).get("Item")  # fmt: skip
+        return _slot(item) if item else None
+
+    def slots(self) -> list[Slot]:
+        """Every slot held, in every queue."""
+        pages = self.dynamodb.get_paginator("scan").paginate(
+            TableName=self.table, FilterExpression="begins_with(#entry, :slot)",
+            ExpressionAttributeNames={"#entry": "entry"}, ExpressionAttributeValues={":slot": {"S": SLOT}},
+            ConsistentRead=True,
+        )  # fmt: skip
+        return [_slot(item) for page in pages for item in page["Items"]]
+
+    def waiters(self, queue: str, before: str | None = None, limit: int | None = None) -> list[Waiter]:
+        """The queue's waiting runs in the order they start; only those ranked before `before` when given."""
+        condition = "#queue = :queue AND #entry BETWEEN :first AND :last"
+        last = before[:-1] + chr(ord(before[-1]) - 1) + "\uffff" if before else WAIT + "\uffff"
+        arguments: dict[str, Any] = {
+            "TableName": self.table, "KeyConditionExpression": condition, "ConsistentRead": True,
+            "ExpressionAttributeNames": {"#queue": "queue", "#entry": "entry"},
+            "ExpressionAttributeValues": {":queue": {"S": queue}, ":first": {"S": WAIT}, ":last": {"S": last}},
+        }  # fmt: skip
+        if limit:
+            arguments["Limit"] = limit
+        items = self.dynamodb.query(**arguments)["Items"]
+        return [Waiter(queue, i["entry"]["S"], i.get("runId", {}).get("S", ""), i.get("executionArn", {}).get("S", ""),
+                       i.get("taskToken", {}).get("S", "")) for i in items]  # fmt: skip
+
+    def forget_wait(self, queue: str, entry: str) -> None:
+        """Remove a run's own wait entry (its timer fired, or it is launching)."""
+        self.dynamodb.delete_item(TableName=self.table, Key=self._key(queue, entry))
+
+    def wake(self, queue: str, count: int, before: str | None = None) -> int:
+        """Wake up to `count` waiting runs from the head (ranked before `before`, if given), dropping those whose
+        token no longer waits; how many woke."""
+        woken = 0
+        while woken < count:
+            heads = self.waiters(queue, before, limit=count - woken)
+            if not heads:
+                break
+            for waiter in heads:
+                if self._take(waiter) and self._send(waiter):
+                    woken += 1
+        return woken
+
+    def _take(self, waiter: Waiter) -> bool:
+        """Remove the waiter's entry if it still holds this token (a newer wait of the run keeps its own)."""
+        try:
+            self.dynamodb.delete_item(TableName=self.table, Key=self._key(waiter.queue, waiter.entry),
+                                      ConditionExpression="#t = :t", ExpressionAttributeNames={"#t": "taskToken"},
+                                      ExpressionAttributeValues={":t": {"S": waiter.token}})  # fmt: skip
+            return True
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+
+    def _send(self, waiter: Waiter) -> bool:
+        try:
+            self.stepfunctions.send_task_success(taskToken=waiter.token, output="{}")
+            return True
+        except ClientError as error:
+            if error.response["Error"]["Code"] in DEAD_TOKEN:
+                return False
+            raise
+
+    def _count(self, queue: str, usage: Usage, runs: int, vcpus: int, freed: bool) -> dict[str, Any]:
+        """The transaction's update of the queue's usage, valid only if no one wrote it since it was read."""
+        expression = ("SET #running = if_not_exists(#running, :zero) + :runs, #vcpus = if_not_exists(#vcpus, :zero)"
+                      " + :vcpus, #version = :next, #freed = if_not_exists(#freed, :zero) + :freed")  # fmt: skip
+        condition = "attribute_not_exists(#version)" if usage.version == 0 else "#version = :version"
+        values = {":zero": {"N": "0"}, ":runs": {"N": str(runs)}, ":vcpus": {"N": str(vcpus)},
+                  ":next": {"N": str(usage.version + 1)}, ":freed": {"N": "1" if freed else "0"}}  # fmt: skip
+        if usage.version:
+            values[":version"] = {"N": str(usage.version)}
+        names = {"#running": "running", "#vcpus": "vcpus", "#version": "version", "#freed": "freed"}
+        return {"Update": {"TableName": self.table, "Key": self._key(queue, QUEUE_ENTRY),
+                           "UpdateExpression": expression, "ConditionExpression": condition,
+                           "ExpressionAttributeValues": values, "ExpressionAttributeNames": names}}
+
+    def _back_off(self) -> None:
+        self.sleep(random.uniform(0.01, 0.1))
+
+
+def _number(item: dict[str, Any], name: str) -> int | None:
+    return int(item[name]["N"]) if name in item else None
+
+
+def _usage(queue: str, item: dict[str, Any]) -> Usage:
+    return Usage(queue, _number(item, "maxRuns"), _number(item, "maxVcpus"), _number(item, "running") or 0,
+                 _number(item, "vcpus") or 0, _number(item, "version") or 0, _number(item, "freed") or 0)  # fmt: skip
+
+
+def _slot(item: dict[str, Any]) -> Slot:
+    return Slot(item["queue"]["S"], item["runId"]["S"], item.get("executionArn", {}).get("S", ""),
+                int(item["vcpus"]["N"]), item.get("acquiredAt", {}).get("S", ""),
+                item.get("instanceId", {}).get("S"))  # fmt: skip

@@ -1,0 +1,179 @@
+"""A launch's way through its queue: wait behind higher-ranked runs, take a slot, skip what a vCPU quota would
+certainly refuse, launch, and give the slot back to wait again when nothing could launch.
+
+The workflow carries a `Carry` between its Launch Instance and Wait For Slot states: where the run stands (attempt,
+interruptions, spend) and, while it waits, why and until when. Its task token never passes through here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from common.queues import RELAUNCH_SINCE, Queues, wait_entry
+from common.timestamps import iso_utc, parse_iso_utc
+
+from .capacity import Capacity
+from .errors import LaunchFailed
+from .instances import Launched, NoCapacity, Option
+
+QUEUE_RETRY_SECONDS = 600  # a run waiting for a slot is woken when one frees; this is the safety net
+FIRST_RETRY_SECONDS = 15  # then doubling, for quota and capacity (nothing wakes those runs but time)
+WAIT_ENTRY_GRACE_SECONDS = 3600  # a wait entry outlives its timer this long before DynamoDB's TTL removes it
+
+
+class Queued(Exception):
+    """The run cannot launch now and waits: `reason` in words; `for_slot` when a freed slot is what it awaits."""
+
+    def __init__(self, reason: str, for_slot: bool) -> None:
+        super().__init__(reason)
+        self.reason, self.for_slot = reason, for_slot
+
+
+@dataclass(frozen=True)
+class Carry:
+    """What the workflow carries from one Launch Instance to the next (camelCase in the workflow)."""
+
+    attempt: int = 0
+    interruptions: int = 0
+    spentUsd: float = 0.0
+    queueSeconds: int = 0
+    queue: str | None = None  # the rest: set while the run waits
+    priority: int | None = None
+    since: str | None = None  # when this attempt's wait began ("" for a relaunch: the head of its priority)
+    queuedAt: str | None = None
+    tries: int = 0
+    reason: str | None = None
+    retrySeconds: int | None = None
+    waitEntry: str | None = None
+    freed: str | None = None  # the queue's `freed` count when the launch was refused (Wait For Slot's condition)
+    waitExpiresAt: str | None = None
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any] | None) -> Carry:
+        known = set(cls.__dataclass_fields__)
+        return cls(**{name: value for name, value in (values or {}).items() if name in known and value is not None})
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def wait_reason(self) -> str:
+        """Why the run waits, in words, with when it tries again unless a freed slot wakes it."""
+        if self.forSlot or self.retrySeconds is None:
+            return self.reason or ""
+        return f"{self.reason}; next try in {_duration(self.retrySeconds)}"
+
+    def waited(self, now: datetime) -> int:
+        """Seconds queued over every attempt, this wait included."""
+        if self.since is None or self.queuedAt is None:
+            return self.queueSeconds
+        started = parse_iso_utc(self.since) if self.since else parse_iso_utc(self.queuedAt)
+        return self.queueSeconds + max(int((now - started).total_seconds()), 0)
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """A run's place: its queue, priority and how long it may wait in all."""
+
+    queue: str
+    priority: int
+    max_queue_seconds: int
+
+
+class Gate:
+    """Launches through a queue: `launch(options, launch_one)` returns what launched, or raises Queued."""
+
+    def __init__(self, queues: Queues, capacity: Capacity, ticket: Ticket, run_id: str, execution_arn: str,
+                 carry: Carry, now: datetime) -> None:  # fmt: skip
+        self.queues, self.capacity, self.ticket, self.carry = queues, capacity, ticket, carry
+        self.run_id, self.execution_arn, self.now = run_id, execution_arn, now
+        since = carry.since if carry.since is not None else (RELAUNCH_SINCE if carry.attempt else iso_utc(now))
+        self.entry = wait_entry(ticket.priority, since, run_id)
+        self.since = since
+
+    def launch(self, options: list[Option], launch_one: Callable[[list[Option]], Launched]) -> Launched:
+        """Launch one of the options within the queue's caps and the account's quotas."""
+        queue = self.ticket.queue
+        if self.carry.waitEntry:
+            self.queues.forget_wait(queue, self.carry.waitEntry)
+        vcpus = self.capacity.vcpus(sorted({o.instance_type for o in options}))
+        self._refuse_what_never_fits(options, vcpus)
+        usage = self.queues.usage(queue)
+        fitting = [o for o in options if usage.max_vcpus is None or vcpus.get(o.instance_type, 0) <= usage.max_vcpus]
+        ahead = self.queues.waiters(queue, before=self.entry, limit=1)
+        room = usage.refusal(min(vcpus.get(o.instance_type, 0) for o in fitting)) is None
+        if ahead and room and self.queues.wake(queue, 1, before=self.entry) == 0:
+            ahead = []  # only runs that no longer wait were ahead (woken, they would go first)
+        if ahead:
+            raise Queued(f"queue {queue}: runs of higher rank wait ahead", for_slot=True)
+        fits_now = [o for o in fitting if usage.refusal(vcpus.get(o.instance_type, 0)) is None] or fitting
+        needed = max(vcpus.get(o.instance_type, 0) for o in fits_now)
+        refusal = self.queues.acquire(queue, self.run_id, self.execution_arn, needed)
+        if refusal is not None:
+            raise Queued(refusal, for_slot=True)
+        try:
+            allowed, quota_reasons = [], []
+            for option in fits_now:
+                why = self.capacity.refusal(option.instance_type, option.spot, vcpus.get(option.instance_type, 0))
+                (quota_reasons.append(why) if why else allowed.append(option))
+            if not allowed:
+                raise Queued("; ".join(dict.fromkeys(quota_reasons)), for_slot=False)
+            try:
+                launched = launch_one(allowed)
+            except NoCapacity as refused:
+                raise Queued(str(refused), for_slot=False) from None
+        except BaseException:
+            self.queues.release(queue, self.run_id, wake=False)  # the runs behind would meet the same refusal
+            raise
+        used = vcpus.get(launched.instance_type, 0)
+        self.queues.resize(queue, self.run_id, used, launched.instance_id)
+        self.capacity.launched(launched.instance_type, launched.spot, used)
+        if self.queues.usage(queue).refusal(1) is None:
+            self.queues.wake(queue, 1)  # a raised cap or a burst of ends can leave room for more
+        return launched
+
+    def _refuse_what_never_fits(self, options: list[Option], vcpus: dict[str, int]) -> None:
+        """LaunchFailed when no option could ever launch: a vCPU quota (or the queue's cap) below one instance."""
+        usage = self.queues.usage(self.ticket.queue)
+        reasons = []
+        for option in options:
+            needed = vcpus.get(option.instance_type, 0)
+            if usage.max_vcpus is not None and needed > usage.max_vcpus:
+                reasons.append(f"{option.instance_type} needs {needed} vCPUs and queue {self.ticket.queue} allows "
+                               f"{usage.max_vcpus}; raise it with `longtask queue set`")  # fmt: skip
+                continue
+            why = self.capacity.never_fits(option.instance_type, option.spot, needed)
+            if why is None:
+                return
+            reasons.append(why)
+        raise LaunchFailed("no instance type can ever launch: " + "; ".join(dict.fromkeys(reasons)))
+
+    def queued(self, refusal: Queued) -> Carry:
+        """The carry of a run that waits now; LaunchFailed past maxQueueSeconds."""
+        carry = replace(self.carry, queue=self.ticket.queue, priority=self.ticket.priority, since=self.since,
+                        queuedAt=self.carry.queuedAt or iso_utc(self.now))  # fmt: skip
+        waited = carry.waited(self.now)
+        left = self.ticket.max_queue_seconds - waited
+        if left <= 0:
+            raise LaunchFailed(f"queued {waited} s in all, the run's maxQueueSeconds "
+                               f"({self.ticket.max_queue_seconds}); last: {refusal.reason}")  # fmt: skip
+        if refusal.for_slot:
+            retry = QUEUE_RETRY_SECONDS
+        else:
+            retry = min(FIRST_RETRY_SECONDS * 2**carry.tries, QUEUE_RETRY_SECONDS)
+        retry = max(min(retry, left), 1)
+        usage = self.queues.usage(self.ticket.queue)
+        expires = int(self.now.timestamp()) + retry + WAIT_ENTRY_GRACE_SECONDS
+        return replace(carry, tries=carry.tries + 1, reason=refusal.reason, forSlot=refusal.for_slot,
+                       retrySeconds=retry, waitEntry=self.entry, freed=str(usage.freed),
+                       waitExpiresAt=str(expires))  # fmt: skip
+
+    def waited_seconds(self) -> int:
+        """Seconds queued in all, at this launch."""
+        return self.carry.waited(self.now)
+
+
+def _duration(seconds: int) -> str:
+    return f"{seconds} s" if seconds < 120 else f"{round(seconds / 60)} min"
