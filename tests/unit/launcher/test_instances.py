@@ -133,7 +133,8 @@ def test_exhausted_capacity_says_where(ec2: Any) -> None:
     for _ in range(4):
         ec2.stubber.add_client_error("run_instances", "InsufficientInstanceCapacity", "none")
     options = launch_options(["t3a.nano", "t3.nano"], ["subnet-aaaaaaaa", "subnet-bbbbbbbb"], spot=False)
-    with pytest.raises(NoCapacity, match=r"^no capacity for t3a.nano in 2 subnets; no capacity for t3.nano in 2 subnets$"):
+    refused = r"^no capacity for t3a.nano in 2 subnets; no capacity for t3.nano in 2 subnets$"
+    with pytest.raises(NoCapacity, match=refused):
         launch(ec2, SPEC, options, sleep=lambda _: None)
 
 
