@@ -88,5 +88,10 @@ class EnginePaths:
     def faults_file(self) -> Path:
         return self.state / "faults.json"
 
+    @property
+    def limits_file(self) -> Path:
+        """Quotas and EC2 token buckets a test sets instead of AWS's (in_localstack/limits.py)."""
+        return self.state / "limits.json"
+
     def pid_file(self, name: str) -> Path:
         return self.state / f"{name}.pid"

@@ -28,6 +28,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from longtask.common.state_reasons import OWN_SHUTDOWN, SPOT_RECLAIMED
@@ -39,6 +40,7 @@ from longtask_engine.host.imds import InstanceMetadata, MetadataServer
 from longtask_engine.host.machine import Machine, install_commands
 from longtask_engine.host.network import InstanceLink, s3_unreachable_reason
 from longtask_engine.host.processes import stop_group
+from longtask_engine.in_localstack.limits import AGENT_USER_AGENT
 from longtask_engine.paths import POWER_BUTTON, EnginePaths
 
 LOG = logging.getLogger("longtask.agent")
@@ -307,9 +309,11 @@ def main() -> None:
         "LONGTASK_MINUTE_SECONDS": minute,
     }
     session = boto3.Session(aws_access_key_id="test", aws_secret_access_key="test", region_name=REGION)
-    clients = {name: session.client(name, endpoint_url=endpoint, verify=str(paths.ca_bundle))
+    # the agent plays the machines: it draws nothing from the account's EC2 token buckets (ec2_throttling.py)
+    config = Config(user_agent_extra=AGENT_USER_AGENT)
+    clients = {name: session.client(name, endpoint_url=endpoint, verify=str(paths.ca_bundle), config=config)
                for name in ("ec2", "iam", "sts")}  # fmt: skip
-    reclaimer = session.client("ec2", endpoint_url=endpoint, verify=str(paths.ca_bundle))
+    reclaimer = session.client("ec2", endpoint_url=endpoint, verify=str(paths.ca_bundle), config=config)
     clients["ec2"].meta.events.register("before-sign.ec2.TerminateInstances", recorded_as(OWN_SHUTDOWN))
     reclaimer.meta.events.register("before-sign.ec2.TerminateInstances", recorded_as(SPOT_RECLAIMED))
     python = paths.localstack_venv / "bin" / "python"

@@ -17,6 +17,7 @@ from longtask.waiting import poll_condition
 from longtask_engine.host.processes import read_pid, spawn, stop
 from longtask_engine.in_localstack import speed
 from longtask_engine.in_localstack.iam.enforcement import DECISION_LOG_ENV
+from longtask_engine.in_localstack.limits import LIMITS_ENV
 from longtask_engine.in_localstack.plugins import faults
 from longtask_engine.paths import EnginePaths
 
@@ -127,6 +128,7 @@ def launch(paths: EnginePaths) -> bool:
         "PROVIDER_OVERRIDE_PRICING": "longtask",  # the Price List API (plugins/pricing_provider.py)
         "PROVIDER_OVERRIDE_SERVICE_QUOTAS": "longtask",  # EC2's vCPU quotas (plugins/servicequotas_provider.py)
         faults.PLAN_ENV: str(paths.faults_file),
+        LIMITS_ENV: str(paths.limits_file),  # tests' quotas and EC2 token buckets (in_localstack/limits.py)
         "CUSTOM_SSL_CERT_PATH": str(paths.server_certificate),
         CA_BUNDLE_ENV: str(paths.ca_bundle),  # what the Lambda environments trust (plugins/lambda_executor.py)
         DECISION_LOG_ENV: str(paths.iam_decisions),

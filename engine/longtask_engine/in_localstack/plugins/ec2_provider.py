@@ -15,6 +15,7 @@
   https://docs.aws.amazon.com/vpc/latest/userguide/vpc-security-groups.html, a group is for one VPC).
 - An ImageId of `resolve:ssm:<parameter>` launches the image the parameter names at that moment
   (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/finding-an-ami-parameter-store.html).
+- RunInstances enforces the account's vCPU quotas (limits.py) per family, on demand and Spot.
 - DescribeSpotPriceHistory answers with the engine's Spot prices (data/prices.json) instead of moto's $0.00001.
 - Every state change puts an "EC2 Instance State-change Notification" on the default bus (ec2_state_events.py).
 - A launch or a termination nudges the instance agent (agent_nudge.py): the machines boot or shut down at once
@@ -43,8 +44,9 @@ from localstack.services.moto import call_moto, call_moto_with_request
 from localstack.services.plugins import Service, aws_provider
 
 from longtask.common.state_reasons import OWN_SHUTDOWN, SPOT_RECLAIMED
+from longtask.common.vcpu_quotas import quota_code
 from longtask_engine.agent_nudge import nudge
-from longtask_engine.in_localstack import prices
+from longtask_engine.in_localstack import limits, prices
 from longtask_engine.in_localstack.iam.enforcement import MotoWorld
 from longtask_engine.in_localstack.iam.operations import RESOLVE_SSM
 from longtask_engine.in_localstack.plugins import ec2_state_events, faults
@@ -94,6 +96,7 @@ class LocalEc2Provider(Ec2Provider):
             if known:
                 response = _reservation_of(context, known[1])
             else:
+                _refuse_over_the_vcpu_quota(context, request)
                 image = str(request.get("ImageId", ""))
                 if image.startswith(RESOLVE_SSM):
                     resolved = {**request, "ImageId": _parameter_value(context, image.removeprefix(RESOLVE_SSM))}
@@ -224,6 +227,36 @@ def _refuse_an_unknown_instance_type(instance_type: str) -> None:
 
     if instance_type not in INSTANCE_TYPES:
         raise CommonServiceException("InvalidParameterValue", f"Invalid value '{instance_type}' for InstanceType.")
+
+
+def _refuse_over_the_vcpu_quota(context: RequestContext, request: dict) -> None:
+    """EC2 refuses a launch that would take the vCPUs of the pending and running instances of the type's family
+    past its quota: on demand VcpuLimitExceeded, Spot MaxSpotInstanceCountExceeded (which counts open Spot requests
+    too). https://docs.aws.amazon.com/ec2/latest/instancetypes/ec2-instance-quotas.html; the words are EC2's."""
+    from moto.ec2.models.instance_types import INSTANCE_TYPES
+
+    instance_type = request.get("InstanceType", "m1.small")
+    spot = (request.get("InstanceMarketOptions") or {}).get("MarketType") == "spot"
+    code = quota_code(instance_type, spot)
+    quota = limits.quota("ec2", code) if code else None
+    if quota is None:
+        return
+    backend = get_moto_backend(context)
+    counted = [i for reservation in backend.reservations.values() for i in reservation.instances
+               if i._state.name in ("pending", "running")]  # fmt: skip
+    used = sum(INSTANCE_TYPES[i.instance_type]["VCpuInfo"]["DefaultVCpus"] for i in counted
+               if quota_code(i.instance_type, i.lifecycle == "spot") == code)  # fmt: skip
+    wanted = INSTANCE_TYPES[instance_type]["VCpuInfo"]["DefaultVCpus"] * int(request.get("MinCount", 1))
+    if used + wanted <= quota["value"]:
+        return
+    if spot:
+        raise CommonServiceException("MaxSpotInstanceCountExceeded", "Max spot instance count exceeded")
+    raise CommonServiceException(
+        "VcpuLimitExceeded",
+        f"You have requested more vCPU capacity than your current vCPU limit of {quota['value']:g} allows for the "
+        "instance bucket that the specified instance type belongs to. Please visit "
+        "http://aws.amazon.com/contact-us/ec2-request to request an adjustment to this limit.",
+    )
 
 
 def _refuse_a_type_of_another_architecture(context: RequestContext, request: dict) -> None:

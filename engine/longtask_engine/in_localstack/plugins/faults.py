@@ -6,13 +6,13 @@ boundary, so the functions' production code meets them exactly as it would meet 
     {"operation": "RunInstances", "code": "InsufficientInstanceCapacity", "status": 400,
      "runId": "it-3f2a…", "instanceType": "t3a.nano", "spot": false, "times": 1, "when": "before"}
 
-`runId` narrows the rule to one run's instances (their `longtask:run-id` tag), so that tests running side by
-side on one engine meet only their own faults; `instanceType`/`spot` narrow which requests match; `times`
-counts down (absent: every time); `when` is "before" (the request fails, nothing happens) or "after" (the
-request takes effect but its response is lost, as on a dropped connection). Besides API operations:
-"StateChangeNotification" drops EC2 state-change events (ec2_state_events.py), and "ShuttingDown" with "seconds"
-keeps a terminating instance `shutting-down` that long (ec2_provider.py). Standard library only: it runs
-inside LocalStack.
+`runId` narrows the rule to one run's instances (their `longtask:run-id` tag), so that tests running side by side
+on one engine meet only their own faults; `instanceType`/`spot` narrow which requests match; `times` counts down
+(absent: every time); `forSeconds` makes it lapse that long after it was added; `when` is "before" (the request
+fails, nothing happens) or "after" (the request takes effect but its response is lost, as on a dropped connection).
+Besides API operations: "StateChangeNotification" drops EC2 state-change events (ec2_state_events.py), and
+"ShuttingDown" with "seconds" keeps a terminating instance `shutting-down` that long (ec2_provider.py).
+Standard library only: it runs inside LocalStack.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -41,10 +42,12 @@ def _locked(path: Path):
 
 
 def add_rules(path: Path, rules: list[dict[str, Any]]) -> None:
-    """Add rules after those of the plan."""
+    """Add rules after those of the plan; a rule with "forSeconds" holds that long from now, then lapses (capacity
+    that comes back)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    timed = [{**rule, "until": time.time() + rule["forSeconds"]} if "forSeconds" in rule else rule for rule in rules]
     with _locked(path):
-        path.write_text(json.dumps(_read(path) + rules))
+        path.write_text(json.dumps(_read(path) + timed))
 
 
 def remove_rules(path: Path, run_id: str) -> None:
@@ -93,4 +96,5 @@ def _matches(rule: dict[str, Any], operation: str, when: str, request: dict[str,
         and rule.get("instanceType", request.get("InstanceType")) == request.get("InstanceType")
         and rule.get("spot", spot) == spot
         and rule.get("runId", run_id) == run_id
+        and rule.get("until", float("inf")) > time.time()
     )
