@@ -1,5 +1,5 @@
 """The client the CLI uses: starts runs and reads their state through the AWS APIs of a deployed stack. It never
-writes a run's status: the workflow does, and after it the reaper (which `abort` invokes)."""
+writes a run's status: the workflow does, and after it the reaper (which `abort` invokes). It sets queues' caps."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import Enum
 from functools import cached_property
 from typing import Any
 
@@ -17,6 +18,7 @@ from botocore.exceptions import ClientError
 
 from .common.execution import carried_record, settled_record
 from .common.keys import STAGED_SCRIPT, RunKeys, live_log_attempt, split_s3_uri
+from .common.queues import Queues, Usage
 from .common.record import from_item
 from .common.statuses import ERROR_NAMES, EXECUTION_ENDED, RUNNING
 from .errors import LongTaskError, RunNotFound
@@ -69,6 +71,7 @@ class Stack:
     bucket: str
     table: str
     reaper_function: str
+    queues_table: str
 
 
 def new_run_id() -> str:
@@ -80,6 +83,22 @@ def _service_client(service: str) -> cached_property:
     """The target's client for the service, made when first used: making one loads its service's model (0.1 s
     or more), and most commands use two or three services."""
     return cached_property(lambda client: client.target.client(service))
+
+
+class Keep(Enum):
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP  # set_queue: leave this cap as it is
+
+
+@dataclass(frozen=True)
+class QueueView:
+    """A queue as `longtask queue` shows it."""
+
+    usage: Usage
+    waiting: list[str]  # run ids, in the order they start
+    head_reason: str | None
 
 
 class LongTaskClient:
@@ -102,7 +121,7 @@ class LongTaskClient:
             raise RunNotFound(f"stack {self.target.stack_name} not found ({code}); deploy it first") from None
         outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
         return Stack(outputs["StateMachineArn"], outputs["ArtifactBucketName"], outputs["RunsTableName"],
-                     outputs["ReaperFunctionName"])  # fmt: skip
+                     outputs["ReaperFunctionName"], outputs.get("QueuesTableName", ""))  # fmt: skip
 
     def execution_arn(self, run_id: str) -> str:
         return f"{self.stack.state_machine_arn.replace(':stateMachine:', ':execution:')}:{run_id}"
@@ -219,8 +238,42 @@ class LongTaskClient:
                     "ExpressionAttributeValues": {":status": {"S": status}}} if status else {}  # fmt: skip
         pages = self.dynamodb.get_paginator("scan").paginate(TableName=self.stack.table, **filtered)
         items = [from_item(item) for page in pages for item in page["Items"]]
-        items.sort(key=lambda item: item.get("launchedAt") or item.get("finishedAt") or "", reverse=True)
+        items.sort(key=lambda item: item.get("launchedAt") or item.get("queuedAt") or item.get("finishedAt") or "",
+                   reverse=True)  # fmt: skip
         return items[:limit]
+
+    def with_positions(self, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Queued runs with their place in their queue's order ("position", 1 first; None: not parked now, e.g.
+        between two tries), in that order."""
+        order: dict[str, dict[str, int]] = {}
+        for run in runs:
+            queue = run.get("queue") or "default"
+            if queue not in order:
+                order[queue] = {w.run_id: n for n, w in enumerate(self.queues.waiters(queue), start=1)}
+        placed = [{**run, "position": order[run.get("queue") or "default"].get(run["runId"])} for run in runs]
+        return sorted(placed, key=lambda run: (run.get("queue") or "", run["position"] or 1_000_000))
+
+    @cached_property
+    def queues(self) -> Queues:
+        """The stack's queues (common/queues.py): caps, slots, waiting runs."""
+        if not self.stack.queues_table:
+            raise LongTaskError(f"stack {self.target.stack_name} has no queues yet; deploy it again")
+        return Queues(self.dynamodb, self.stack.queues_table, self.stepfunctions)
+
+    def queue_views(self) -> list[QueueView]:
+        """Each queue: its caps and usage, its waiting runs in order, and why the first one waits."""
+        views = []
+        for usage in self.queues.all_usage():
+            waiting = [w.run_id for w in self.queues.waiters(usage.name)]
+            head = self.item(waiting[0]) if waiting else None
+            views.append(QueueView(usage, waiting, (head or {}).get("waitReason")))
+        return views
+
+    def set_queue(self, name: str, max_runs: int | Keep | None, max_vcpus: int | Keep | None) -> Usage:
+        """Set a queue's caps (a number), lift them (None) or keep them (KEEP); raising one wakes waiting runs."""
+        current = self.queues.usage(name)
+        return self.queues.set_caps(name, current.max_runs if max_runs is KEEP else max_runs,
+                                    current.max_vcpus if max_vcpus is KEEP else max_vcpus)  # fmt: skip
 
     def abort(self, run_id: str) -> dict[str, Any]:
         """Stop the execution, then have the reaper terminate its instance and settle its record."""

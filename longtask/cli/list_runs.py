@@ -9,39 +9,46 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from ..common.statuses import FINAL, RUNNING
+from ..common.statuses import ACTIVE, FINAL, QUEUED
 from ..errors import UserError
 from .options import Json, connect, print_json, stdout
 from .render import status_text
 
 # in the order they are given up on a narrow terminal: the run id never (it is what every other command takes)
-COLUMNS = ("runId", "status", "exitCode", "costUsd", "launchedAt", "finishedAt", "instanceId")
+COLUMNS = ("runId", "status", "queue", "exitCode", "costUsd", "launchedAt", "finishedAt", "instanceId")
+# a queued run: where it stands and why it waits
+QUEUED_COLUMNS = ("runId", "queue", "priority", "position", "queuedAt", "waitReason")
 Limit = Annotated[int, typer.Option("--limit", "-n", min=1, help="How many runs.")]
-Status = Annotated[str | None, typer.Option("--status", help=f"Only runs with this status ({RUNNING}, "
-                                            f"{', '.join(FINAL)}).")]  # fmt: skip
+STATUSES = (*ACTIVE, *FINAL)
+Status = Annotated[str | None, typer.Option("--status", help=f"Only runs with this status ({', '.join(STATUSES)}); "
+                                            f"{QUEUED} shows each run's position and why it waits.")]  # fmt: skip
 
 
 def list_runs(ctx: typer.Context, limit: Limit = 20, status: Status = None, json_output: Json = False) -> None:
     """List runs, newest first."""
-    if status is not None and status.upper() not in (RUNNING, *FINAL):
-        raise UserError(f"--status {status}: use one of {RUNNING}, {', '.join(FINAL)}")
-    runs = connect(ctx).list_runs(limit, status.upper() if status else None)
+    if status is not None and status.upper() not in STATUSES:
+        raise UserError(f"--status {status}: use one of {', '.join(STATUSES)}")
+    client = connect(ctx)
+    runs = client.list_runs(limit, status.upper() if status else None)
+    columns = COLUMNS
+    if status is not None and status.upper() == QUEUED:
+        runs, columns = client.with_positions(runs), QUEUED_COLUMNS
     if json_output:
         print_json(runs)
         return
-    stdout.print(runs_view(runs, stdout.width))
+    stdout.print(runs_view(runs, stdout.width, columns))
 
 
-def runs_view(runs: list[dict], width: int) -> RenderableType:
+def runs_view(runs: list[dict], width: int, columns: tuple[str, ...] = COLUMNS) -> RenderableType:
     """The runs as a table that fits width, with whole run ids and as many of the other columns as fit; when
     not even the run ids fit, a line per run ("runId status") that the terminal wraps but nothing cuts."""
-    cells = [[_cell(run, column) for column in COLUMNS] for run in runs]
-    shown = len(COLUMNS)
-    while shown > 2 and _width(COLUMNS[:shown], cells) > width:
+    cells = [[_cell(run, column) for column in columns] for run in runs]
+    shown = len(columns)
+    while shown > 2 and _width(columns[:shown], cells) > width:
         shown -= 1
-    if _width(COLUMNS[:2], cells) > width:
+    if _width(columns[:2], cells) > width:
         return Text.from_markup("\n".join(f"{row[0]} {row[1]}" for row in cells), overflow="ignore")
-    table = Table(*COLUMNS[:shown])
+    table = Table(*columns[:shown])
     table.columns[0].no_wrap = True
     for row in cells:
         table.add_row(*row[:shown])

@@ -9,7 +9,7 @@ import sys
 import typer
 
 from ..errors import LongTaskError
-from . import abort, deploy, destroy, doctor, list_runs, local, logs, run, status
+from . import abort, deploy, destroy, doctor, list_runs, local, logs, queue, run, status
 from .grouped_help import GroupedHelpCommand
 from .options import Aws, Profile, Region, StackName, TargetOptions, hoist_target_options, stderr
 
@@ -23,6 +23,7 @@ app.command()(abort.abort)
 app.command()(deploy.deploy)
 app.command()(doctor.doctor)
 app.command()(destroy.destroy)
+app.add_typer(queue.app, name="queue")
 app.add_typer(local.app, name="local")
 
 

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from .options import print_json, stdout
 
-STATUS_STYLES = {"SUCCEEDED": "bold green", "RUNNING": "bold blue", "LAUNCHING": "bold blue"}
+STATUS_STYLES = {"SUCCEEDED": "bold green", "RUNNING": "bold blue", "LAUNCHING": "bold blue", "QUEUED": "bold yellow"}
 SUMMARY_FIELDS = (
     "runId", "status", "exitCode", "reason", "instanceId", "instanceType", "subnetId",
     "launchedAt", "finishedAt", "instanceSeconds", "costUsd", "maxCostUsd", "logUri", "artifactsUri",

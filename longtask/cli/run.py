@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ..client import LongTaskClient
 
 SCRIPT_PANEL, TIMING, INSTANCE, ATTEMPTS = "Script", "Timing", "Instance", "Spot, retries and budget"
+QUEUE = "Queue"
 Script = Annotated[
     str | None,
     typer.Argument(metavar="SCRIPT", help="Bash script: a file, '-' for stdin, or an s3:// URI (or the --input's)."),
@@ -60,6 +61,15 @@ Backoff = Annotated[int | None, typer.Option(
 MaxCost = Annotated[float | None, typer.Option(
     "--max-cost", metavar="USD", help="End the run (BUDGET_EXCEEDED) before its cost passes this.",
     rich_help_panel=ATTEMPTS)]
+Queue = Annotated[str | None, typer.Option(
+    "--queue", metavar="NAME", help="The queue whose caps the run counts against (default: default).",
+    rich_help_panel=QUEUE)]
+Priority = Annotated[int | None, typer.Option(
+    "--priority", metavar="0-1000", help="Higher starts first among the queue's waiting runs (default 500).",
+    rich_help_panel=QUEUE)]
+MaxQueue = Annotated[int | None, typer.Option(
+    "--max-queue", parser=lambda text: 0 if text.strip() == "0" else parse_duration(text), metavar="DURATION",
+    help="How long the run may wait queued, over all attempts (default 6h; 0 fails at once).", rich_help_panel=QUEUE)]
 NoWait = Annotated[bool, typer.Option("--no-wait", help="Print the run id and return at once.", rich_help_panel=OUTPUT)]
 
 
@@ -82,6 +92,9 @@ def run(
     retry_on_exit_code: RetryOn = None,
     retry_backoff: Backoff = None,
     max_cost: MaxCost = None,
+    queue: Queue = None,
+    priority: Priority = None,
+    max_queue: MaxQueue = None,
     json_output: Json = False,
     no_wait: NoWait = False,
 ) -> None:
@@ -91,7 +104,8 @@ def run(
                "associatePublicIpAddress": public_ip, "spot": spot,
                "onDemandAfterInterruptions": on_demand_after_interruptions, "maxCostUsd": max_cost, "retries": retries,
                "retryOnExitCodes": retry_on_exit_code, "retryBackoffSeconds": retry_backoff,
-               "tags": key_values(tag, "--tag")}  # fmt: skip
+               "tags": key_values(tag, "--tag"), "queue": queue, "priority": priority,
+               "maxQueueSeconds": max_queue}  # fmt: skip
     run_input = build_input(script, read_input_document(input_document), options)
     client = connect(ctx)
     run_id = client.start(run_input)
