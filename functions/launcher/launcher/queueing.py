@@ -156,9 +156,11 @@ class Gate:
                         queuedAt=self.carry.queuedAt or iso_utc(self.now))  # fmt: skip
         waited = carry.waited(self.now)
         left = self.ticket.max_queue_seconds - waited
+        if self.ticket.max_queue_seconds == 0:
+            raise LaunchFailed(f"{refusal.reason} (maxQueueSeconds is 0: the run does not wait)")
         if left <= 0:
-            raise LaunchFailed(f"queued {waited} s in all, the run's maxQueueSeconds "
-                               f"({self.ticket.max_queue_seconds}); last: {refusal.reason}")  # fmt: skip
+            raise LaunchFailed(f"{refusal.reason}; so still after {waited} s queued, the run's maxQueueSeconds "
+                               f"({self.ticket.max_queue_seconds})")  # fmt: skip
         if refusal.for_slot:
             retry = QUEUE_RETRY_SECONDS
         else:
