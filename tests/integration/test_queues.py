@@ -153,8 +153,8 @@ def test_a_family_quota_too_small_for_the_type_fails_at_once_naming_it(client: L
 
 @pytest.mark.exclusive  # the account's EC2 token buckets
 @pytest.mark.slow(seconds=120)
-def test_forty_runs_at_once_through_a_small_run_instances_bucket_all_launch(client: LongTaskClient,
-                                                                            engine_limits: Callable) -> None:  # fmt: skip
+def test_forty_runs_through_a_small_run_instances_bucket_all_launch(client: LongTaskClient,
+                                                                    engine_limits: Callable) -> None:  # fmt: skip
     engine_limits({"buckets": {"RunInstances": {"size": 10, "refill": 1}}})
     run_ids = [client.start({"script": "echo hi", "instanceTypes": ["t3a.nano"]}) for _ in range(40)]
     records = client.wait_all(run_ids)

@@ -43,9 +43,10 @@ class Carry:
     queue: str | None = None  # the rest: set while the run waits
     priority: int | None = None
     since: str | None = None  # when this attempt's wait began ("" for a relaunch: the head of its priority)
-    queuedAt: str | None = None
+    queuedAt: str | None = None  # when the run first waited, for its record
     tries: int = 0
     reason: str | None = None
+    forSlot: bool = True  # a freed slot wakes the run; else only its timer does (quota, capacity)
     retrySeconds: int | None = None
     waitEntry: str | None = None
     freed: str | None = None  # the queue's `freed` count when the launch was refused (Wait For Slot's condition)

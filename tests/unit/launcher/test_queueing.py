@@ -1,0 +1,170 @@
+"""Launching through a queue, against moto: slots within caps, waits in rank order, quota refusals that wait, and
+a slot given back on every path that launches nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from botocore.stub import Stubber
+from common.queues import Queues, wait_entry
+from launcher.capacity import Capacity
+from launcher.errors import LaunchFailed
+from launcher.instances import Launched, NoCapacity, Option
+from launcher.queueing import Carry, Gate, Queued, Ticket
+
+from ..conftest import QUEUES_TABLE
+
+NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+ARN = "arn:aws:states:us-east-1:123456789012:execution:longtask:"
+NANO = [Option("t3a.nano")]  # 2 vCPUs
+
+
+class Quotas:
+    """Service Quotas as the account answers (moto has none)."""
+
+    def __init__(self, values: dict[str, float]) -> None:
+        self.values = values
+
+    def get_service_quota(self, ServiceCode: str, QuotaCode: str) -> dict[str, Any]:
+        return {"Quota": {"Value": self.values[QuotaCode]}}
+
+
+class Woken:
+    """Step Functions taking task tokens."""
+
+    def __init__(self) -> None:
+        self.tokens: list[str] = []
+
+    def send_task_success(self, taskToken: str, output: str) -> None:
+        self.tokens.append(taskToken)
+
+
+@pytest.fixture
+def queues(aws: dict[str, Any]) -> Queues:
+    return Queues(aws["dynamodb"], QUEUES_TABLE, sleep=lambda _: None)
+
+
+def gate(aws: dict[str, Any], queues: Queues, run_id: str, queue: str = "q", priority: int = 500,
+         quota: float = 64, carry: Carry | None = None) -> Gate:  # fmt: skip
+    capacity = Capacity(aws["ec2"], Quotas({"L-1216C47A": quota, "L-34B43A08": quota}))
+    return Gate(queues, capacity, Ticket(queue, priority, 3600), run_id, ARN + run_id, carry or Carry(), NOW)
+
+
+def launches(instance_id: str) -> Any:
+    return lambda options: Launched(instance_id, options[0].instance_type, "subnet-1")
+
+
+def test_a_queue_never_holds_more_slots_than_its_cap(aws: dict[str, Any], queues: Queues) -> None:
+    queues.set_caps("q", 2, None)
+    gate(aws, queues, "a").launch(NANO, launches("i-a"))
+    gate(aws, queues, "b").launch(NANO, launches("i-b"))
+    with pytest.raises(Queued, match=r"^queue q: 2 of 2 runs$") as refused:
+        gate(aws, queues, "c").launch(NANO, launches("i-c"))
+    assert refused.value.for_slot
+    assert (queues.usage("q").running, queues.usage("q").vcpus) == (2, 4)
+    assert queues.slot("q", "a").instance_id == "i-a"
+
+
+def test_a_slot_is_taken_once_and_given_back_once(queues: Queues, aws: dict[str, Any]) -> None:
+    assert queues.acquire("q", "a", ARN + "a", 2) is None
+    assert queues.acquire("q", "a", ARN + "a", 2) is None  # a retried launch holds the same slot
+    assert queues.usage("q").running == 1
+    assert queues.release("q", "a", wake=False)
+    assert not queues.release("q", "a", wake=False)  # nothing left to give back
+    assert (queues.usage("q").running, queues.usage("q").vcpus) == (0, 0)
+
+
+def test_a_vcpu_cap_counts_the_types_launched(aws: dict[str, Any], queues: Queues) -> None:
+    queues.set_caps("q", None, 4)
+    gate(aws, queues, "a").launch([Option("t3a.nano")], launches("i-a"))  # 2
+    with pytest.raises(Queued, match=r"^queue q: 2 of 4 vCPUs in use, 4 more needed$"):
+        gate(aws, queues, "b").launch([Option("t3a.xlarge")], launches("i-b"))  # 4
+
+
+def test_a_type_larger_than_the_queue_allows_fails_at_once(aws: dict[str, Any], queues: Queues) -> None:
+    queues.set_caps("q", None, 2)
+    with pytest.raises(LaunchFailed, match=r"t3a\.xlarge needs 4 vCPUs and queue q allows 2"):
+        gate(aws, queues, "a").launch([Option("t3a.xlarge")], launches("i-a"))
+    assert queues.usage("q").running == 0
+
+
+def test_waiting_runs_rank_by_priority_then_age(queues: Queues, aws: dict[str, Any]) -> None:
+    for entry, run_id in ((wait_entry(500, "2026-12-07T10:00:00Z", "old"), "old"),
+                          (wait_entry(900, "2026-12-07T11:00:00Z", "urgent"), "urgent"),
+                          (wait_entry(500, "", "relaunch"), "relaunch")):  # fmt: skip
+        aws["dynamodb"].put_item(TableName=QUEUES_TABLE, Item={"queue": {"S": "q"}, "entry": {"S": entry},
+                                 "runId": {"S": run_id}, "taskToken": {"S": "t-" + run_id}})  # fmt: skip
+    assert [w.run_id for w in queues.waiters("q")] == ["urgent", "relaunch", "old"]
+    assert [w.run_id for w in queues.waiters("q", before=wait_entry(500, "2026-12-07T09:00:00Z", "new"))] == [
+        "urgent", "relaunch"]  # fmt: skip
+
+
+def test_a_new_run_waits_behind_those_ranked_before_it(aws: dict[str, Any], queues: Queues) -> None:
+    queues.set_caps("q", 1, None)
+    gate(aws, queues, "a").launch(NANO, launches("i-a"))
+    entry = wait_entry(900, "2026-12-07T11:00:00Z", "urgent")
+    aws["dynamodb"].put_item(TableName=QUEUES_TABLE, Item={"queue": {"S": "q"}, "entry": {"S": entry},
+                             "runId": {"S": "urgent"}, "taskToken": {"S": "t"}})  # fmt: skip
+    queues.release("q", "a", wake=False)  # room, but the urgent run is ahead: it is woken, and goes first
+    queues.stepfunctions = Woken()
+    with pytest.raises(Queued, match="runs of higher rank wait ahead"):
+        gate(aws, queues, "b", priority=100).launch(NANO, launches("i-b"))
+    assert queues.stepfunctions.tokens == ["t"]
+    assert queues.slot("q", "b") is None
+
+
+def test_a_quota_that_would_refuse_the_launch_queues_without_calling_ec2(aws: dict[str, Any], queues: Queues
+                                                                       ) -> None:  # fmt: skip
+    aws["ec2"].run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1, InstanceType="t3a.nano")
+    called = []
+    with pytest.raises(Queued, match=r"^vCPU quota for Standard on-demand: 2 of 2 in use$") as refused:
+        gate(aws, queues, "a", quota=2).launch(NANO, lambda options: called.append(options))
+    assert not refused.value.for_slot
+    assert called == []
+    assert queues.usage("q").running == 0  # the slot went back
+
+
+def test_no_capacity_anywhere_gives_the_slot_back(aws: dict[str, Any], queues: Queues) -> None:
+    def refused(options: list[Option]) -> Launched:
+        raise NoCapacity("no capacity for t3a.nano")
+
+    with pytest.raises(Queued, match=r"^no capacity for t3a\.nano$"):
+        gate(aws, queues, "a").launch(NANO, refused)
+    assert queues.slot("q", "a") is None
+
+
+def test_a_type_whose_quota_is_smaller_than_one_instance_fails_naming_the_quota(aws: dict[str, Any],
+                                                                                queues: Queues) -> None:  # fmt: skip
+    with pytest.raises(LaunchFailed, match=r"t3a.nano needs 2 vCPUs and the quota L-1216C47A \(Standard on-demand\) "
+                                           "is 0; ask for more in Service Quotas"):  # fmt: skip
+        gate(aws, queues, "a", quota=0).launch(NANO, launches("i-a"))
+
+
+def test_the_carry_of_a_wait_bounds_it_by_max_queue_seconds(aws: dict[str, Any], queues: Queues) -> None:
+    waiting = gate(aws, queues, "a").queued(Queued("no capacity for t3a.nano", for_slot=False))
+    assert (waiting.retrySeconds, waiting.tries, waiting.queuedAt) == (15, 1, "2026-12-07T12:00:00Z")
+    assert waiting.wait_reason() == "no capacity for t3a.nano; next try in 15 s"
+    later = Gate(queues, Capacity(aws["ec2"], Quotas({})), Ticket("q", 500, 3600), "a", ARN + "a", waiting,
+                 datetime(2026, 12, 7, 13, 0, 1, tzinfo=UTC))  # fmt: skip
+    with pytest.raises(LaunchFailed, match=r"so still after 3601 s queued, the run's maxQueueSeconds \(3600\)"):
+        later.queued(Queued("no capacity for t3a.nano", for_slot=False))
+
+
+def test_waking_skips_runs_whose_wait_is_over(aws: dict[str, Any]) -> None:
+    import boto3
+    from botocore.exceptions import ClientError  # noqa: F401 (the stub raises it)
+
+    stepfunctions = boto3.client("stepfunctions", region_name="us-east-1")
+    queues = Queues(aws["dynamodb"], QUEUES_TABLE, stepfunctions, sleep=lambda _: None)
+    for rank, run_id in ((100, "gone"), (500, "waiting")):
+        aws["dynamodb"].put_item(TableName=QUEUES_TABLE, Item={
+            "queue": {"S": "q"}, "entry": {"S": wait_entry(1000 - rank, "t", run_id)}, "runId": {"S": run_id},
+            "taskToken": {"S": "token-" + run_id}})  # fmt: skip
+    with Stubber(stepfunctions) as stub:
+        stub.add_client_error("send_task_success", "TaskTimedOut", expected_params={"taskToken": "token-gone",
+                                                                                   "output": "{}"})  # fmt: skip
+        stub.add_response("send_task_success", {}, {"taskToken": "token-waiting", "output": "{}"})
+        assert queues.wake("q", 1) == 1
+    assert queues.waiters("q") == []
