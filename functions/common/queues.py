@@ -4,8 +4,10 @@ One DynamoDB table of the stack (QueuesTable), keyed by `queue` and `entry`:
 - `queue`: the queue's caps (maxRuns, maxVcpus; absent: no cap) and its usage (running, vcpus); `version` changes
   with every write, `freed` whenever room is made (a release, a smaller slot, a raised cap);
 - `slot#<runId>`: a run's slot, held from before its launch until its instance has ended;
-- `wait#<rank>`: a waiting run's task token (written by the workflow's Wait For Slot state), ranked by priority,
-  then age; never copied into a record or an event.
+- `wait#<rank>`: the task token of a run waiting for a slot (written by the workflow's Wait For Slot state), ranked
+  by priority, then age; never copied into a record or an event;
+- `retry#<rank>`: that of a run waiting for a vCPU quota or capacity, which only its timer wakes: it does not hold
+  up the queue's order (another run may need another type, or fit what is left).
 A slot is taken and given back in one transaction with the queue's usage, conditioned on the version read: no cap
 is exceeded even by runs that start in the same millisecond, and a slot is counted once.
 """
@@ -30,6 +32,7 @@ QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 QUEUE_ENTRY = "queue"
 SLOT = "slot#"
 WAIT = "wait#"
+RETRY = "retry#"
 RELAUNCH_SINCE = ""  # a relaunch waits at the head of its priority: its rank sorts before every timestamp
 CONFLICT_TRIES = 20  # optimistic writes tried again while other runs change the queue at the same moment
 # a task token that no longer waits: its execution moved on (a timer fired) or ended
@@ -92,9 +95,9 @@ def check_queue_name(name: str) -> str:
     return name
 
 
-def wait_entry(priority: int, since: str, run_id: str) -> str:
+def wait_entry(priority: int, since: str, run_id: str, for_slot: bool = True) -> str:
     """A waiting run's sort key: higher priority first, then the oldest (`since`), then the run id."""
-    return f"{WAIT}{MAX_PRIORITY - priority:04d}#{since}#{run_id}"
+    return f"{WAIT if for_slot else RETRY}{MAX_PRIORITY - priority:04d}#{since}#{run_id}"
 
 
 class Queues:

@@ -18,6 +18,12 @@ from longtask.waiting import poll_condition
 from .support import assert_final, instances_of
 
 SHORT = "sleep 1\necho done\n"
+# holds its slot until the test puts runs/<run id>/release (the instance may read its run's prefix)
+HOLD = 'until aws s3 ls "s3://$LONGTASK_BUCKET/$LONGTASK_PREFIX/release" >/dev/null 2>&1; do sleep 0.5; done\n'
+
+
+def release(client: LongTaskClient, run_id: str) -> None:
+    client.s3.put_object(Bucket=client.stack.bucket, Key=f"runs/{run_id}/release", Body=b"")
 
 
 def queue_name() -> str:
@@ -67,14 +73,17 @@ def test_thirty_runs_in_a_queue_of_five_never_exceed_it_and_start_by_priority(cl
     client.set_queue(queue, 5, None)
     started: list[str] = []
     with peak_of_instances_up(client, lambda: list(started)) as peak:
-        holders = [client.start({"script": "sleep 12", "queue": queue}) for _ in range(5)]
+        holders = [client.start({"script": HOLD, "queue": queue}) for _ in range(5)]
         started += holders
         assert poll_condition(lambda: all((client.item(r) or {}).get("status") == "RUNNING" for r in holders), 60)
         low = [client.start({"script": SHORT, "queue": queue, "priority": 100}) for _ in range(13)]
         high = [client.start({"script": SHORT, "queue": queue, "priority": 900}) for _ in range(12)]
         started += low + high
-        assert poll_condition(lambda: (client.item(low[-1]) or {}).get("status") == "QUEUED", 30)
-        assert "queue " + queue in client.item(low[-1])["waitReason"]
+        # the order is among runs that wait: all of them do before a slot frees
+        assert poll_condition(lambda: len(client.queues.waiters(queue)) == 25, 90)
+        assert client.item(low[-1])["waitReason"] == f"queue {queue}: 5 of 5 runs"
+        for holder in holders:
+            release(client, holder)
         records = client.wait_all(started)
     assert [r["status"] for r in records] == ["SUCCEEDED"] * 30
     assert peak[0] == 5  # full, never over

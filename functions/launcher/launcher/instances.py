@@ -11,6 +11,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 from common.tags import EXECUTION_ARN
+from common.vcpu_quotas import group_name
 
 from .errors import InvalidInput, LaunchFailed
 
@@ -217,16 +218,19 @@ def _cause(code: str, error: ClientError, attempts: list[str]) -> str:
 
 def _refused(refusals: list[tuple[Option, str]]) -> str:
     """Why no option launched, in words: "no capacity for c7i.large in 3 subnets; VcpuLimitExceeded for m7i.large"."""
-    by_reason: dict[tuple[str, str], set[str | None]] = {}
+    by_reason: dict[tuple[str, str, bool], set[str | None]] = {}
     for option, code in refusals:
-        by_reason.setdefault((code, option.instance_type), set()).add(option.subnet_id)
+        spot = option.spot and code in QUOTA  # Spot and on demand count against quotas of their own
+        by_reason.setdefault((code, option.instance_type, spot), set()).add(option.subnet_id)
     parts = []
-    for (code, instance_type), subnets in by_reason.items():
+    for (code, instance_type, spot), subnets in by_reason.items():
         where = f" in {len(subnets)} subnets" if len(subnets) > 1 else ""
         if code == "InsufficientInstanceCapacity":
             parts.append(f"no capacity for {instance_type}{where}")
         elif code in THROTTLED:
             parts.append(f"EC2 throttled RunInstances for {instance_type} ({code}, {THROTTLE_ATTEMPTS} tries)")
+        elif code in QUOTA:
+            parts.append(f"vCPU quota for {group_name(instance_type, spot)}: EC2 refused {instance_type} ({code})")
         else:
             parts.append(f"{code} for {instance_type}{where}")
-    return "; ".join(parts) or "no option to launch"
+    return "; ".join(dict.fromkeys(parts)) or "no option to launch"

@@ -169,8 +169,9 @@ class Gate:
         retry = max(min(retry, left), 1)
         usage = self.queues.usage(self.ticket.queue)
         expires = int(self.now.timestamp()) + retry + WAIT_ENTRY_GRACE_SECONDS
+        entry = self.entry if refusal.for_slot else wait_entry(self.ticket.priority, self.since, self.run_id, False)
         return replace(carry, tries=carry.tries + 1, reason=refusal.reason, forSlot=refusal.for_slot,
-                       retrySeconds=retry, waitEntry=self.entry, freed=str(usage.freed),
+                       retrySeconds=retry, waitEntry=entry, freed=str(usage.freed),
                        waitExpiresAt=str(expires))  # fmt: skip
 
     def waited_seconds(self) -> int:
