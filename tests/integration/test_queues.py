@@ -19,7 +19,7 @@ from .support import assert_final, instances_of
 
 SHORT = "sleep 1\necho done\n"
 # holds its slot until the test puts runs/<run id>/release (the instance may read its run's prefix)
-HOLD = 'until aws s3 ls "s3://$LONGTASK_BUCKET/$LONGTASK_PREFIX/release" >/dev/null 2>&1; do sleep 0.5; done\n'
+HOLD = 'until aws s3 cp "s3://$LONGTASK_BUCKET/$LONGTASK_PREFIX/release" - >/dev/null 2>&1; do sleep 0.5; done\n'
 
 
 def release(client: LongTaskClient, run_id: str) -> None:
