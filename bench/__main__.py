@@ -14,7 +14,7 @@ from rich.table import Table
 
 from longtask.client import LongTaskClient
 
-from . import cli_time, concurrency, cost_model, detection, latency, launcher_time, redeploy
+from . import cli_time, concurrency, cost_model, detection, latency, launcher_time, queues, redeploy
 
 STACK = "longtask-bench"
 RESULTS = Path(__file__).with_name("results")
@@ -99,7 +99,8 @@ def main() -> None:
         console.print(table("7. Redeploy after a one-line change to one function (and back)", [redeployed]))
         state = engine.status(paths)
         pids = {"engine": state.localstack_pid, "agent": state.agent_pid}
-        crowd = [concurrency.concurrent_runs(client, n, pids) for n in (1, 10, 50)]
+        crowd = concurrency.with_quota_for(paths, 50, lambda: [concurrency.concurrent_runs(client, n, pids)
+                                                                for n in (1, 10, 50)])  # fmt: skip
         console.print(table("2. Concurrent runs of a 2-second script", crowd))
         console.print(table("0. Speed goals (issue 15): now, and as measured when they were set", goals(
             help_time["median s"], run_time["median s"], warm["median"], cold["total s"],
@@ -112,6 +113,13 @@ def main() -> None:
         console.print(table("3. Measured per poll, naive fixed loop", [naive]))
         console.print(table("3. Projected on AWS (30 s doubling to 3,600 s vs naive fixed 30 s)",
                             cost_model.project(design, naive)))  # fmt: skip
+        console.print(table("8. Queues: 200 runs of 5 s into a queue of 20", [queues.fan_out(client)]))
+        console.print(table("8. Queues: a freed slot → the next run's launch (queue of 1)",
+                            [queues.slot_handover(client)]))  # fmt: skip
+        console.print(table("8. Queues: state transitions while waiting (per cycle measured; per hour scaled)",
+                            [queues.transitions_while_waiting(client)]))  # fmt: skip
+        console.print(table("8. Queues: a launch storm paced by EC2's RunInstances bucket",
+                            [queues.launch_storm(client)]))  # fmt: skip
         agent_log = paths.logs / "agent.log"
         seen = [*detection.detection(client, agent_log), detection.naive_detection(client, agent_log)]
         console.print(table("5. Detection: a run's end → the workflow sees it (pollSeconds 300; naive 30 s)", seen))

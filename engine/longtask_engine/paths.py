@@ -93,5 +93,10 @@ class EnginePaths:
         """Quotas and EC2 token buckets a test sets instead of AWS's (in_localstack/limits.py)."""
         return self.state / "limits.json"
 
+    @property
+    def throttled_file(self) -> Path:
+        """EC2 requests the engine refused with RequestLimitExceeded, by action (in_localstack/limits.py)."""
+        return self.state / "throttled.json"
+
     def pid_file(self, name: str) -> Path:
         return self.state / f"{name}.pid"

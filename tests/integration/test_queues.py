@@ -165,6 +165,9 @@ def test_a_family_quota_too_small_for_the_type_fails_at_once_naming_it(client: L
 def test_forty_runs_through_a_small_run_instances_bucket_all_launch(client: LongTaskClient,
                                                                     engine_limits: Callable) -> None:  # fmt: skip
     engine_limits({"buckets": {"RunInstances": {"size": 10, "refill": 1}}})
+    throttled = EnginePaths.default().throttled_file
+    before = json.loads(throttled.read_text()).get("RunInstances", 0) if throttled.exists() else 0
     run_ids = [client.start({"script": "echo hi", "instanceTypes": ["t3a.nano"]}) for _ in range(40)]
     records = client.wait_all(run_ids)
     assert [r["status"] for r in records] == ["SUCCEEDED"] * 40
+    assert json.loads(throttled.read_text())["RunInstances"] > before  # EC2 did refuse some: they waited

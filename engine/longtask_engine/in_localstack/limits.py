@@ -5,6 +5,7 @@ Amazon EC2 API" describes them (https://docs.aws.amazon.com/ec2/latest/devguide/
 request bucket per API action, and for RunInstances and TerminateInstances a resource bucket per instance. Tests set
 other values in the limits file (LONGTASK_LIMITS_FILE, JSON: {"quotas": {"L-1216C47A": 4}, "buckets":
 {"RunInstances": {"size": 10, "refill": 1}, "RunInstances/instances": {...}}}); a new file starts full buckets.
+Each refused request is counted by action in `throttled.json` beside it, for tests and benchmarks.
 Standard library only: it runs inside LocalStack.
 """
 
@@ -84,6 +85,25 @@ def bucket_shape(name: str) -> tuple[float, float]:
 class _Bucket:
     tokens: float
     at: float
+
+
+def throttled_file() -> Path | None:
+    path = os.environ.get(LIMITS_ENV)
+    return Path(path).with_name("throttled.json") if path else None
+
+
+def count_throttled(action: str) -> None:
+    """Count one refused request of `action` (the file is rewritten whole: refusals are few a second)."""
+    path = throttled_file()
+    if path is None:
+        return
+    with _COUNT_LOCK:
+        counts = json.loads(path.read_text()) if path.exists() else {}
+        counts[action] = counts.get(action, 0) + 1
+        path.write_text(json.dumps(counts))
+
+
+_COUNT_LOCK = threading.Lock()
 
 
 class TokenBuckets:

@@ -25,7 +25,12 @@ THROTTLE_BASE_DELAY_SECONDS = 1.0
 
 
 class NoCapacity(Exception):
-    """Every option was refused for quota, capacity or throttling: the run may wait and try again."""
+    """Every option was refused for quota, capacity or throttling: the run may wait and try again. `throttled`:
+    only throttling refused them (EC2's buckets refill within seconds)."""
+
+    def __init__(self, reason: str, throttled: bool = False) -> None:
+        super().__init__(reason)
+        self.throttled = throttled
 
 
 @dataclass(frozen=True)
@@ -150,7 +155,7 @@ def launch(
         raise InvalidInput(f"instanceTypes: no type fits the image {spec.image_id} "
                            f"({'; '.join(sorted(set(wrong_architecture.values())))}); name types of the image's "
                            "architecture, or an image of theirs")  # fmt: skip
-    raise NoCapacity(_refused(refusals))
+    raise NoCapacity(_refused(refusals), throttled=bool(refusals) and all(c in THROTTLED for _, c in refusals))
 
 
 def launch_options(instance_types: list[str], subnet_ids: list[str], spot: bool) -> list[Option]:

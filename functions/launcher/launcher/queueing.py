@@ -7,6 +7,7 @@ interruptions, spend) and, while it waits, why and until when. Its task token ne
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
@@ -20,16 +21,17 @@ from .errors import LaunchFailed
 from .instances import Launched, NoCapacity, Option
 
 QUEUE_RETRY_SECONDS = 600  # a run waiting for a slot is woken when one frees; this is the safety net
-FIRST_RETRY_SECONDS = 15  # then doubling, for quota and capacity (nothing wakes those runs but time)
+FIRST_RETRY_SECONDS = 30  # then doubling to QUEUE_RETRY_SECONDS, for quota and capacity (only time wakes those)
+THROTTLED_RETRY_SECONDS = (5, 20)  # EC2's buckets refill by the second: a throttled run tries again soon, jittered
 WAIT_ENTRY_GRACE_SECONDS = 3600  # a wait entry outlives its timer this long before DynamoDB's TTL removes it
 
 
 class Queued(Exception):
     """The run cannot launch now and waits: `reason` in words; `for_slot` when a freed slot is what it awaits."""
 
-    def __init__(self, reason: str, for_slot: bool) -> None:
+    def __init__(self, reason: str, for_slot: bool, throttled: bool = False) -> None:
         super().__init__(reason)
-        self.reason, self.for_slot = reason, for_slot
+        self.reason, self.for_slot, self.throttled = reason, for_slot, throttled
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,7 @@ class Gate:
             try:
                 launched = launch_one(allowed)
             except NoCapacity as refused:
-                raise Queued(str(refused), for_slot=False) from None
+                raise Queued(str(refused), for_slot=False, throttled=refused.throttled) from None
         except BaseException:
             self.queues.release(queue, self.run_id, wake=False)  # the runs behind would meet the same refusal
             raise
@@ -164,6 +166,8 @@ class Gate:
                                f"({self.ticket.max_queue_seconds})")  # fmt: skip
         if refusal.for_slot:
             retry = QUEUE_RETRY_SECONDS
+        elif refusal.throttled:
+            retry = random.randint(*THROTTLED_RETRY_SECONDS)
         else:
             retry = min(FIRST_RETRY_SECONDS * 2**carry.tries, QUEUE_RETRY_SECONDS)
         retry = max(min(retry, left), 1)

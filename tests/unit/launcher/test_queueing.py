@@ -144,8 +144,8 @@ def test_a_type_whose_quota_is_smaller_than_one_instance_fails_naming_the_quota(
 
 def test_the_carry_of_a_wait_bounds_it_by_max_queue_seconds(aws: dict[str, Any], queues: Queues) -> None:
     waiting = gate(aws, queues, "a").queued(Queued("no capacity for t3a.nano", for_slot=False))
-    assert (waiting.retrySeconds, waiting.tries, waiting.queuedAt) == (15, 1, "2026-12-07T12:00:00Z")
-    assert waiting.wait_reason() == "no capacity for t3a.nano; next try in 15 s"
+    assert (waiting.retrySeconds, waiting.tries, waiting.queuedAt) == (30, 1, "2026-12-07T12:00:00Z")
+    assert waiting.wait_reason() == "no capacity for t3a.nano; next try in 30 s"
     later = Gate(queues, Capacity(aws["ec2"], Quotas({})), Ticket("q", 500, 3600), "a", ARN + "a", waiting,
                  datetime(2026, 12, 7, 13, 0, 1, tzinfo=UTC))  # fmt: skip
     with pytest.raises(LaunchFailed, match=r"so still after 3601 s queued, the run's maxQueueSeconds \(3600\)"):

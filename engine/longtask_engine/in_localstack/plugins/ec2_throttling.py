@@ -13,7 +13,7 @@ from typing import Any
 
 from localstack.runtime import hooks
 
-from longtask_engine.in_localstack.limits import AGENT_USER_AGENT, RESOURCE, TokenBuckets
+from longtask_engine.in_localstack.limits import AGENT_USER_AGENT, RESOURCE, TokenBuckets, count_throttled
 
 
 def wanted_tokens(operation: str, request: dict[str, Any]) -> dict[str, int]:
@@ -37,6 +37,7 @@ def make_handler(buckets: TokenBuckets) -> Any:
         lacking = buckets.take(context.account_id, context.region,
                                wanted_tokens(context.operation.name, context.service_request or {}))  # fmt: skip
         if lacking is not None:
+            count_throttled(context.operation.name)
             raise CommonServiceException("RequestLimitExceeded", "Request limit exceeded.", status_code=503)
 
     return throttle
