@@ -13,6 +13,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .client import Target
+from .common.capacity import Capacity
 from .common.network import default_subnet, described_subnets, internet_reach, s3_reach
 from .common.vcpu_quotas import quota_codes
 from .deployment import deployed_digest
@@ -160,7 +161,10 @@ class Doctor:
             yield Check(f"{name} offered", bool(where), detail)
 
     def check_quota(self, plan: Plan) -> Iterator[Check]:
+        """Each type's vCPU quota (on demand, and Spot when asked for) against one instance of it, with the vCPUs
+        the account's instances use now (the launcher's own view: common/capacity.py)."""
         quotas = self.target.client("service-quotas")
+        capacity = Capacity(self.ec2, quotas)
         for instance_type in self._types(plan.instance_types):
             name, vcpus = instance_type["InstanceType"], instance_type["VCpuInfo"]["DefaultVCpus"]
             codes = quota_codes(name)
@@ -172,7 +176,10 @@ class Doctor:
                     continue
                 quota = quotas.get_service_quota(ServiceCode="ec2", QuotaCode=code)["Quota"]
                 fits = quota["Value"] >= vcpus
-                detail = f"{quota['QuotaName']}: {quota['Value']:g} vCPUs, {name} needs {vcpus}"
+                used = capacity.in_use(name, market == "Spot")
+                detail = f"{quota['QuotaName']}: {used} of {quota['Value']:g} vCPUs in use, {name} needs {vcpus}"
+                if fits and used + vcpus > quota["Value"]:
+                    detail += "; runs wait QUEUED until some end"
                 yield Check(f"{market} vCPU quota for {name}", fits,
                             detail + ("" if fits else f"; ask for more (Service Quotas, {code})"))
 

@@ -48,3 +48,4 @@ def test_doctor_is_red_for_a_quota_too_small_and_says_which(longtask: Any) -> No
     assert result.exit_code == 1
     quota = checks(result)["On-Demand vCPU quota for p5.48xlarge"]
     assert quota["ok"] is False and "needs 192" in quota["detail"] and "L-417A185B" in quota["detail"], quota
+    assert "0 of 0 vCPUs in use" in quota["detail"]  # what the account's instances use now, beside the quota

@@ -10,13 +10,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 from botocore.exceptions import ClientError
+from common.capacity import Capacity
 from common.clients import client
 from common.events import state_change
 from common.pricing import Prices
 from common.queues import Queues
 from common.statuses import QUEUED, RUNNING
 
-from .capacity import Capacity
 from .queueing import Carry
 from .runs import Attempt, Execution, Queueing, start_run
 from .settings import Settings

@@ -13,10 +13,10 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from common.capacity import Capacity
 from common.queues import RELAUNCH_SINCE, Queues, wait_entry
 from common.timestamps import iso_utc, parse_iso_utc
 
-from .capacity import Capacity
 from .errors import LaunchFailed
 from .instances import Launched, NoCapacity, Option
 

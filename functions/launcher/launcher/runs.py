@@ -9,6 +9,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 from common import tags as tag
+from common.capacity import Capacity
 from common.keys import RUNS_PREFIX, STAGED_SCRIPT, RunKeys, s3_uri, split_s3_uri
 from common.launch import DeadlineSource, Launch
 from common.network import default_subnet, described_subnets, public_ip_on_launch, s3_reach
@@ -19,7 +20,6 @@ from common.statuses import QUEUED, RUNNING
 from common.timestamps import iso_utc
 
 from .budget import budget_for, refuse_a_budget_too_small
-from .capacity import Capacity
 from .errors import InvalidInput, LaunchFailed
 from .instances import LaunchSpec, find_launched, launch, launch_options
 from .queueing import Carry, Gate, Queued, Ticket

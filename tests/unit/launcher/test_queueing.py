@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 from botocore.stub import Stubber
+from common.capacity import Capacity
 from common.queues import Queues, wait_entry
-from launcher.capacity import Capacity
 from launcher.errors import LaunchFailed
 from launcher.instances import Launched, NoCapacity, Option
 from launcher.queueing import Carry, Gate, Queued, Ticket

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
-from common.vcpu_quotas import group_name, quota_code
+
+from .vcpu_quotas import group_name, quota_code
 
 # how long what was read stays good: instances in use change with every launch and end; quotas rarely
 IN_USE_SECONDS = 10.0
