@@ -20,7 +20,7 @@ from .common.execution import carried_record, settled_record
 from .common.keys import STAGED_SCRIPT, RunKeys, live_log_attempt, split_s3_uri
 from .common.queues import Queues, Usage
 from .common.record import from_item
-from .common.statuses import ERROR_NAMES, EXECUTION_ENDED, RUNNING
+from .common.statuses import ACTIVE, ERROR_NAMES, EXECUTION_ENDED, RUNNING
 from .errors import LongTaskError, RunNotFound
 from .waiting import poll_condition
 
@@ -71,7 +71,7 @@ class Stack:
     bucket: str
     table: str
     reaper_function: str
-    queues_table: str
+    queues_table: str = ""  # a stack deployed before queues has none
 
 
 def new_run_id() -> str:
@@ -162,13 +162,13 @@ class LongTaskClient:
 
     def record(self, run_id: str) -> dict[str, Any]:
         """The run record: the one the ended execution carries, else what the table says (LAUNCHING before the
-        first record); for an ended execution whose item is still RUNNING, what the reaper will write."""
+        first record); for an ended execution whose item is still QUEUED or RUNNING, what the reaper will write."""
         execution = self.execution(run_id)
         carried = carried_record(execution)
         if carried is not None:
             return carried
         item = self.item(run_id)
-        if execution["status"] in EXECUTION_ENDED and (item is None or item.get("status") == RUNNING):
+        if execution["status"] in EXECUTION_ENDED and (item is None or item.get("status") in ACTIVE):
             return settled_record(execution, item, datetime.now(UTC))
         return item or {"runId": run_id, "status": "LAUNCHING"}
 

@@ -144,7 +144,7 @@ def start_run(
             try:
                 launched = gate.launch(options, lambda allowed: launch(ec2, spec, allowed))
             except Queued as refusal:
-                return _queued(run_id, run_input, gate.queued(refusal))
+                return _queued(execution, run_input, gate.queued(refusal))
     subnet = _subnet_of(ec2, launched.subnet_id, subnets)
     public_ip = public_ip_on_launch(subnet, run_input.associate_public_ip_address)
     deadline_source, budget = DeadlineSource.TIMEOUT, {}
@@ -193,10 +193,12 @@ def start_run(
     return {"launch": run, "record": record, "item": to_item(record), "carry": None}
 
 
-def _queued(run_id: str, run_input: RunInput, carry: Carry) -> dict[str, Any]:
-    """What the workflow carries on with while the run waits: no launch, a QUEUED record, the carry."""
-    record = build_record(run_id, QUEUED, None, queue=run_input.queue, priority=run_input.priority,
-                          queuedAt=carry.queuedAt, waitReason=carry.wait_reason())  # fmt: skip
+def _queued(execution: Execution, run_input: RunInput, carry: Carry) -> dict[str, Any]:
+    """What the workflow carries on with while the run waits: no launch, a QUEUED record (its execution, for the
+    reaper to settle it), the carry."""
+    record = build_record(execution.name, QUEUED, None, executionArn=execution.arn, queue=run_input.queue,
+                          priority=run_input.priority, queuedAt=carry.queuedAt,
+                          waitReason=carry.wait_reason())  # fmt: skip
     return {"launch": None, "record": record, "item": to_item(record), "carry": carry.as_dict()}
 
 

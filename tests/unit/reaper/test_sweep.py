@@ -13,7 +13,7 @@ from common.queues import Queues
 from common.record import from_item
 from common.timestamps import iso_utc
 from moto import mock_aws
-from reaper.sweep import announce, reap_execution, settle_orphaned_runs, settle_run, sweep
+from reaper.sweep import announce, reap_execution, reclaim_slots, settle_orphaned_runs, settle_run, sweep
 
 from ..conftest import QUEUES_TABLE as QUEUES
 from ..conftest import REGION, create_runs_table, create_table
@@ -177,6 +177,38 @@ def test_an_execution_that_failed_in_the_engine_is_settled_with_its_error(client
     assert record["status"] == "FAILED"
     assert record["reason"] == "its execution ended FAILED (States.Runtime: an input path was missing)"
     assert record["finishedAt"] == "2026-06-01T00:00:00Z"
+
+
+def test_an_orphaned_queued_run_is_settled_as_a_running_one_is(clients: dict[str, Any]) -> None:
+    arn, instance_id = start_run(clients, "run-14", NOW + timedelta(hours=1))
+    clients["ec2"].terminate_instances(InstanceIds=[instance_id])
+    queued = {"runId": {"S": "run-14"}, "status": {"S": "QUEUED"}, "executionArn": {"S": arn}}
+    clients["dynamodb"].put_item(TableName=TABLE, Item=queued)
+    clients["stepfunctions"].stop_execution(executionArn=arn)
+    assert settle_orphaned_runs(clients, TABLE, NOW, RETENTION) == ["run-14"]
+    assert status(clients, "run-14") == "ABORTED"
+
+
+def test_an_ended_execution_gives_its_queue_slot_back(clients: dict[str, Any]) -> None:
+    queues = clients["queues"]
+    arn, _ = start_run(clients, "run-15", NOW + timedelta(hours=1))
+    assert queues.acquire("default", "run-15", arn, 2) is None
+    assert reap_execution(clients, queues, TABLE, STACK, arn, NOW, RETENTION)["record"] is None  # still running
+    assert queues.usage("default").running == 1
+    clients["stepfunctions"].stop_execution(executionArn=arn)
+    reap_execution(clients, queues, TABLE, STACK, arn, NOW, RETENTION)
+    assert queues.usage("default").running == 0
+
+
+def test_the_sweep_reclaims_a_slot_whose_execution_is_gone(clients: dict[str, Any]) -> None:
+    queues = clients["queues"]
+    arn, _ = start_run(clients, "run-16", NOW + timedelta(hours=1))
+    assert queues.acquire("nightly", "run-16", arn, 2) is None
+    assert queues.acquire("nightly", "lost", arn.replace("run-16", "lost"), 2) is None  # no such execution
+    assert reclaim_slots(clients, queues) == ["lost"]
+    clients["stepfunctions"].stop_execution(executionArn=arn)
+    assert reclaim_slots(clients, queues) == ["run-16"]
+    assert (queues.usage("nightly").running, queues.usage("nightly").vcpus) == (0, 0)
 
 
 def test_orphans_are_found_through_the_status_index_without_a_scan(clients: dict[str, Any]) -> None:
