@@ -40,17 +40,17 @@ class _LimitsFile:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._stamp: tuple[float, int] | None = None
+        self._stamp: tuple[int, int, int] | None = None
         self._values: dict[str, Any] = {}
 
-    def read(self) -> tuple[dict[str, Any], tuple[float, int] | None]:
+    def read(self) -> tuple[dict[str, Any], tuple[int, int, int] | None]:
         path = os.environ.get(LIMITS_ENV)
         with self._lock:
             try:
                 stat = Path(path).stat() if path else None
             except FileNotFoundError:
                 stat = None
-            stamp = (stat.st_mtime, stat.st_size) if stat else None
+            stamp = (stat.st_mtime_ns, stat.st_size, stat.st_ino) if stat else None
             if stamp != self._stamp:
                 self._values = json.loads(Path(path).read_text() or "{}") if stamp and path else {}
                 self._stamp = stamp
