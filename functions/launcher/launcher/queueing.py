@@ -44,8 +44,9 @@ class Carry:
     queueSeconds: int = 0
     queue: str | None = None  # the rest: set while the run waits
     priority: int | None = None
-    since: str | None = None  # when this attempt's wait began ("" for a relaunch: the head of its priority)
+    since: str | None = None  # the rank's time: when the run first waited ("" for a relaunch: the head)
     queuedAt: str | None = None  # when the run first waited, for its record
+    waitStartedAt: str | None = None  # when this attempt began to wait
     tries: int = 0
     reason: str | None = None
     forSlot: bool = True  # a freed slot wakes the run; else only its timer does (quota, capacity)
@@ -70,10 +71,9 @@ class Carry:
 
     def waited(self, now: datetime) -> int:
         """Seconds queued over every attempt, this wait included."""
-        if self.since is None or self.queuedAt is None:
+        if self.waitStartedAt is None:
             return self.queueSeconds
-        started = parse_iso_utc(self.since) if self.since else parse_iso_utc(self.queuedAt)
-        return self.queueSeconds + max(int((now - started).total_seconds()), 0)
+        return self.queueSeconds + max(int((now - parse_iso_utc(self.waitStartedAt)).total_seconds()), 0)
 
 
 @dataclass(frozen=True)
@@ -156,7 +156,8 @@ class Gate:
     def queued(self, refusal: Queued) -> Carry:
         """The carry of a run that waits now; LaunchFailed past maxQueueSeconds."""
         carry = replace(self.carry, queue=self.ticket.queue, priority=self.ticket.priority, since=self.since,
-                        queuedAt=self.carry.queuedAt or iso_utc(self.now))  # fmt: skip
+                        queuedAt=self.carry.queuedAt or iso_utc(self.now),
+                        waitStartedAt=self.carry.waitStartedAt or iso_utc(self.now))  # fmt: skip
         waited = carry.waited(self.now)
         left = self.ticket.max_queue_seconds - waited
         if self.ticket.max_queue_seconds == 0:

@@ -152,6 +152,16 @@ def test_the_carry_of_a_wait_bounds_it_by_max_queue_seconds(aws: dict[str, Any],
         later.queued(Queued("no capacity for t3a.nano", for_slot=False))
 
 
+def test_a_relaunch_waits_at_the_head_of_its_priority_adding_to_its_earlier_wait(aws: dict[str, Any],
+                                                                                 queues: Queues) -> None:  # fmt: skip
+    carry = Carry(attempt=1, queueSeconds=100)
+    waiting = gate(aws, queues, "a", carry=carry).queued(Queued("queue q: 1 of 1 runs", for_slot=True))
+    assert waiting.waitEntry == wait_entry(500, "", "a")  # before every run of its priority that waits
+    later = Gate(queues, Capacity(aws["ec2"], Quotas({})), Ticket("q", 500, 3600), "a", ARN + "a", waiting,
+                 datetime(2026, 12, 7, 12, 1, tzinfo=UTC))  # fmt: skip
+    assert later.waited_seconds() == 160
+
+
 def test_waking_skips_runs_whose_wait_is_over(aws: dict[str, Any]) -> None:
     import boto3
     from botocore.exceptions import ClientError  # noqa: F401 (the stub raises it)
