@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -76,6 +77,28 @@ def ended_at_exit(client: LongTaskClient, run_ids: list[str]) -> Iterator[None]:
         for run_id in run_ids:
             if not client.is_final(run_id):
                 client.abort(run_id)
+
+
+def test_runs_taking_slots_at_the_same_moment_never_pass_the_cap(client: LongTaskClient) -> None:
+    """DynamoDB writes conditions atomically and transactions in isolation: twenty runs that take a slot at once
+    from a queue of 5 get five slots, and the count says 5."""
+    queue = queue_name()
+    client.set_queue(queue, 5, None)
+    arn = client.execution_arn("none")
+    barrier = threading.Barrier(20)
+
+    def take(n: int) -> str | None:
+        barrier.wait()
+        return client.queues.acquire(queue, f"run-{n}", arn, 2)
+
+    with ThreadPoolExecutor(20) as pool:
+        refusals = list(pool.map(take, range(20)))
+    assert refusals.count(None) == 5
+    assert (client.queues.usage(queue).running, client.queues.usage(queue).vcpus) == (5, 10)
+    assert len([s for s in client.queues.slots() if s.queue == queue]) == 5
+    for n in range(20):
+        client.queues.release(queue, f"run-{n}", wake=False)
+    assert (client.queues.usage(queue).running, client.queues.usage(queue).vcpus) == (0, 0)
 
 
 @pytest.mark.slow(seconds=90)
