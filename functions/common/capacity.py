@@ -44,13 +44,14 @@ class Capacity:
                     self._vcpus[described["InstanceType"]] = described["VCpuInfo"]["DefaultVCpus"]
         return {name: self._vcpus[name] for name in instance_types if name in self._vcpus}
 
-    def quota(self, instance_type: str, spot: bool) -> float | None:
-        """The vCPU quota the type counts against on that market; None when it is not known."""
+    def quota(self, instance_type: str, spot: bool, fresh: bool = False) -> float | None:
+        """The vCPU quota the type counts against on that market; None when it is not known. fresh: read within
+        IN_USE_SECONDS (before a refusal: a quota just raised must not keep runs waiting)."""
         code = quota_code(instance_type, spot)
         if code is None:
             return None
         read_at, value = self._quota.get(code, (None, None))
-        if read_at is None or self.clock() - read_at > QUOTA_SECONDS:
+        if read_at is None or self.clock() - read_at > (IN_USE_SECONDS if fresh else QUOTA_SECONDS):
             try:
                 value = self.quotas.get_service_quota(ServiceCode="ec2", QuotaCode=code)["Quota"]["Value"]
             except ClientError:
@@ -89,12 +90,16 @@ class Capacity:
             return None
         used = self.in_use(instance_type, spot)
         if used + vcpus > quota:
-            return f"vCPU quota for {group_name(instance_type, spot)}: {used} of {quota:g} in use"
+            quota = self.quota(instance_type, spot, fresh=True)
+            if quota is not None and used + vcpus > quota:
+                return f"vCPU quota for {group_name(instance_type, spot)}: {used} of {quota:g} in use"
         return None
 
     def never_fits(self, instance_type: str, spot: bool, vcpus: int) -> str | None:
         """Why the type can never launch on that market (its quota is smaller than one instance); else None."""
         quota = self.quota(instance_type, spot)
+        if quota is not None and quota < vcpus:
+            quota = self.quota(instance_type, spot, fresh=True)
         if quota is None or quota >= vcpus:
             return None
         code = quota_code(instance_type, spot)

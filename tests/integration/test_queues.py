@@ -156,7 +156,7 @@ def test_a_run_queued_past_max_queue_seconds_fails_with_the_reason(client: LongT
     run_id = fault_plan({"operation": "RunInstances", "code": "InsufficientInstanceCapacity", "forSeconds": 300})
     client.start({"script": "echo hi", "instanceTypes": ["t3a.nano"], "maxQueueSeconds": 20}, run_id)
     record = assert_final(client, run_id, "LAUNCH_FAILED")
-    assert record["reason"].startswith("no capacity for t3a.nano; so still after ")
+    assert record["reason"].startswith("no capacity for t3a.nano; so still after "), record["reason"]
     assert record["reason"].endswith("the run's maxQueueSeconds (20)")
     assert instances_of(client, run_id) == []
 
