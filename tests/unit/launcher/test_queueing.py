@@ -178,3 +178,14 @@ def test_waking_skips_runs_whose_wait_is_over(aws: dict[str, Any]) -> None:
         stub.add_response("send_task_success", {}, {"taskToken": "token-waiting", "output": "{}"})
         assert queues.wake("q", 1) == 1
     assert queues.waiters("q") == []
+
+
+def test_a_raised_quota_lets_runs_launch_within_seconds(aws: dict[str, Any]) -> None:
+    """What a Lambda environment read of a quota stays good for minutes, but a refusal reads it again."""
+    aws["ec2"].run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1, InstanceType="t3a.nano")
+    quotas, now = Quotas({"L-1216C47A": 2}), [0.0]
+    capacity = Capacity(aws["ec2"], quotas, clock=lambda: now[0])
+    assert capacity.refusal("t3a.nano", False, 2) == "vCPU quota for Standard on-demand: 2 of 2 in use"
+    quotas.values["L-1216C47A"] = 4
+    now[0] = 11.0
+    assert capacity.refusal("t3a.nano", False, 2) is None
