@@ -11,8 +11,8 @@ from .options import print_json, stdout
 
 STATUS_STYLES = {"SUCCEEDED": "bold green", "RUNNING": "bold blue", "LAUNCHING": "bold blue", "QUEUED": "bold yellow"}
 SUMMARY_FIELDS = (
-    "runId", "status", "exitCode", "reason", "instanceId", "instanceType", "subnetId",
-    "launchedAt", "finishedAt", "instanceSeconds", "costUsd", "maxCostUsd", "logUri", "artifactsUri",
+    "runId", "status", "exitCode", "reason", "queue", "waitReason", "queuedAt", "instanceId", "instanceType",
+    "subnetId", "launchedAt", "finishedAt", "instanceSeconds", "costUsd", "maxCostUsd", "logUri", "artifactsUri",
 )  # fmt: skip
 
 

@@ -171,6 +171,8 @@ def follow(client: LongTaskClient, run_id: str) -> dict[str, Any]:
                 if item.get("instanceId"):
                     status.update(f"running on {item['instanceId']} ({item.get('instanceType')})")
                     announced = True
+                elif item.get("status") == "QUEUED":
+                    status.update(f"queued: {item.get('waitReason')}")
             if chunk:
                 stderr.out(chunk.decode(errors="replace"), end="", style="dim")
         status.update("instance terminated; reading the outcome")
