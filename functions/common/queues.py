@@ -5,7 +5,8 @@ One DynamoDB table of the stack (QueuesTable), keyed by `queue` and `entry`:
   with every write, `freed` whenever room is made (a release, a smaller slot, a raised cap);
 - `slot#<runId>`: a run's slot, held from before its launch until its instance has ended;
 - `wait#<rank>`: the task token of a run waiting for a slot (written by the workflow's Wait For Slot state), ranked
-  by priority, then age; never copied into a record or an event;
+  by priority, then age; never copied into a record or an event. Woken, the entry loses its token and keeps its
+  place until the run takes its slot;
 - `retry#<rank>`: that of a run waiting for a vCPU quota or capacity, which only its timer wakes: it does not hold
   up the queue's order (another run may need another type, or fit what is left).
 A slot is taken and given back in one transaction with the queue's usage, conditioned on the version read: no cap
@@ -34,6 +35,7 @@ SLOT = "slot#"
 WAIT = "wait#"
 RETRY = "retry#"
 RELAUNCH_SINCE = ""  # a relaunch waits at the head of its priority: its rank sorts before every timestamp
+WAKE_SCAN = 200  # the head entries read per look when waking (woken ones keep their place until they launch)
 CONFLICT_TRIES = 20  # optimistic writes tried again while other runs change the queue at the same moment
 # a task token that no longer waits: its execution moved on (a timer fired) or ended
 DEAD_TOKEN = frozenset({"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"})
@@ -86,7 +88,8 @@ class Waiter:
     entry: str
     run_id: str
     execution_arn: str
-    token: str
+    token: str  # "" once woken
+    woken_at: str | None = None
 
 
 def check_queue_name(name: str) -> str:
@@ -238,7 +241,8 @@ class Queues:
         return [_slot(item) for page in pages for item in page["Items"]]
 
     def waiters(self, queue: str, before: str | None = None, limit: int | None = None) -> list[Waiter]:
-        """The queue's waiting runs in the order they start; only those ranked before `before` when given."""
+        """The queue's waiting runs in the order they start (woken ones too, until they take their slot); only
+        those ranked before `before` when given."""
         condition = "#queue = :queue AND #entry BETWEEN :first AND :last"
         last = before[:-1] + chr(ord(before[-1]) - 1) + "\uffff" if before else WAIT + "\uffff"
         arguments: dict[str, Any] = {
@@ -250,31 +254,41 @@ class Queues:
             arguments["Limit"] = limit
         items = self.dynamodb.query(**arguments)["Items"]
         return [Waiter(queue, i["entry"]["S"], i.get("runId", {}).get("S", ""), i.get("executionArn", {}).get("S", ""),
-                       i.get("taskToken", {}).get("S", "")) for i in items]  # fmt: skip
+                       i.get("taskToken", {}).get("S", ""), i.get("wokenAt", {}).get("S")) for i in items]  # fmt: skip
 
     def forget_wait(self, queue: str, entry: str) -> None:
-        """Remove a run's own wait entry (its timer fired, or it is launching)."""
+        """Remove a run's wait entry (it took its slot, or gave up; or, woken long ago, its run never came)."""
         self.dynamodb.delete_item(TableName=self.table, Key=self._key(queue, entry))
 
     def wake(self, queue: str, count: int, before: str | None = None) -> int:
-        """Wake up to `count` waiting runs from the head (ranked before `before`, if given), dropping those whose
-        token no longer waits; how many woke."""
+        """Wake up to `count` waiting runs from the head (ranked before `before`, if given), passing over those
+        woken already and dropping those whose token no longer waits; how many woke. A woken run's entry stays,
+        marked, until it takes its slot: a run ranked after it does not take that slot meanwhile."""
         woken = 0
         while woken < count:
-            heads = self.waiters(queue, before, limit=count - woken)
-            if not heads:
-                break
-            for waiter in heads:
-                if self._take(waiter) and self._send(waiter):
+            waiting = [w for w in self.waiters(queue, before, limit=WAKE_SCAN) if w.token]
+            marked = 0
+            for waiter in waiting[: count - woken]:
+                if not self._mark_woken(waiter):
+                    continue  # woken by another meanwhile, or waiting again with a new token
+                marked += 1
+                if self._send(waiter):
                     woken += 1
+                else:
+                    self.forget_wait(queue, waiter.entry)
+            if not marked:
+                break
         return woken
 
-    def _take(self, waiter: Waiter) -> bool:
-        """Remove the waiter's entry if it still holds this token (a newer wait of the run keeps its own)."""
+    def _mark_woken(self, waiter: Waiter) -> bool:
+        """Take the token off the waiter's entry if it still holds it (a newer wait of the run keeps its own)."""
         try:
-            self.dynamodb.delete_item(TableName=self.table, Key=self._key(waiter.queue, waiter.entry),
-                                      ConditionExpression="#t = :t", ExpressionAttributeNames={"#t": "taskToken"},
-                                      ExpressionAttributeValues={":t": {"S": waiter.token}})  # fmt: skip
+            self.dynamodb.update_item(
+                TableName=self.table, Key=self._key(waiter.queue, waiter.entry), ConditionExpression="#t = :t",
+                UpdateExpression="REMOVE #t SET #w = :now",
+                ExpressionAttributeNames={"#t": "taskToken", "#w": "wokenAt"},
+                ExpressionAttributeValues={":t": {"S": waiter.token}, ":now": {"S": iso_utc()}},
+            )  # fmt: skip
             return True
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":

@@ -24,6 +24,8 @@ QUEUE_RETRY_SECONDS = 600  # a run waiting for a slot is woken when one frees; t
 FIRST_RETRY_SECONDS = 30  # then doubling to QUEUE_RETRY_SECONDS, for quota and capacity (only time wakes those)
 THROTTLED_RETRY_SECONDS = (5, 20)  # EC2's buckets refill by the second: a throttled run tries again soon, jittered
 WAIT_ENTRY_GRACE_SECONDS = 3600  # a wait entry outlives its timer this long before DynamoDB's TTL removes it
+WOKEN_GRACE_SECONDS = 60  # a woken run reaches its launcher within seconds; later, runs behind it go on
+MAX_AHEAD = 100  # the runs ahead read at most, whatever the room
 
 
 class Queued(Exception):
@@ -99,18 +101,12 @@ class Gate:
     def launch(self, options: list[Option], launch_one: Callable[[list[Option]], Launched]) -> Launched:
         """Launch one of the options within the queue's caps and the account's quotas."""
         queue = self.ticket.queue
-        if self.carry.waitEntry:
-            self.queues.forget_wait(queue, self.carry.waitEntry)
         vcpus = self.capacity.vcpus(sorted({o.instance_type for o in options}))
         self._refuse_what_never_fits(options, vcpus)
         usage = self.queues.usage(queue)
         fitting = [o for o in options if usage.max_vcpus is None or vcpus.get(o.instance_type, 0) <= usage.max_vcpus]
-        ahead = self.queues.waiters(queue, before=self.entry, limit=1)
-        room = usage.refusal(min(vcpus.get(o.instance_type, 0) for o in fitting)) is None
-        if ahead and room and self.queues.wake(queue, 1, before=self.entry) == 0:
-            ahead = []  # only runs that no longer wait were ahead (woken, they would go first)
-        if ahead:
-            raise Queued(f"queue {queue}: runs of higher rank wait ahead", for_slot=True)
+        room = usage.room() if usage.refusal(min(vcpus.get(o.instance_type, 0) for o in fitting)) is None else 0
+        self._let_those_ahead_go_first(room)
         fits_now = [o for o in fitting if usage.refusal(vcpus.get(o.instance_type, 0)) is None] or fitting
         needed = max(vcpus.get(o.instance_type, 0) for o in fits_now)
         refusal = self.queues.acquire(queue, self.run_id, self.execution_arn, needed)
@@ -130,12 +126,33 @@ class Gate:
         except BaseException:
             self.queues.release(queue, self.run_id, wake=False)  # the runs behind would meet the same refusal
             raise
+        finally:
+            self._forget_own_waits()
         used = vcpus.get(launched.instance_type, 0)
         self.queues.resize(queue, self.run_id, used, launched.instance_id)
         self.capacity.launched(launched.instance_type, launched.spot, used)
         if self.queues.usage(queue).refusal(1) is None:
             self.queues.wake(queue, 1)  # a raised cap or a burst of ends can leave room for more
         return launched
+
+    def _let_those_ahead_go_first(self, room: int) -> None:
+        """Queued while runs ranked before this one wait: it wakes them when there is room. Runs woken a moment
+        ago keep the room they were woken for; one woken long ago whose run never came back is forgotten."""
+        ahead = self.queues.waiters(self.ticket.queue, before=self.entry, limit=min(room, MAX_AHEAD) + 1)
+        waiting = [w for w in ahead if w.token]
+        woken = [w for w in ahead if not w.token and _recent(w.woken_at, self.now)]
+        for stale in (w for w in ahead if not w.token and w not in woken):
+            self.queues.forget_wait(self.ticket.queue, stale.entry)
+        spare = room - len(woken)
+        if waiting and spare > 0 and self.queues.wake(self.ticket.queue, spare, before=self.entry) == 0:
+            waiting = []  # none of them waits any more
+        if waiting or (woken and spare <= 0):
+            raise Queued(f"queue {self.ticket.queue}: runs of higher rank wait ahead", for_slot=True)
+
+    def _forget_own_waits(self) -> None:
+        """This try is over: the run's wait entries go (a new wait puts its own)."""
+        for entry in {self.entry, self.carry.waitEntry} - {None}:
+            self.queues.forget_wait(self.ticket.queue, entry)
 
     def _refuse_what_never_fits(self, options: list[Option], vcpus: dict[str, int]) -> None:
         """LaunchFailed when no option could ever launch: a vCPU quota (or the queue's cap) below one instance."""
@@ -182,6 +199,10 @@ class Gate:
     def waited_seconds(self) -> int:
         """Seconds queued in all, at this launch."""
         return self.carry.waited(self.now)
+
+
+def _recent(moment: str | None, now: datetime) -> bool:
+    return moment is not None and (now - parse_iso_utc(moment)).total_seconds() < WOKEN_GRACE_SECONDS
 
 
 def _duration(seconds: int) -> str:

@@ -177,6 +177,20 @@ def test_waking_skips_runs_whose_wait_is_over(aws: dict[str, Any]) -> None:
                                                                                    "output": "{}"})  # fmt: skip
         stub.add_response("send_task_success", {}, {"taskToken": "token-waiting", "output": "{}"})
         assert queues.wake("q", 1) == 1
+    (woken,) = queues.waiters("q")  # the dead one is gone; the woken one keeps its place until it launches
+    assert (woken.run_id, woken.token) == ("waiting", "")
+
+
+def test_a_run_woken_a_moment_ago_keeps_the_room_it_was_woken_for(aws: dict[str, Any], queues: Queues) -> None:
+    queues.set_caps("q", 1, None)
+    entry = wait_entry(900, "2026-12-07T11:00:00Z", "woken")
+    aws["dynamodb"].put_item(TableName=QUEUES_TABLE, Item={"queue": {"S": "q"}, "entry": {"S": entry},
+                             "runId": {"S": "woken"}, "wokenAt": {"S": "2026-12-07T11:59:30Z"}})  # fmt: skip
+    with pytest.raises(Queued, match="runs of higher rank wait ahead"):
+        gate(aws, queues, "late", priority=100).launch(NANO, launches("i-late"))
+    aws["dynamodb"].put_item(TableName=QUEUES_TABLE, Item={"queue": {"S": "q"}, "entry": {"S": entry},
+                             "runId": {"S": "woken"}, "wokenAt": {"S": "2026-12-07T11:50:00Z"}})  # fmt: skip
+    gate(aws, queues, "late", priority=100).launch(NANO, launches("i-late"))  # that one never came back
     assert queues.waiters("q") == []
 
 
