@@ -182,24 +182,25 @@ class Enforcer:
         if modelled is None:
             decision = Decision(False, f"{service}:{operation} is not modelled by the local engine, so it is denied; "
                                        "add it to engine/longtask_engine/in_localstack/iam/operations.py")  # fmt: skip
-            self.record(principal, f"{service}:{operation}", "*", decision)
+            self.record(principal, f"{service}:{operation}", "*", decision, call=f"{service}:{operation}")
             return decision, None
         identity = world.role_statements(principal)
         decision, check = Decision(True, "nothing to check"), None
-        for check in modelled({**request, "__operation__": operation}, world):
-            decision = self.decide(principal, check, identity, world, secure_transport)
+        for index, check in enumerate(modelled({**request, "__operation__": operation}, world)):
+            call = f"{service}:{operation}" if index == 0 else None  # the request, once, on its first check
+            decision = self.decide(principal, check, identity, world, secure_transport, call)
             if not decision.allowed:
                 return decision, check
         return decision, check
 
     def decide(self, principal: str, check: operations.Check, identity: list[Statement], world: MotoWorld,
-               secure_transport: bool) -> Decision:  # fmt: skip
+               secure_transport: bool, call: str | None = None) -> Decision:  # fmt: skip
         """One check of a principal's request: its identity policies, and the bucket policy for S3; recorded."""
         context = {**check.context, "aws:SecureTransport": [str(secure_transport).lower()],
                    "aws:PrincipalArn": [principal]}  # fmt: skip
         resource = world.bucket_statements(_bucket(check.resource)) if check.action.startswith("s3:") else []
         decision = evaluate(Request(principal, check.action, check.resource, context), identity, resource)
-        self.record(principal, check.action, check.resource, decision)
+        self.record(principal, check.action, check.resource, decision, call)
         return decision
 
     def authorize_assume_role(self, service: str, role_arn: str, world: MotoWorld) -> Decision:
@@ -219,16 +220,18 @@ class Enforcer:
         context = {"aws:SourceArn": [source_arn]} if source_arn else {}
         request = Request(principal, "lambda:InvokeFunction", resource, context)
         decision = evaluate(request, [], world.function_statements(function_name))
-        self.record(principal, "lambda:InvokeFunction", resource, decision)
+        self.record(principal, "lambda:InvokeFunction", resource, decision, call="lambda:Invoke")
         return decision
 
-    def record(self, principal: str, action: str, resource: str, decision: Decision) -> None:
-        """Append the decision to the decision log (what `longtask local iam-report` reads)."""
+    def record(self, principal: str, action: str, resource: str, decision: Decision, call: str | None = None) -> None:
+        """Append the decision to the decision log (what `longtask local iam-report` reads). `call`: the API
+        operation, on the first check of each request only, so that the log counts calls (bench/scale.py)."""
         if self.decision_log is None:
             return
         line = json.dumps({
             "principal": principal, "action": action, "resource": resource, "allowed": decision.allowed,
             "statement": decision.statement.label if decision.statement else None, "reason": decision.reason,
+            **({"call": call} if call else {}),
         })  # fmt: skip
         with self._lock:
             self.decision_log.write(line + "\n")
