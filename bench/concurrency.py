@@ -3,12 +3,8 @@ memory."""
 
 from __future__ import annotations
 
-import json
 import time
-from collections.abc import Callable
-from typing import Any, TypeVar
-
-from longtask_engine.paths import EnginePaths
+from typing import Any
 
 from longtask.client import LongTaskClient
 
@@ -16,17 +12,6 @@ from .cpu import busy_seconds
 from .memory import PeakSampler
 
 SCRIPT = {"script": "sleep 2\necho done\n"}
-T = TypeVar("T")
-
-
-def with_quota_for(paths: EnginePaths, runs: int, measure: Callable[[], T]) -> T:
-    """Measure with a Standard on-demand vCPU quota that fits `runs` runs of the default types (2 vCPUs each): the
-    figures are the engine's speed, not the account's quota (the queue benchmarks measure that)."""
-    paths.limits_file.write_text(json.dumps({"quotas": {"L-1216C47A": 2 * runs}}))
-    try:
-        return measure()
-    finally:
-        paths.limits_file.unlink(missing_ok=True)
 
 
 def concurrent_runs(client: LongTaskClient, n: int, pids: dict[str, int]) -> dict[str, Any]:

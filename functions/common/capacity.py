@@ -7,6 +7,7 @@ retry does not describe the account's instances again. EC2 stays the judge: a la
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -37,12 +38,22 @@ class Capacity:
     def vcpus(self, instance_types: list[str]) -> dict[str, int]:
         """Each type's default vCPUs (DescribeInstanceTypes, once per type per environment)."""
         missing = [name for name in instance_types if name not in self._vcpus]
-        if missing:
-            pages = self.ec2.get_paginator("describe_instance_types").paginate(InstanceTypes=missing)
-            for page in pages:
-                for described in page["InstanceTypes"]:
-                    self._vcpus[described["InstanceType"]] = described["VCpuInfo"]["DefaultVCpus"]
+        try:
+            self._describe(missing)
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "InvalidInstanceType":
+                raise
+            for name in missing:  # one by one: a type that does not exist is left to RunInstances to refuse
+                with contextlib.suppress(ClientError):
+                    self._describe([name])
         return {name: self._vcpus[name] for name in instance_types if name in self._vcpus}
+
+    def _describe(self, instance_types: list[str]) -> None:
+        if not instance_types:
+            return
+        for page in self.ec2.get_paginator("describe_instance_types").paginate(InstanceTypes=instance_types):
+            for described in page["InstanceTypes"]:
+                self._vcpus[described["InstanceType"]] = described["VCpuInfo"]["DefaultVCpus"]
 
     def quota(self, instance_type: str, spot: bool, fresh: bool = False) -> float | None:
         """The vCPU quota the type counts against on that market; None when it is not known. fresh: read within

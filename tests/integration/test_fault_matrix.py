@@ -367,12 +367,12 @@ def read_log(client: LongTaskClient, key: str) -> str:
 
 @pytest.mark.slow(seconds=75)
 def test_a_budget_ends_the_run_when_its_cost_would_pass_it(client: LongTaskClient) -> None:
-    """maxCostUsd is a second deadline, kept by the timeout guard: 2 USD of a p5.48xlarge (about 98 USD an hour,
-    data/prices.json) lasts about 73 s, well before the hour's timeout (a budget must pay EC2's first 60 s)."""
-    run_input = {"script": SLEEPER, "instanceTypes": ["p5.48xlarge"], "maxCostUsd": 2, "timeoutSeconds": 3600}
+    """maxCostUsd is a second deadline, kept by the timeout guard: 0.2 USD of an m7i.48xlarge (about 9.68 USD an
+    hour, data/prices.json) lasts about 74 s, well before the hour's timeout (a budget must pay EC2's first 60 s)."""
+    run_input = {"script": SLEEPER, "instanceTypes": ["m7i.48xlarge"], "maxCostUsd": 0.2, "timeoutSeconds": 3600}
     record = assert_final(client, client.start(run_input), "BUDGET_EXCEEDED")
     assert client.execution(record["runId"])["error"] == "LongTask.BudgetExceeded"
-    assert record["maxCostUsd"] == 2 and "would have passed maxCostUsd (2 USD)" in record["reason"]
+    assert record["maxCostUsd"] == 0.2 and "would have passed maxCostUsd (0.2 USD)" in record["reason"]
     lasted = (parse_iso_utc(record["deadline"]) - parse_iso_utc(record["launchedAt"])).total_seconds()
     assert 60 <= lasted < 80
     # the budget's clock starts when the launch began (launchedAt), the bill when EC2 launched the instance, a
@@ -382,8 +382,8 @@ def test_a_budget_ends_the_run_when_its_cost_would_pass_it(client: LongTaskClien
     assert record["instanceSeconds"] >= ran_to_deadline
     # EC2 bills until the guard's terminate goes through, seconds after the deadline; the budget's clock started
     # earlier than the bill by the launch's own time (seconds when the machine is busy)
-    hourly = float(prices.regions()["us-east-1"]["onDemandHourly"]["p5.48xlarge"])
-    assert hourly * ran_to_deadline / 3600 <= record["costUsd"] < 2.5
+    hourly = float(prices.regions()["us-east-1"]["onDemandHourly"]["m7i.48xlarge"])
+    assert hourly * ran_to_deadline / 3600 <= record["costUsd"] < 0.25
 
 
 def test_spot_interruption_without_retries_is_reported(client: LongTaskClient) -> None:

@@ -112,7 +112,7 @@ def test_list_prints_the_runs_with_their_cost(connected: Any, monkeypatch: pytes
 def test_a_bad_status_is_a_named_error(connected: Any) -> None:
     result = invoke("list", "--status", "DONE")
     assert isinstance(result.exception, UserError)
-    assert "--status DONE: use one of RUNNING" in str(result.exception)
+    assert "--status DONE: use one of QUEUED, RUNNING" in str(result.exception)
 
 
 def test_main_prints_one_line_and_exits_2(connected: Any, monkeypatch: pytest.MonkeyPatch,
@@ -172,7 +172,8 @@ def test_run_help_groups_the_options_under_headings() -> None:
     result = invoke("run", "--help")
     assert result.exit_code == 0, result.output
     headings = [line.rstrip(":") for line in result.output.splitlines() if line and not line[0].isspace()][1:]
-    assert headings == ["Arguments", "Script", "Timing", "Instance", "Spot, retries and budget", "Output", "Options"]
+    assert headings == ["Arguments", "Script", "Timing", "Instance", "Spot, retries and budget", "Queue", "Output",
+                        "Options"]  # fmt: skip
     spot_section = result.output.split("Spot, retries and budget:")[1].split("Output:")[0]
     assert "--max-cost USD" in spot_section and "--retry-on-exit-code CODE" in spot_section
 

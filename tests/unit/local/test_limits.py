@@ -51,7 +51,7 @@ def test_the_pages_sizes_apply_unless_a_test_sets_others(limits_file: Path) -> N
     limits_file.write_text(json.dumps({"quotas": {"L-1216C47A": 4}}))
     assert limits.quota("ec2", "L-1216C47A")["value"] == 4
     limits_file.unlink()
-    assert limits.quota("ec2", "L-1216C47A")["value"] == 64
+    assert limits.quota("ec2", "L-1216C47A")["value"] == 512
     assert limits.quota("ec2", "L-NOPE") is None
 
 
