@@ -7,8 +7,9 @@ One DynamoDB table of the stack (QueuesTable), keyed by `queue` and `entry`:
 - `wait#<rank>`: the task token of a run waiting for a slot (written by the workflow's Wait For Slot state), ranked
   by priority, then age; never copied into a record or an event. Woken, the entry loses its token and keeps its
   place until the run takes its slot;
-- `retry#<rank>`: that of a run waiting for a vCPU quota or capacity, which only its timer wakes: it does not hold
-  up the queue's order (another run may need another type, or fit what is left).
+- `retry#<rank>`: that of a run waiting for a vCPU quota or capacity, which its timer wakes, or a slot given back
+  in its queue (its vCPUs may be what the quota needed); it does not hold up the queue's order (another run may
+  need another type, or fit what is left).
 A slot is taken and given back in one transaction with the queue's usage, conditioned on the version read: no cap
 is exceeded even by runs that start in the same millisecond, and a slot is counted once.
 """
@@ -223,6 +224,7 @@ class Queues:
                 continue
             if wake:
                 self.wake(queue, 1)
+                self.wake(queue, 1, kind=RETRY)  # its vCPUs may be what a run waiting for the quota needs
             return True
         raise QueueError(f"queue {queue}: too many runs changed it at once")
 
@@ -240,15 +242,16 @@ class Queues:
         )  # fmt: skip
         return [_slot(item) for page in pages for item in page["Items"]]
 
-    def waiters(self, queue: str, before: str | None = None, limit: int | None = None) -> list[Waiter]:
-        """The queue's waiting runs in the order they start (woken ones too, until they take their slot); only
-        those ranked before `before` when given."""
+    def waiters(self, queue: str, before: str | None = None, limit: int | None = None, kind: str = WAIT
+                ) -> list[Waiter]:  # fmt: skip
+        """The queue's runs waiting for a slot (kind RETRY: for quota or capacity) in the order they start (woken
+        ones too, until they take their slot); only those ranked before `before` when given."""
         condition = "#queue = :queue AND #entry BETWEEN :first AND :last"
-        last = before[:-1] + chr(ord(before[-1]) - 1) + "\uffff" if before else WAIT + "\uffff"
+        last = before[:-1] + chr(ord(before[-1]) - 1) + "\uffff" if before else kind + "\uffff"
         arguments: dict[str, Any] = {
             "TableName": self.table, "KeyConditionExpression": condition, "ConsistentRead": True,
             "ExpressionAttributeNames": {"#queue": "queue", "#entry": "entry"},
-            "ExpressionAttributeValues": {":queue": {"S": queue}, ":first": {"S": WAIT}, ":last": {"S": last}},
+            "ExpressionAttributeValues": {":queue": {"S": queue}, ":first": {"S": kind}, ":last": {"S": last}},
         }  # fmt: skip
         if limit:
             arguments["Limit"] = limit
@@ -260,13 +263,13 @@ class Queues:
         """Remove a run's wait entry (it took its slot, or gave up; or, woken long ago, its run never came)."""
         self.dynamodb.delete_item(TableName=self.table, Key=self._key(queue, entry))
 
-    def wake(self, queue: str, count: int, before: str | None = None) -> int:
+    def wake(self, queue: str, count: int, before: str | None = None, kind: str = WAIT) -> int:
         """Wake up to `count` waiting runs from the head (ranked before `before`, if given), passing over those
         woken already and dropping those whose token no longer waits; how many woke. A woken run's entry stays,
         marked, until it takes its slot: a run ranked after it does not take that slot meanwhile."""
         woken = 0
         while woken < count:
-            waiting = [w for w in self.waiters(queue, before, limit=WAKE_SCAN) if w.token]
+            waiting = [w for w in self.waiters(queue, before, limit=WAKE_SCAN, kind=kind) if w.token]
             marked = 0
             for waiter in waiting[: count - woken]:
                 if not self._mark_woken(waiter):
