@@ -18,10 +18,10 @@ from botocore.exceptions import ClientError
 
 from .common.execution import carried_record, settled_record
 from .common.keys import STAGED_SCRIPT, RunKeys, live_log_attempt, split_s3_uri
-from .common.queues import Queues, Usage
+from .common.queues import QueueError, Queues, Usage, check_queue_name
 from .common.record import from_item
 from .common.statuses import ACTIVE, ERROR_NAMES, EXECUTION_ENDED, RUNNING
-from .errors import LongTaskError, RunNotFound
+from .errors import LongTaskError, RunNotFound, UserError
 from .waiting import poll_condition
 
 STOP_TIMEOUT_SECONDS = 30
@@ -271,9 +271,12 @@ class LongTaskClient:
 
     def set_queue(self, name: str, max_runs: int | Keep | None, max_vcpus: int | Keep | None) -> Usage:
         """Set a queue's caps (a number), lift them (None) or keep them (KEEP); raising one wakes waiting runs."""
-        current = self.queues.usage(name)
-        return self.queues.set_caps(name, current.max_runs if max_runs is KEEP else max_runs,
-                                    current.max_vcpus if max_vcpus is KEEP else max_vcpus)  # fmt: skip
+        try:
+            current = self.queues.usage(check_queue_name(name))
+            return self.queues.set_caps(name, current.max_runs if max_runs is KEEP else max_runs,
+                                        current.max_vcpus if max_vcpus is KEEP else max_vcpus)  # fmt: skip
+        except QueueError as error:
+            raise UserError(str(error)) from None
 
     def abort(self, run_id: str) -> dict[str, Any]:
         """Stop the execution, then have the reaper terminate its instance and settle its record."""

@@ -142,6 +142,16 @@ def test_a_small_vcpu_quota_queues_runs_instead_of_failing_them(client: LongTask
     assert peak[0] == 2
 
 
+def test_queue_caps_are_set_and_listed_by_the_cli_without_a_redeploy(client: LongTaskClient, longtask: Any) -> None:
+    queue = queue_name()
+    assert longtask("queue", "set", queue, "--max-runs", "3", "--max-vcpus", "8").exit_code == 0
+    assert longtask("queue", "set", queue, "--no-max-vcpus").exit_code == 0  # the run cap stays
+    (listed,) = [q for q in longtask("queue", "--json").json if q["queue"] == queue]
+    assert (listed["maxRuns"], listed["maxVcpus"], listed["running"], listed["queued"]) == (3, None, 0, [])
+    refused = longtask("queue", "set", "no spaces", "--max-runs", "1")
+    assert refused.exit_code == 2 and "queue 'no spaces': use 1 to 64 letters" in refused.stderr
+
+
 def test_a_run_waits_while_there_is_no_capacity_then_launches(client: LongTaskClient, fault_plan: Any) -> None:
     no_capacity = {"operation": "RunInstances", "code": "InsufficientInstanceCapacity", "forSeconds": 20}
     run_id = fault_plan(no_capacity)

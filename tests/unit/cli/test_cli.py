@@ -146,6 +146,18 @@ def test_run_takes_every_execution_input(connected: Any, tmp_path: Any) -> None:
                              "associatePublicIpAddress": False}]  # fmt: skip
 
 
+@pytest.mark.parametrize(("max_queue", "seconds"), [("2h", 7200), ("0", 0)])
+def test_run_names_its_queue_and_how_long_it_may_wait(connected: Any, tmp_path: Any, max_queue: str,
+                                                        seconds: int) -> None:  # fmt: skip
+    _, fake = connected
+    script = tmp_path / "job.sh"
+    script.write_text("echo hi\n")
+    result = invoke("run", str(script), "--no-wait", "--queue", "nightly", "--priority", "800",
+                    "--max-queue", max_queue)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert fake.started == [{"script": "echo hi\n", "queue": "nightly", "priority": 800, "maxQueueSeconds": seconds}]
+
+
 def test_run_options_override_the_input_document(connected: Any, tmp_path: Any) -> None:
     _, fake = connected
     document = tmp_path / "input.json"
