@@ -84,3 +84,20 @@ def test_a_relaunch_is_announced_between_its_attempts(client: LongTaskClient, ru
     assert relaunching["attempt"] == 0 and "launching a fresh one" in relaunching["reason"]
     attempts = {relaunching["instanceId"], final["instanceId"]}
     assert len(attempts) == 2 and attempts == {i["InstanceId"] for i in instances_of(client, run_id)}
+
+
+def test_a_run_that_waits_announces_it_once_with_the_reason_and_no_task_token(client: LongTaskClient,
+                                                                                run_events: Any) -> None:  # fmt: skip
+    queue = f"events-{secrets.token_hex(4)}"
+    client.set_queue(queue, 1, None)
+    holder = client.start({"script": "sleep 6\n", "queue": queue})
+    assert poll_condition(lambda: (client.item(holder) or {}).get("status") == "RUNNING", 60)
+    waiting = client.start({"script": "echo waited\n", "queue": queue})
+    assert_final(client, waiting, "SUCCEEDED")
+    details = run_events(waiting, 3)
+    assert statuses(details) == ["QUEUED", "RUNNING", "SUCCEEDED"]
+    (queued,) = [d for d in details if d["status"] == "QUEUED"]
+    assert (queued["queue"], queued["waitReason"]) == (queue, f"queue {queue}: 1 of 1 runs")
+    assert queued["executionArn"] == client.execution_arn(waiting) and queued["instanceId"] is None
+    assert not any("token" in json.dumps(d).lower() for d in details)  # the wait's task token stays in the queue
+    assert_final(client, holder, "SUCCEEDED")
