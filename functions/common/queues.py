@@ -1,8 +1,8 @@
 """Queues: caps on what runs at once, slots that count against them, and the runs waiting for one.
 
 One DynamoDB table of the stack (QueuesTable), keyed by `queue` and `entry`:
-- `queue`: the queue's caps (maxRuns, maxVcpus; absent: no cap) and its usage (running, vcpus); `version` changes
-  with every write, `freed` whenever room is made (a release, a smaller slot, a raised cap);
+- `queue`: the queue's caps (maxRuns, maxVcpus; absent: no cap) and its usage (running, vcpus), counted up and down
+  atomically (ADD); `freed` grows whenever room is made (a release, a smaller slot, a raised cap);
 - `slot#<runId>`: a run's slot, held from before its launch until its instance has ended;
 - `wait#<rank>`: the task token of a run waiting for a slot (written by the workflow's Wait For Slot state), ranked
   by priority, then age; never copied into a record or an event. Woken, the entry loses its token and keeps its
@@ -10,8 +10,9 @@ One DynamoDB table of the stack (QueuesTable), keyed by `queue` and `entry`:
 - `retry#<rank>`: that of a run waiting for a vCPU quota or capacity, which its timer wakes, or a slot given back
   in its queue (its vCPUs may be what the quota needed); it does not hold up the queue's order (another run may
   need another type, or fit what is left).
-A slot is taken and given back in one transaction with the queue's usage, conditioned on the version read: no cap
-is exceeded even by runs that start in the same millisecond, and a slot is counted once.
+A slot is taken in one transaction with the queue's count, on the condition that the count is below the caps (as
+read): no cap is exceeded even by runs that start in the same millisecond, and runs of a queue without caps never
+wait for each other. A slot is given back in one transaction too, and counted once.
 """
 
 from __future__ import annotations
@@ -55,7 +56,6 @@ class Usage:
     max_vcpus: int | None = None
     running: int = 0
     vcpus: int = 0
-    version: int = 0
     freed: int = 0
 
     def refusal(self, vcpus: int) -> str | None:
@@ -134,10 +134,10 @@ class Queues:
             if value is not None and value < 1:
                 raise QueueError(f"{name}: {value} is not a cap; give at least 1, or lift it")
         before = self.usage(queue)
-        sets = ["#version = if_not_exists(#version, :zero) + :one", "#freed = if_not_exists(#freed, :zero) + :one",
-                "#running = if_not_exists(#running, :zero)", "#vcpus = if_not_exists(#vcpus, :zero)"]  # fmt: skip
+        sets = ["#freed = if_not_exists(#freed, :zero) + :one", "#running = if_not_exists(#running, :zero)",
+                "#vcpus = if_not_exists(#vcpus, :zero)"]  # fmt: skip
         removes, values = [], {":zero": {"N": "0"}, ":one": {"N": "1"}}
-        names = {"#version": "version", "#freed": "freed", "#running": "running", "#vcpus": "vcpus"}
+        names = {"#freed": "freed", "#running": "running", "#vcpus": "vcpus"}
         for name, value in (("maxRuns", max_runs), ("maxVcpus", max_vcpus)):
             names[f"#{name}"] = name
             if value is None:
@@ -170,7 +170,7 @@ class Queues:
                 self.dynamodb.transact_write_items(TransactItems=[
                     {"Put": {"TableName": self.table, "Item": slot, "ConditionExpression": "attribute_not_exists(#e)",
                              "ExpressionAttributeNames": {"#e": "entry"}}},
-                    self._count(queue, usage, runs=1, vcpus=vcpus, freed=False),
+                    self._count(queue, runs=1, vcpus=vcpus, freed=False, within=usage),
                 ])  # fmt: skip
                 return None
             except ClientError as error:
@@ -185,7 +185,6 @@ class Queues:
             slot = self.slot(queue, run_id)
             if slot is None:
                 return
-            usage = self.usage(queue)
             smaller = min(vcpus, slot.vcpus)
             try:
                 self.dynamodb.transact_write_items(TransactItems=[
@@ -194,7 +193,7 @@ class Queues:
                                 "ExpressionAttributeNames": {"#v": "vcpus", "#i": "instanceId"},
                                 "ExpressionAttributeValues": {":v": {"N": str(smaller)}, ":i": {"S": instance_id},
                                                               ":was": {"N": str(slot.vcpus)}}}},
-                    self._count(queue, usage, runs=0, vcpus=smaller - slot.vcpus, freed=smaller < slot.vcpus),
+                    self._count(queue, runs=0, vcpus=smaller - slot.vcpus, freed=smaller < slot.vcpus),
                 ])  # fmt: skip
                 return
             except ClientError as error:
@@ -209,13 +208,12 @@ class Queues:
             slot = self.slot(queue, run_id)
             if slot is None:
                 return False
-            usage = self.usage(queue)
             try:
                 self.dynamodb.transact_write_items(TransactItems=[
                     {"Delete": {"TableName": self.table, "Key": self._key(queue, SLOT + run_id),
                                 "ConditionExpression": "#v = :was", "ExpressionAttributeNames": {"#v": "vcpus"},
                                 "ExpressionAttributeValues": {":was": {"N": str(slot.vcpus)}}}},
-                    self._count(queue, usage, runs=-1, vcpus=-slot.vcpus, freed=True),
+                    self._count(queue, runs=-1, vcpus=-slot.vcpus, freed=True),
                 ])  # fmt: skip
             except ClientError as error:
                 if error.response["Error"]["Code"] != "TransactionCanceledException":
@@ -307,19 +305,29 @@ class Queues:
                 return False
             raise
 
-    def _count(self, queue: str, usage: Usage, runs: int, vcpus: int, freed: bool) -> dict[str, Any]:
-        """The transaction's update of the queue's usage, valid only if no one wrote it since it was read."""
-        expression = ("SET #running = if_not_exists(#running, :zero) + :runs, #vcpus = if_not_exists(#vcpus, :zero)"
-                      " + :vcpus, #version = :next, #freed = if_not_exists(#freed, :zero) + :freed")  # fmt: skip
-        condition = "attribute_not_exists(#version)" if usage.version == 0 else "#version = :version"
-        values = {":zero": {"N": "0"}, ":runs": {"N": str(runs)}, ":vcpus": {"N": str(vcpus)},
-                  ":next": {"N": str(usage.version + 1)}, ":freed": {"N": "1" if freed else "0"}}  # fmt: skip
-        if usage.version:
-            values[":version"] = {"N": str(usage.version)}
-        names = {"#running": "running", "#vcpus": "vcpus", "#version": "version", "#freed": "freed"}
-        return {"Update": {"TableName": self.table, "Key": self._key(queue, QUEUE_ENTRY),
-                           "UpdateExpression": expression, "ConditionExpression": condition,
-                           "ExpressionAttributeValues": values, "ExpressionAttributeNames": names}}
+    def _count(self, queue: str, runs: int, vcpus: int, freed: bool, within: Usage | None = None) -> dict[str, Any]:
+        """The transaction's change of the queue's count; `within`: only while the count stays within the caps read
+        then (and those caps are still the queue's)."""
+        names = {"#running": "running", "#vcpus": "vcpus", "#freed": "freed"}
+        values = {":runs": {"N": str(runs)}, ":vcpus": {"N": str(vcpus)}, ":freed": {"N": "1" if freed else "0"}}
+        update: dict[str, Any] = {"TableName": self.table, "Key": self._key(queue, QUEUE_ENTRY),
+                                  "UpdateExpression": "ADD #running :runs, #vcpus :vcpus, #freed :freed"}  # fmt: skip
+        if within is not None:
+            names.update({"#maxRuns": "maxRuns", "#maxVcpus": "maxVcpus"})
+            conditions = []
+            if within.max_runs is None:
+                conditions.append("attribute_not_exists(#maxRuns)")
+            else:
+                conditions.append("#maxRuns = :maxRuns AND (attribute_not_exists(#running) OR #running < :maxRuns)")
+                values[":maxRuns"] = {"N": str(within.max_runs)}
+            if within.max_vcpus is None:
+                conditions.append("attribute_not_exists(#maxVcpus)")
+            else:
+                conditions.append("#maxVcpus = :maxVcpus AND (attribute_not_exists(#vcpus) OR #vcpus <= :room)")
+                values[":maxVcpus"] = {"N": str(within.max_vcpus)}
+                values[":room"] = {"N": str(within.max_vcpus - vcpus)}
+            update["ConditionExpression"] = " AND ".join(conditions)
+        return {"Update": {**update, "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}}
 
     def _back_off(self) -> None:
         self.sleep(random.uniform(0.01, 0.1))
@@ -331,7 +339,7 @@ def _number(item: dict[str, Any], name: str) -> int | None:
 
 def _usage(queue: str, item: dict[str, Any]) -> Usage:
     return Usage(queue, _number(item, "maxRuns"), _number(item, "maxVcpus"), _number(item, "running") or 0,
-                 _number(item, "vcpus") or 0, _number(item, "version") or 0, _number(item, "freed") or 0)  # fmt: skip
+                 _number(item, "vcpus") or 0, _number(item, "freed") or 0)  # fmt: skip
 
 
 def _slot(item: dict[str, Any]) -> Slot:
