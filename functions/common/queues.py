@@ -66,6 +66,10 @@ class Usage:
             return f"queue {self.name}: {self.vcpus} of {self.max_vcpus} vCPUs in use, {vcpus} more needed"
         return None
 
+    @property
+    def capped(self) -> bool:
+        return self.max_runs is not None or self.max_vcpus is not None
+
     def room(self) -> int:
         """How many more runs could start now, as far as the run cap says (vCPUs decide per run)."""
         if self.max_runs is None:
@@ -80,7 +84,6 @@ class Slot:
     execution_arn: str
     vcpus: int
     acquired_at: str
-    instance_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -155,15 +158,16 @@ class Queues:
             self.wake(queue, min(after.room(), 100))
         return after
 
-    def acquire(self, queue: str, run_id: str, execution_arn: str, vcpus: int) -> str | None:
-        """Take a slot of `vcpus` for the run: None when it holds one (now or already), else why not (in words)."""
+    def acquire(self, queue: str, run_id: str, execution_arn: str, vcpus: int, seen: Usage | None = None
+                ) -> str | None:  # fmt: skip
+        """Take a slot of `vcpus` for the run: None when it holds one (now or already), else why not (in words).
+        `seen`: the queue as the caller just read it (a changed count or cap cancels the write, which is tried
+        again on a fresh read)."""
+        usage = seen or self.usage(queue)
         for _ in range(CONFLICT_TRIES):
-            if self.slot(queue, run_id) is not None:
-                return None
-            usage = self.usage(queue)
             refusal = usage.refusal(vcpus)
             if refusal is not None:
-                return refusal
+                return None if self.slot(queue, run_id) is not None else refusal
             slot = {**self._key(queue, SLOT + run_id), "runId": {"S": run_id}, "executionArn": {"S": execution_arn},
                     "vcpus": {"N": str(vcpus)}, "acquiredAt": {"S": iso_utc()}}  # fmt: skip
             try:
@@ -176,31 +180,28 @@ class Queues:
             except ClientError as error:
                 if error.response["Error"]["Code"] != "TransactionCanceledException":
                     raise
+                if self.slot(queue, run_id) is not None:
+                    return None  # a retried launch: the run holds its slot already
                 self._back_off()
+                usage = self.usage(queue)
         raise QueueError(f"queue {queue}: too many runs changed it at once; the launch is tried again")
 
-    def resize(self, queue: str, run_id: str, vcpus: int, instance_id: str) -> None:
-        """Count the launched type's vCPUs in the run's slot (at most what was taken), and note its instance."""
-        for _ in range(CONFLICT_TRIES):
-            slot = self.slot(queue, run_id)
-            if slot is None:
-                return
-            smaller = min(vcpus, slot.vcpus)
-            try:
-                self.dynamodb.transact_write_items(TransactItems=[
-                    {"Update": {"TableName": self.table, "Key": self._key(queue, SLOT + run_id),
-                                "UpdateExpression": "SET #v = :v, #i = :i", "ConditionExpression": "#v = :was",
-                                "ExpressionAttributeNames": {"#v": "vcpus", "#i": "instanceId"},
-                                "ExpressionAttributeValues": {":v": {"N": str(smaller)}, ":i": {"S": instance_id},
-                                                              ":was": {"N": str(slot.vcpus)}}}},
-                    self._count(queue, runs=0, vcpus=smaller - slot.vcpus, freed=smaller < slot.vcpus),
-                ])  # fmt: skip
-                return
-            except ClientError as error:
-                if error.response["Error"]["Code"] != "TransactionCanceledException":
-                    raise
-                self._back_off()
-        raise QueueError(f"queue {queue}: too many runs changed it at once")
+    def resize(self, queue: str, run_id: str, taken: int, vcpus: int) -> None:
+        """Count only the launched type's vCPUs in the run's slot of `taken` vCPUs (when it launched a smaller one);
+        the room it makes goes to the runs waiting."""
+        if vcpus >= taken:
+            return
+        try:
+            self.dynamodb.transact_write_items(TransactItems=[
+                {"Update": {"TableName": self.table, "Key": self._key(queue, SLOT + run_id),
+                            "UpdateExpression": "SET #v = :v", "ConditionExpression": "#v = :was",
+                            "ExpressionAttributeNames": {"#v": "vcpus"},
+                            "ExpressionAttributeValues": {":v": {"N": str(vcpus)}, ":was": {"N": str(taken)}}}},
+                self._count(queue, runs=0, vcpus=vcpus - taken, freed=True),
+            ])  # fmt: skip
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "TransactionCanceledException":
+                raise  # cancelled: the slot is not as taken (given back meanwhile), so there is nothing to resize
 
     def release(self, queue: str, run_id: str, wake: bool = True) -> bool:
         """Give the run's slot back (True), or do nothing when it holds none; wakes the queue's head."""
@@ -344,5 +345,4 @@ def _usage(queue: str, item: dict[str, Any]) -> Usage:
 
 def _slot(item: dict[str, Any]) -> Slot:
     return Slot(item["queue"]["S"], item["runId"]["S"], item.get("executionArn", {}).get("S", ""),
-                int(item["vcpus"]["N"]), item.get("acquiredAt", {}).get("S", ""),
-                item.get("instanceId", {}).get("S"))  # fmt: skip
+                int(item["vcpus"]["N"]), item.get("acquiredAt", {}).get("S", ""))  # fmt: skip

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from common.capacity import Capacity
-from common.queues import RELAUNCH_SINCE, Queues, wait_entry
+from common.queues import RELAUNCH_SINCE, Queues, Usage, wait_entry
 from common.timestamps import iso_utc, parse_iso_utc
 
 from .errors import LaunchFailed
@@ -102,14 +102,15 @@ class Gate:
         """Launch one of the options within the queue's caps and the account's quotas."""
         queue = self.ticket.queue
         vcpus = self.capacity.vcpus(sorted({o.instance_type for o in options}))
-        self._refuse_what_never_fits(options, vcpus)
         usage = self.queues.usage(queue)
+        self._refuse_what_never_fits(options, vcpus, usage)
         fitting = [o for o in options if usage.max_vcpus is None or vcpus.get(o.instance_type, 0) <= usage.max_vcpus]
         room = usage.room() if usage.refusal(min(vcpus.get(o.instance_type, 0) for o in fitting)) is None else 0
-        self._let_those_ahead_go_first(room)
+        if usage.capped:  # only a capped queue's runs wait for a slot
+            self._let_those_ahead_go_first(room)
         fits_now = [o for o in fitting if usage.refusal(vcpus.get(o.instance_type, 0)) is None] or fitting
         needed = max(vcpus.get(o.instance_type, 0) for o in fits_now)
-        refusal = self.queues.acquire(queue, self.run_id, self.execution_arn, needed)
+        refusal = self.queues.acquire(queue, self.run_id, self.execution_arn, needed, seen=usage)
         if refusal is not None:
             raise Queued(refusal, for_slot=True)
         try:
@@ -129,9 +130,9 @@ class Gate:
         finally:
             self._forget_own_waits()
         used = vcpus.get(launched.instance_type, 0)
-        self.queues.resize(queue, self.run_id, used, launched.instance_id)
+        self.queues.resize(queue, self.run_id, needed, used)
         self.capacity.launched(launched.instance_type, launched.spot, used)
-        if self.queues.usage(queue).refusal(1) is None:
+        if usage.capped and self.queues.usage(queue).refusal(1) is None:
             self.queues.wake(queue, 1)  # a raised cap or a burst of ends can leave room for more
         return launched
 
@@ -150,13 +151,14 @@ class Gate:
             raise Queued(f"queue {self.ticket.queue}: runs of higher rank wait ahead", for_slot=True)
 
     def _forget_own_waits(self) -> None:
-        """This try is over: the run's wait entries go (a new wait puts its own)."""
-        for entry in {self.entry, self.carry.waitEntry} - {None}:
+        """This try is over: the run's wait entries go (a new wait puts its own); a run that never waited has none."""
+        if self.carry.waitEntry is None:
+            return
+        for entry in {self.entry, self.carry.waitEntry}:
             self.queues.forget_wait(self.ticket.queue, entry)
 
-    def _refuse_what_never_fits(self, options: list[Option], vcpus: dict[str, int]) -> None:
+    def _refuse_what_never_fits(self, options: list[Option], vcpus: dict[str, int], usage: Usage) -> None:
         """LaunchFailed when no option could ever launch: a vCPU quota (or the queue's cap) below one instance."""
-        usage = self.queues.usage(self.ticket.queue)
         reasons = []
         for option in options:
             needed = vcpus.get(option.instance_type, 0)

@@ -64,7 +64,7 @@ def test_a_queue_never_holds_more_slots_than_its_cap(aws: dict[str, Any], queues
         gate(aws, queues, "c").launch(NANO, launches("i-c"))
     assert refused.value.for_slot
     assert (queues.usage("q").running, queues.usage("q").vcpus) == (2, 4)
-    assert queues.slot("q", "a").instance_id == "i-a"
+    assert queues.slot("q", "a").vcpus == 2
 
 
 def test_a_slot_is_taken_once_and_given_back_once(queues: Queues, aws: dict[str, Any]) -> None:
@@ -81,6 +81,14 @@ def test_a_vcpu_cap_counts_the_types_launched(aws: dict[str, Any], queues: Queue
     gate(aws, queues, "a").launch([Option("t3a.nano")], launches("i-a"))  # 2
     with pytest.raises(Queued, match=r"^queue q: 2 of 4 vCPUs in use, 4 more needed$"):
         gate(aws, queues, "b").launch([Option("t3a.xlarge")], launches("i-b"))  # 4
+
+
+def test_a_slot_counts_only_the_type_launched(aws: dict[str, Any], queues: Queues) -> None:
+    """A slot takes the largest fitting type's vCPUs before the launch; a smaller one launched gives the rest back."""
+    queues.set_caps("q", None, 8)
+    options = [Option("t3a.xlarge"), Option("t3a.nano")]  # 4 and 2 vCPUs
+    gate(aws, queues, "a").launch(options, lambda allowed: Launched("i-a", "t3a.nano", "subnet-1"))
+    assert (queues.usage("q").vcpus, queues.slot("q", "a").vcpus) == (2, 2)
 
 
 def test_a_type_larger_than_the_queue_allows_fails_at_once(aws: dict[str, Any], queues: Queues) -> None:
