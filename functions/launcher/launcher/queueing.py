@@ -21,7 +21,7 @@ from .errors import LaunchFailed
 from .instances import Launched, NoCapacity, Option
 
 QUEUE_RETRY_SECONDS = 600  # a run waiting for a slot is woken when one frees; this is the safety net
-FIRST_RETRY_SECONDS = 30  # then doubling to QUEUE_RETRY_SECONDS, for quota and capacity (only time wakes those)
+FIRST_RETRY_SECONDS = 30  # for quota and capacity: then as long again as the wait so far, up to QUEUE_RETRY_SECONDS
 THROTTLED_RETRY_SECONDS = (5, 20)  # EC2's buckets refill by the second: a throttled run tries again soon, jittered
 WAIT_ENTRY_GRACE_SECONDS = 3600  # a wait entry outlives its timer this long before DynamoDB's TTL removes it
 WOKEN_GRACE_SECONDS = 60  # a woken run reaches its launcher within seconds; later, runs behind it go on
@@ -188,8 +188,9 @@ class Gate:
             retry = QUEUE_RETRY_SECONDS
         elif refusal.throttled:
             retry = random.randint(*THROTTLED_RETRY_SECONDS)
-        else:
-            retry = min(FIRST_RETRY_SECONDS * 2**carry.tries, QUEUE_RETRY_SECONDS)
+        else:  # as long again as it has waited: a wake by a freed slot does not lengthen the wait after it
+            waiting = int((self.now - parse_iso_utc(carry.waitStartedAt or iso_utc(self.now))).total_seconds())
+            retry = min(max(waiting, FIRST_RETRY_SECONDS), QUEUE_RETRY_SECONDS)
         retry = max(min(retry, left), 1)
         usage = self.queues.usage(self.ticket.queue)
         expires = int(self.now.timestamp()) + retry + WAIT_ENTRY_GRACE_SECONDS

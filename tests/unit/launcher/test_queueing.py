@@ -3,7 +3,8 @@ a slot given back on every path that launches nothing."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -158,6 +159,17 @@ def test_the_carry_of_a_wait_bounds_it_by_max_queue_seconds(aws: dict[str, Any],
                  datetime(2026, 12, 7, 13, 0, 1, tzinfo=UTC))  # fmt: skip
     with pytest.raises(LaunchFailed, match=r"so still after 3601 s queued, the run's maxQueueSeconds \(3600\)"):
         later.queued(Queued("no capacity for t3a.nano", for_slot=False))
+
+
+def test_a_wait_for_capacity_grows_with_its_time_not_with_its_tries(aws: dict[str, Any], queues: Queues) -> None:
+    """Woken early (a slot given back in its queue) and refused again, the run still tries again in 30 s; after 5
+    minutes of waiting, in 5 minutes; never later than 10."""
+    refused = Queued("no capacity for t3a.nano", for_slot=False)
+    first = gate(aws, queues, "a").queued(refused)
+    for minutes, retry in ((0.1, 30), (5, 300), (30, 600)):
+        later = Gate(queues, Capacity(aws["ec2"], Quotas({})), Ticket("q", 500, 7200), "a", ARN + "a",
+                     replace(first, tries=9), NOW + timedelta(minutes=minutes))  # fmt: skip
+        assert later.queued(refused).retrySeconds == retry
 
 
 def test_a_relaunch_waits_at_the_head_of_its_priority_adding_to_its_earlier_wait(aws: dict[str, Any],
