@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+from launcher.queueing import FIRST_RETRY_SECONDS, QUEUE_RETRY_SECONDS
 from longtask_engine.paths import EnginePaths
 
 from longtask.client import LongTaskClient, new_run_id
@@ -109,17 +110,18 @@ def transitions_while_waiting(client: LongTaskClient, seconds: float = 200) -> d
     waiting = [e for e in events if e["type"].endswith("StateEntered") and e["timestamp"] < launched]
     cycles = len(_state_times(events, "Wait For Slot", "StateEntered"))
     per_cycle = (len(waiting) - 1) / cycles  # Start Run is not the wait's
-    first_hour = _cycles_in(3600, first=30, cap=600)
+    first_hour = _cycles_in(3600, first=FIRST_RETRY_SECONDS, cap=QUEUE_RETRY_SECONDS)
     return {"waited s": seconds, "status": record["status"], "cycles": cycles, "transitions per cycle": per_cycle,
-            "per hour, steady (scaled)": per_cycle * 3600 / 600, "first hour (scaled)": per_cycle * first_hour,
+            "per hour, steady (scaled)": per_cycle * 3600 / QUEUE_RETRY_SECONDS, "first hour (scaled)": per_cycle * first_hour,
             "goal": "≤ 30 an hour"}  # fmt: skip
 
 
 def _cycles_in(seconds: float, first: float, cap: float) -> float:
-    """Tries of a wait whose timer starts at `first` and doubles up to `cap`, within `seconds`."""
-    cycles, elapsed, timer = 0.0, 0.0, first
-    while elapsed + timer <= seconds:
-        elapsed, cycles, timer = elapsed + timer, cycles + 1, min(timer * 2, cap)
+    """Tries within `seconds` of a wait whose timer is as long as the wait so far, at least `first`, at most `cap`
+    (launcher/queueing.py)."""
+    cycles, elapsed = 0.0, 0.0
+    while elapsed + (timer := min(max(elapsed, first), cap)) <= seconds:
+        elapsed, cycles = elapsed + timer, cycles + 1
     return cycles + (seconds - elapsed) / timer
 
 

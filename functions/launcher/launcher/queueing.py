@@ -21,7 +21,9 @@ from .errors import LaunchFailed
 from .instances import Launched, NoCapacity, Option
 
 QUEUE_RETRY_SECONDS = 600  # a run waiting for a slot is woken when one frees; this is the safety net
-FIRST_RETRY_SECONDS = 30  # for quota and capacity: then as long again as the wait so far, up to QUEUE_RETRY_SECONDS
+# for quota and capacity: then as long again as the wait so far, up to QUEUE_RETRY_SECONDS (at 3 transitions a try,
+# about 29 in a first hour of waiting, 18 in each after: docs/queues.md)
+FIRST_RETRY_SECONDS = 45
 THROTTLED_RETRY_SECONDS = (5, 20)  # EC2's buckets refill by the second: a throttled run tries again soon, jittered
 WAIT_ENTRY_GRACE_SECONDS = 3600  # a wait entry outlives its timer this long before DynamoDB's TTL removes it
 WOKEN_GRACE_SECONDS = 60  # a woken run reaches its launcher within seconds; later, runs behind it go on

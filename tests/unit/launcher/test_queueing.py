@@ -153,8 +153,8 @@ def test_a_type_whose_quota_is_smaller_than_one_instance_fails_naming_the_quota(
 
 def test_the_carry_of_a_wait_bounds_it_by_max_queue_seconds(aws: dict[str, Any], queues: Queues) -> None:
     waiting = gate(aws, queues, "a").queued(Queued("no capacity for t3a.nano", for_slot=False))
-    assert (waiting.retrySeconds, waiting.tries, waiting.queuedAt) == (30, 1, "2026-12-07T12:00:00Z")
-    assert waiting.wait_reason() == "no capacity for t3a.nano; next try in 30 s"
+    assert (waiting.retrySeconds, waiting.tries, waiting.queuedAt) == (45, 1, "2026-12-07T12:00:00Z")
+    assert waiting.wait_reason() == "no capacity for t3a.nano; next try in 45 s"
     later = Gate(queues, Capacity(aws["ec2"], Quotas({})), Ticket("q", 500, 3600), "a", ARN + "a", waiting,
                  datetime(2026, 12, 7, 13, 0, 1, tzinfo=UTC))  # fmt: skip
     with pytest.raises(LaunchFailed, match=r"so still after 3601 s queued, the run's maxQueueSeconds \(3600\)"):
@@ -162,11 +162,11 @@ def test_the_carry_of_a_wait_bounds_it_by_max_queue_seconds(aws: dict[str, Any],
 
 
 def test_a_wait_for_capacity_grows_with_its_time_not_with_its_tries(aws: dict[str, Any], queues: Queues) -> None:
-    """Woken early (a slot given back in its queue) and refused again, the run still tries again in 30 s; after 5
+    """Woken early (a slot given back in its queue) and refused again, the run still tries again in 45 s; after 5
     minutes of waiting, in 5 minutes; never later than 10."""
     refused = Queued("no capacity for t3a.nano", for_slot=False)
     first = gate(aws, queues, "a").queued(refused)
-    for minutes, retry in ((0.1, 30), (5, 300), (30, 600)):
+    for minutes, retry in ((0.1, 45), (5, 300), (30, 600)):
         later = Gate(queues, Capacity(aws["ec2"], Quotas({})), Ticket("q", 500, 7200), "a", ARN + "a",
                      replace(first, tries=9), NOW + timedelta(minutes=minutes))  # fmt: skip
         assert later.queued(refused).retrySeconds == retry
