@@ -77,13 +77,11 @@ class Capacity:
             pages = self.ec2.get_paginator("describe_instances").paginate(
                 Filters=[{"Name": "instance-state-name", "Values": COUNTED_STATES}])
             instances = [i for page in pages for r in page["Reservations"] for i in r["Instances"]]
+            counted = self.vcpus(sorted({i["InstanceType"] for i in instances}))
             for instance in instances:
                 code = quota_code(instance["InstanceType"], instance.get("InstanceLifecycle") == "spot")
                 if code is not None:
-                    vcpus = (instance.get("CpuOptions") or {}).get("CoreCount", 0) * (
-                        (instance.get("CpuOptions") or {}).get("ThreadsPerCore", 1))  # fmt: skip
-                    vcpus = vcpus or self.vcpus([instance["InstanceType"]]).get(instance["InstanceType"], 0)
-                    self._in_use[code] = self._in_use.get(code, 0) + vcpus
+                    self._in_use[code] = self._in_use.get(code, 0) + counted.get(instance["InstanceType"], 0)
             self._in_use_read = self.clock()
         code = quota_code(instance_type, spot)
         return self._in_use.get(code, 0) if code else 0
