@@ -109,7 +109,7 @@ def transitions_while_waiting(client: LongTaskClient, seconds: float = 200) -> d
     launched = _state_times(events, "Launch Instance", "StateExited")[-1]
     waiting = [e for e in events if e["type"].endswith("StateEntered") and e["timestamp"] < launched]
     cycles = len(_state_times(events, "Wait For Slot", "StateEntered"))
-    per_cycle = (len(waiting) - 1) / cycles  # Start Run is not the wait's
+    per_cycle = (len(waiting) - 2) / cycles  # Start Run is not the wait's, nor is the Launch Instance that launched
     first_hour = _cycles_in(3600, first=FIRST_RETRY_SECONDS, cap=QUEUE_RETRY_SECONDS)
     steady = per_cycle * 3600 / QUEUE_RETRY_SECONDS
     return {"waited s": seconds, "status": record["status"], "cycles": cycles, "transitions per cycle": per_cycle,
