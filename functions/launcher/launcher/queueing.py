@@ -99,12 +99,13 @@ class Gate:
         since = carry.since if carry.since is not None else (RELAUNCH_SINCE if carry.attempt else iso_utc(now))
         self.entry = wait_entry(ticket.priority, since, run_id)
         self.since = since
+        self.seen: Usage | None = None  # the queue as this try looked at it, before deciding to wait
 
     def launch(self, options: list[Option], launch_one: Callable[[list[Option]], Launched]) -> Launched:
         """Launch one of the options within the queue's caps and the account's quotas."""
         queue = self.ticket.queue
         vcpus = self.capacity.vcpus(sorted({o.instance_type for o in options}))
-        usage = self.queues.usage(queue)
+        usage = self.seen = self.queues.usage(queue)
         self._refuse_what_never_fits(options, vcpus, usage)
         fitting = [o for o in options if usage.max_vcpus is None or vcpus.get(o.instance_type, 0) <= usage.max_vcpus]
         room = usage.room() if usage.refusal(min(vcpus.get(o.instance_type, 0) for o in fitting)) is None else 0
@@ -194,7 +195,9 @@ class Gate:
             waiting = int((self.now - parse_iso_utc(carry.waitStartedAt or iso_utc(self.now))).total_seconds())
             retry = min(max(waiting, FIRST_RETRY_SECONDS), QUEUE_RETRY_SECONDS)
         retry = max(min(retry, left), 1)
-        usage = self.queues.usage(self.ticket.queue)
+        # `freed` as this try saw it: room made since then (a slot given back while it decided) sends the run's
+        # Wait For Slot straight back; a count read now would already include it, and the run would sleep
+        usage = self.seen or self.queues.usage(self.ticket.queue)
         expires = int(self.now.timestamp()) + retry + WAIT_ENTRY_GRACE_SECONDS
         entry = self.entry if refusal.for_slot else wait_entry(self.ticket.priority, self.since, self.run_id, False)
         return replace(carry, tries=carry.tries + 1, reason=refusal.reason, forSlot=refusal.for_slot,

@@ -223,3 +223,16 @@ def test_a_raised_quota_lets_runs_launch_within_seconds(aws: dict[str, Any]) -> 
     quotas.values["L-1216C47A"] = 4
     now[0] = 11.0
     assert capacity.refusal("t3a.nano", False, 2) is None
+
+
+def test_room_made_while_a_run_decides_to_wait_sends_it_back_at_once(aws: dict[str, Any], queues: Queues) -> None:
+    """The wait is parked on the `freed` count the run saw when it was refused: a slot given back in between
+    changes the count, so the workflow's condition fails and the run tries again instead of sleeping."""
+    queues.set_caps("q", 1, None)
+    gate(aws, queues, "a").launch(NANO, launches("i-a"))
+    late = gate(aws, queues, "b")
+    with pytest.raises(Queued) as refused:
+        late.launch(NANO, launches("i-b"))
+    seen = queues.usage("q").freed
+    queues.release("q", "a", wake=False)  # before the run parks its wait
+    assert late.queued(refused.value).freed == str(seen) != str(queues.usage("q").freed)
