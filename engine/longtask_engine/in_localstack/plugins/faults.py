@@ -10,6 +10,7 @@ boundary, so the functions' production code meets them exactly as it would meet 
 on one engine meet only their own faults; `instanceType`/`spot` narrow which requests match; `times` counts down
 (absent: every time); `forSeconds` makes it lapse that long after it was added; `when` is "before" (the request
 fails, nothing happens) or "after" (the request takes effect but its response is lost, as on a dropped connection).
+Lambda's Invoke takes rules too (lambda_faults.py), narrowed by `function`, part of the function's name.
 Besides API operations: "StateChangeNotification" drops EC2 state-change events (ec2_state_events.py), and
 "ShuttingDown" with "seconds" keeps a terminating instance `shutting-down` that long (ec2_provider.py).
 Standard library only: it runs inside LocalStack.
@@ -96,5 +97,6 @@ def _matches(rule: dict[str, Any], operation: str, when: str, request: dict[str,
         and rule.get("instanceType", request.get("InstanceType")) == request.get("InstanceType")
         and rule.get("spot", spot) == spot
         and rule.get("runId", run_id) == run_id
+        and rule.get("function", "") in str(request.get("FunctionName") or "")
         and rule.get("until", float("inf")) > time.time()
     )
