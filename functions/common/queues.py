@@ -36,6 +36,9 @@ QUEUE_ENTRY = "queue"
 SLOT = "slot#"
 WAIT = "wait#"
 RETRY = "retry#"
+PACED = "paced#"  # a run EC2 throttled: it waits for the launch time it reserved, and nothing wakes it earlier
+# The account's launch pace, kept beside the queues: a partition key no queue name can take (QUEUE_NAME)
+PACE_KEY, PACE_ENTRY = "#account", "launch-pace"
 RELAUNCH_SINCE = ""  # a relaunch waits at the head of its priority: its rank sorts before every timestamp
 WAKE_SCAN = 200  # the head entries read per look when waking (woken ones keep their place until they launch)
 CONFLICT_TRIES = 20  # optimistic writes tried again while other runs change the queue at the same moment
@@ -102,9 +105,9 @@ def check_queue_name(name: str) -> str:
     return name
 
 
-def wait_entry(priority: int, since: str, run_id: str, for_slot: bool = True) -> str:
+def wait_entry(priority: int, since: str, run_id: str, for_slot: bool = True, kind: str | None = None) -> str:
     """A waiting run's sort key: higher priority first, then the oldest (`since`), then the run id."""
-    return f"{WAIT if for_slot else RETRY}{MAX_PRIORITY - priority:04d}#{since}#{run_id}"
+    return f"{kind or (WAIT if for_slot else RETRY)}{MAX_PRIORITY - priority:04d}#{since}#{run_id}"
 
 
 class Queues:
@@ -257,6 +260,24 @@ class Queues:
         items = self.dynamodb.query(**arguments)["Items"]
         return [Waiter(queue, i["entry"]["S"], i.get("runId", {}).get("S", ""), i.get("executionArn", {}).get("S", ""),
                        i.get("taskToken", {}).get("S", ""), i.get("wokenAt", {}).get("S")) for i in items]  # fmt: skip
+
+    def reserve_launch(self, now: float, interval: float) -> float:
+        """A moment (epoch seconds) to launch at, `interval` after the last one reserved, or soon when none is
+        pending: runs EC2 throttled come back one at a time at the pace its buckets refill, not all at once."""
+        key = self._key(PACE_KEY, PACE_ENTRY)
+        try:
+            self.dynamodb.update_item(TableName=self.table, Key=key, UpdateExpression="SET nextAt = :at",
+                                      ConditionExpression="attribute_not_exists(nextAt) OR nextAt < :now",
+                                      ExpressionAttributeValues={":at": {"N": f"{now + interval:.3f}"},
+                                                                 ":now": {"N": f"{now:.3f}"}})  # fmt: skip
+            return now + interval
+        except ClientError as error:
+            if error.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+        answer = self.dynamodb.update_item(TableName=self.table, Key=key, UpdateExpression="ADD nextAt :interval",
+                                           ExpressionAttributeValues={":interval": {"N": f"{interval:.3f}"}},
+                                           ReturnValues="UPDATED_NEW")  # fmt: skip
+        return float(answer["Attributes"]["nextAt"]["N"])
 
     def forget_wait(self, queue: str, entry: str) -> None:
         """Remove a run's wait entry (it took its slot, or gave up; or, woken long ago, its run never came)."""

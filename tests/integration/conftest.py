@@ -83,3 +83,16 @@ def fault_plan(client: LongTaskClient) -> Iterator[Callable[..., str]]:
 
     yield add
     remove_rules(path, run_id)
+
+
+@pytest.fixture
+def engine_limits() -> Iterator[Callable[[dict[str, Any]], None]]:
+    """Set the engine's account limits (vCPU quotas, EC2 token buckets: limits.py); AWS's again afterwards. Account
+    wide: a test that uses it has the engine to itself (`exclusive`)."""
+    path = EnginePaths.default().limits_file
+
+    def set_limits(limits: dict[str, Any]) -> None:
+        path.write_text(json.dumps(limits))
+
+    yield set_limits
+    path.unlink(missing_ok=True)

@@ -3,9 +3,15 @@ invocations for want of concurrency, EC2 throttling the launcher's calls, and th
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import Any
 
+import pytest
+from longtask_engine.paths import EnginePaths
+
 from longtask.client import LongTaskClient
+from longtask.waiting import poll_condition
 
 from .support import assert_final
 
@@ -40,3 +46,20 @@ def test_an_outcome_that_lambda_throttles_past_the_retries_is_still_recorded(cli
     record = assert_final(client, run_id, "FAILED")
     assert record["exitCode"] == 3
     assert states_entered(client, run_id).count("Wait Out Lambda Throttling Before Outcome") == 1
+
+
+@pytest.mark.exclusive  # the account's EC2 token buckets
+@pytest.mark.slow(seconds=60)
+def test_runs_whose_look_at_the_network_ec2_throttles_wait_then_launch(client: LongTaskClient,
+                                                                       engine_limits: Callable) -> None:  # fmt: skip
+    """The launcher describes the subnet before each launch. A throttled DescribeSubnets once failed the run
+    (LAUNCH_FAILED after the workflow's retries); now the run waits for a launch time it reserves."""
+    engine_limits({"buckets": {"DescribeSubnets": {"size": 1, "refill": 0.2}}})  # a token every 5 s
+    throttled = EnginePaths.default().throttled_file
+    before = json.loads(throttled.read_text()).get("DescribeSubnets", 0) if throttled.exists() else 0
+    run_ids = [client.start({"script": "echo hi"}) for _ in range(4)]
+    assert poll_condition(lambda: any("EC2 throttled DescribeSubnets" in (client.item(r) or {}).get("waitReason", "")
+                                      for r in run_ids), 60)  # fmt: skip
+    records = client.wait_all(run_ids)
+    assert [r["status"] for r in records] == ["SUCCEEDED"] * 4
+    assert json.loads(throttled.read_text())["DescribeSubnets"] > before

@@ -55,19 +55,6 @@ def peak_of_instances_up(client: LongTaskClient, run_ids: Callable[[], list[str]
         sampler.join()
 
 
-@pytest.fixture
-def engine_limits() -> Iterator[Callable[[dict[str, Any]], None]]:
-    """Set the engine's account limits (vCPU quotas, EC2 token buckets: limits.py); AWS's again afterwards. Account
-    wide: a test that uses it has the engine to itself (`exclusive`)."""
-    path = EnginePaths.default().limits_file
-
-    def set_limits(limits: dict[str, Any]) -> None:
-        path.write_text(json.dumps(limits))
-
-    yield set_limits
-    path.unlink(missing_ok=True)
-
-
 @contextmanager
 def ended_at_exit(client: LongTaskClient, run_ids: list[str]) -> Iterator[None]:
     """Abort the runs still going when the test ends, passed or not: none outlives it to meet the next test."""

@@ -16,12 +16,16 @@ from common.vcpu_quotas import group_name
 from .errors import InvalidInput, LaunchFailed
 
 NEXT_OPTION = frozenset({"InsufficientInstanceCapacity", "Unsupported", "InstanceTypeNotSupported"})
-THROTTLED = frozenset({"RequestLimitExceeded", "Throttling", "ThrottlingException"})
+# EC2's and Service Quotas' words for a request over the account's rate
+THROTTLED = frozenset({"RequestLimitExceeded", "Throttling", "ThrottlingException", "TooManyRequestsException"})
 QUOTA = frozenset({"InstanceLimitExceeded", "VcpuLimitExceeded", "MaxSpotInstanceCountExceeded"})
 # Server-side trouble: let the handler fail so the workflow retries it (the ClientToken keeps it to one instance)
 TRANSIENT = frozenset({"InternalError", "InternalFailure", "ServiceUnavailable", "Unavailable", "RequestTimeout"})
-THROTTLE_ATTEMPTS = 5
-THROTTLE_BASE_DELAY_SECONDS = 1.0
+# Throttling is retried once in the function, then the run waits for a launch time it reserves (queueing.py): a
+# Lambda environment that slept through EC2's backoff would hold Lambda concurrency the other launches need
+THROTTLE_ATTEMPTS = 2
+PROFILE_ATTEMPTS = 5  # an instance profile EC2 does not see yet: IAM propagates within seconds
+BASE_DELAY_SECONDS = 1.0
 
 
 class NoCapacity(Exception):
@@ -145,7 +149,10 @@ def launch(
                     return Launched(earlier["InstanceId"], option.instance_type, earlier.get("SubnetId", ""),
                                     option.spot, attempts)  # fmt: skip
             attempts.append(f"{option}: {code}")
-            if option.spot or code in NEXT_OPTION | QUOTA | THROTTLED:  # any refusal of Spot falls back to on demand
+            if code in THROTTLED:  # the account's bucket, whatever the option: the next would be refused as well
+                refusals.append((option, code))
+                break
+            if option.spot or code in NEXT_OPTION | QUOTA:  # any refusal of Spot falls back to on demand
                 refusals.append((option, code))
                 continue
             raise LaunchFailed(_cause(code, error, attempts)) from None
@@ -155,7 +162,8 @@ def launch(
         raise InvalidInput(f"instanceTypes: no type fits the image {spec.image_id} "
                            f"({'; '.join(sorted(set(wrong_architecture.values())))}); name types of the image's "
                            "architecture, or an image of theirs")  # fmt: skip
-    raise NoCapacity(_refused(refusals), throttled=bool(refusals) and all(c in THROTTLED for _, c in refusals))
+    # throttled: the options after the throttled one were never tried
+    raise NoCapacity(_refused(refusals), throttled=any(c in THROTTLED for _, c in refusals))
 
 
 def launch_options(instance_types: list[str], subnet_ids: list[str], spot: bool) -> list[Option]:
@@ -197,9 +205,15 @@ def _run_with_backoff(ec2: Any, arguments: dict[str, Any], sleep: Callable[[floa
             return ec2.run_instances(**arguments)["Instances"][0]
         except ClientError as error:
             attempt += 1
-            if not _retryable(error) or attempt >= THROTTLE_ATTEMPTS:
+            tries = THROTTLE_ATTEMPTS if throttled(error) else PROFILE_ATTEMPTS
+            if not _retryable(error) or attempt >= tries:
                 raise
-            sleep(THROTTLE_BASE_DELAY_SECONDS * 2 ** (attempt - 1))
+            sleep(BASE_DELAY_SECONDS * 2 ** (attempt - 1))
+
+
+def throttled(error: ClientError) -> bool:
+    """The request was over the account's rate for its action."""
+    return error.response["Error"]["Code"] in THROTTLED
 
 
 def _retryable(error: ClientError) -> bool:

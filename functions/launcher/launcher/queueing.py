@@ -7,14 +7,14 @@ interruptions, spend) and, while it waits, why and until when. Its task token ne
 
 from __future__ import annotations
 
-import random
+import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from common.capacity import Capacity
-from common.queues import RELAUNCH_SINCE, Queues, Usage, wait_entry
+from common.queues import PACED, RELAUNCH_SINCE, Queues, Usage, wait_entry
 from common.timestamps import iso_utc, parse_iso_utc
 
 from .errors import LaunchFailed
@@ -24,7 +24,11 @@ QUEUE_RETRY_SECONDS = 600  # a run waiting for a slot is woken when one frees; t
 # for quota and capacity: then as long again as the wait so far, up to QUEUE_RETRY_SECONDS (at 3 transitions a try,
 # about 29 in a first hour of waiting, 18 in each after: docs/queues.md)
 FIRST_RETRY_SECONDS = 45
-THROTTLED_RETRY_SECONDS = (5, 20)  # EC2's buckets refill by the second: a throttled run tries again soon, jittered
+# A run EC2 throttled reserves a launch time (Queues.reserve_launch): the runs it throttled come back one every
+# half second, as fast as EC2 refills RunInstances' resource bucket (2 instances a second,
+# https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html), never sooner than 5 s
+LAUNCH_PACE_SECONDS = 0.5
+THROTTLED_RETRY_SECONDS = 5
 WAIT_ENTRY_GRACE_SECONDS = 3600  # a wait entry outlives its timer this long before DynamoDB's TTL removes it
 WOKEN_GRACE_SECONDS = 60  # a woken run reaches its launcher within seconds; later, runs behind it go on
 MAX_AHEAD = 100  # the runs ahead read at most, whatever the room
@@ -190,7 +194,8 @@ class Gate:
         if refusal.for_slot:
             retry = QUEUE_RETRY_SECONDS
         elif refusal.throttled:
-            retry = random.randint(*THROTTLED_RETRY_SECONDS)
+            launch_at = self.queues.reserve_launch(self.now.timestamp(), LAUNCH_PACE_SECONDS)
+            retry = max(math.ceil(launch_at - self.now.timestamp()), THROTTLED_RETRY_SECONDS)
         else:  # as long again as it has waited: a wake by a freed slot does not lengthen the wait after it
             waiting = int((self.now - parse_iso_utc(carry.waitStartedAt or iso_utc(self.now))).total_seconds())
             retry = min(max(waiting, FIRST_RETRY_SECONDS), QUEUE_RETRY_SECONDS)
@@ -199,7 +204,9 @@ class Gate:
         # Wait For Slot straight back; a count read now would already include it, and the run would sleep
         usage = self.seen or self.queues.usage(self.ticket.queue)
         expires = int(self.now.timestamp()) + retry + WAIT_ENTRY_GRACE_SECONDS
-        entry = self.entry if refusal.for_slot else wait_entry(self.ticket.priority, self.since, self.run_id, False)
+        kind = PACED if refusal.throttled else None  # nothing wakes a throttled run before its launch time
+        entry = self.entry if refusal.for_slot else wait_entry(self.ticket.priority, self.since, self.run_id, False,
+                                                              kind)  # fmt: skip
         return replace(carry, tries=carry.tries + 1, reason=refusal.reason, forSlot=refusal.for_slot,
                        retrySeconds=retry, waitEntry=entry, freed=str(usage.freed),
                        waitExpiresAt=str(expires))  # fmt: skip

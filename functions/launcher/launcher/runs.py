@@ -21,7 +21,7 @@ from common.timestamps import iso_utc
 
 from .budget import budget_for, refuse_a_budget_too_small
 from .errors import InvalidInput, LaunchFailed
-from .instances import LaunchSpec, find_launched, launch, launch_options
+from .instances import LaunchSpec, find_launched, launch, launch_options, throttled
 from .queueing import Carry, Gate, Queued, Ticket
 from .run_input import ONE_YEAR_SECONDS, RunInput, parse_run_input
 from .secrets_check import refuse_secrets
@@ -131,20 +131,24 @@ def start_run(
         associate_public_ip_address=run_input.associate_public_ip_address,
         hop_limit=run_input.http_put_response_hop_limit,
     )
-    launched = find_launched(ec2, execution.arn)
     network_note, subnets = "", []
     gate = None if queueing is None else queueing.gate(run_input, execution, launched_at)
-    if launched is None:
-        subnets, network_note = _subnets_reaching_s3(ec2, run_input.subnet_ids or settings.subnet_ids, spec)
-        spot = run_input.spot and attempt.interruptions < run_input.on_demand_after_interruptions
-        options = launch_options(instance_types, [s["SubnetId"] for s in subnets], spot)
-        if gate is None:
-            launched = launch(ec2, spec, options)
-        else:
-            try:
-                launched = gate.launch(options, lambda allowed: launch(ec2, spec, allowed))
-            except Queued as refusal:
-                return _queued(execution, run_input, gate.queued(refusal))
+    try:
+        launched = find_launched(ec2, execution.arn)
+        if launched is None:
+            subnets, network_note = _subnets_reaching_s3(ec2, run_input.subnet_ids or settings.subnet_ids, spec)
+            spot = run_input.spot and attempt.interruptions < run_input.on_demand_after_interruptions
+            options = launch_options(instance_types, [s["SubnetId"] for s in subnets], spot)
+            launched = launch(ec2, spec, options) if gate is None else gate.launch(
+                options, lambda allowed: launch(ec2, spec, allowed))  # fmt: skip
+    except Queued as refusal:
+        return _queued(execution, run_input, gate.queued(refusal))  # only a gate queues a run
+    except ClientError as error:  # EC2 (or Service Quotas) throttled a look before the launch: wait, never fail
+        if gate is None or not throttled(error):
+            raise
+        busy = Queued(f"EC2 throttled {error.operation_name} ({error.response['Error']['Code']})", for_slot=False,
+                      throttled=True)  # fmt: skip
+        return _queued(execution, run_input, gate.queued(busy))
     subnet = _subnet_of(ec2, launched.subnet_id, subnets)
     public_ip = public_ip_on_launch(subnet, run_input.associate_public_ip_address)
     deadline_source, budget = DeadlineSource.TIMEOUT, {}

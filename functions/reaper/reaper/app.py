@@ -13,7 +13,7 @@ from common.clients import client
 from common.queues import Queues
 from common.record import DEFAULT_RETENTION_DAYS
 
-from .sweep import reap_execution, reclaim_slots, settle_orphaned_runs, sweep
+from .sweep import Executions, reap_execution, reclaim_slots, settle_orphaned_runs, sweep
 
 logger = Logger()
 tracer = Tracer()
@@ -36,9 +36,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         metrics.add_metric(name="InstancesReaped", unit=MetricUnit.Count, value=len(reaped["terminated"]))
         return reaped
     grace = timedelta(seconds=int(os.environ.get("DEADLINE_GRACE_SECONDS", "900")))
-    swept = sweep(clients, table, stack, now, grace, retention)
+    executions = Executions(clients["stepfunctions"], os.environ["STATE_MACHINE_ARN"])
+    swept = sweep(clients, executions, table, stack, now, grace, retention)
     for action in swept:
         logger.warning("reaped an instance", extra=action)
     metrics.add_metric(name="InstancesReaped", unit=MetricUnit.Count, value=len(swept))
-    return {"reaped": swept, "settledOrphans": settle_orphaned_runs(clients, table, now, retention),
-            "reclaimedSlots": reclaim_slots(clients, queues)}
+    return {"reaped": swept, "settledOrphans": settle_orphaned_runs(clients, executions, table, now, retention),
+            "reclaimedSlots": reclaim_slots(executions, queues)}

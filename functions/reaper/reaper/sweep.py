@@ -40,6 +40,30 @@ def describe_execution(stepfunctions: Any, execution_arn: str | None) -> dict[st
         raise
 
 
+class Executions:
+    """The executions a sweep looks at. Those running come from one ListExecutions page per 1,000 runs, not a
+    DescribeExecution each: at scale the sweep's DescribeExecution calls alone would outrun that action's bucket
+    (docs/scale.md). ListExecutions is eventually consistent, so an execution it does not list as running is
+    described before anything is done to its run."""
+
+    def __init__(self, stepfunctions: Any, state_machine_arn: str) -> None:
+        self.stepfunctions, self.state_machine_arn = stepfunctions, state_machine_arn
+        self._running: set[str] | None = None
+
+    def running(self) -> set[str]:
+        if self._running is None:
+            pages = self.stepfunctions.get_paginator("list_executions").paginate(
+                stateMachineArn=self.state_machine_arn, statusFilter=RUNNING)
+            self._running = {e["executionArn"] for page in pages for e in page["executions"]}
+        return self._running
+
+    def status(self, execution_arn: str | None) -> dict[str, Any] | None:
+        """The execution as far as the sweep needs it ({"status": "RUNNING"} for one listed running), or None."""
+        if execution_arn and execution_arn in self.running():
+            return {"executionArn": execution_arn, "status": RUNNING}
+        return describe_execution(self.stepfunctions, execution_arn)
+
+
 def reap_execution(clients: dict[str, Any], queues: Queues, table: str, stack_name: str, execution_arn: str,
                    now: datetime, retention_days: int) -> dict[str, Any]:  # fmt: skip
     """For one execution that has ended: terminate its instances, settle its run and give back its slot. A running
@@ -70,18 +94,18 @@ def queue_of(execution: dict[str, Any]) -> str:
     return queue if isinstance(queue, str) and queue else DEFAULT_QUEUE
 
 
-def reclaim_slots(clients: dict[str, Any], queues: Queues) -> list[str]:
+def reclaim_slots(executions: Executions, queues: Queues) -> list[str]:
     """Give back the slots of executions that ended without giving theirs back (a crash, a lost write)."""
     reclaimed = []
     for slot in queues.slots():
-        execution = describe_execution(clients["stepfunctions"], slot.execution_arn)
+        execution = executions.status(slot.execution_arn)
         if (execution is None or execution["status"] != RUNNING) and queues.release(slot.queue, slot.run_id):
             reclaimed.append(slot.run_id)
     return reclaimed
 
 
-def sweep(clients: dict[str, Any], table: str, stack_name: str, now: datetime, grace: timedelta,
-          retention_days: int) -> list[dict]:  # fmt: skip
+def sweep(clients: dict[str, Any], executions: Executions, table: str, stack_name: str, now: datetime,
+          grace: timedelta, retention_days: int) -> list[dict]:  # fmt: skip
     """Terminate instances tagged by this stack whose execution is not running (and settle its run), or whose
     deadline is long past (the workflow, still running, then records the run)."""
     ec2 = clients["ec2"]
@@ -94,7 +118,7 @@ def sweep(clients: dict[str, Any], table: str, stack_name: str, now: datetime, g
     )
     for instance in (i for page in pages for r in page["Reservations"] for i in r["Instances"]):
         tags = {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
-        execution = describe_execution(clients["stepfunctions"], tags.get(tag.EXECUTION_ARN))
+        execution = executions.status(tags.get(tag.EXECUTION_ARN))
         status = execution["status"] if execution else "MISSING"
         if status != RUNNING:
             reason = f"its execution is {status}"
@@ -156,7 +180,8 @@ def announce(events: Any, record: dict[str, Any], tries: int = 3) -> bool:
     return False
 
 
-def settle_orphaned_runs(clients: dict[str, Any], table: str, now: datetime, retention_days: int) -> list[str]:
+def settle_orphaned_runs(clients: dict[str, Any], executions: Executions, table: str, now: datetime,
+                         retention_days: int) -> list[str]:  # fmt: skip
     """Runs still QUEUED or RUNNING in the table whose execution has ended (the workflow's final write failed, and
     the execution's status event was missed)."""
     settled = []
@@ -168,7 +193,7 @@ def settle_orphaned_runs(clients: dict[str, Any], table: str, now: datetime, ret
         ExpressionAttributeValues={":status": {"S": status}},
     ) for item in page["Items"]]  # fmt: skip
     for item in items:
-        execution = describe_execution(clients["stepfunctions"], item.get("executionArn", {}).get("S"))
+        execution = executions.status(item.get("executionArn", {}).get("S"))
         ended = execution is not None and execution["status"] != RUNNING
         if ended and settle_run(clients, table, execution, now, retention_days) is not None:
             settled.append(item["runId"]["S"])

@@ -102,21 +102,34 @@ def test_unsupported_moves_to_the_next_subnet_before_the_next_type(ec2: Any) -> 
     assert (result.instance_type, result.subnet_id) == ("t3a.nano", "subnet-bbbbbbbb")
 
 
-def test_throttling_is_retried_with_backoff(ec2: Any) -> None:
+def test_throttling_is_retried_once_in_the_function(ec2: Any) -> None:
     slept: list[float] = []
-    for _ in range(3):
-        ec2.stubber.add_client_error("run_instances", "RequestLimitExceeded", "slow down")
+    ec2.stubber.add_client_error("run_instances", "RequestLimitExceeded", "slow down")
     ec2.stubber.add_response("run_instances", launched("i-0000000000000004"))
     result = launch(ec2, SPEC, launch_options(["t3a.nano"], [], spot=False), sleep=slept.append)
     assert result.instance_id == "i-0000000000000004"
-    assert slept == [1.0, 2.0, 4.0]
+    assert slept == [1.0]
 
 
-def test_endless_throttling_of_every_option_is_no_capacity(ec2: Any) -> None:
-    for _ in range(10):
+def test_throttling_stops_at_the_first_option_the_run_then_waits(ec2: Any) -> None:
+    """The bucket is the account's: the next option would meet the same refusal, so it is not asked."""
+    slept: list[float] = []
+    for _ in range(2):
         ec2.stubber.add_client_error("run_instances", "RequestLimitExceeded", "slow down")
-    with pytest.raises(NoCapacity, match=r"EC2 throttled RunInstances for t3a.nano .*; EC2 throttled .* t3.nano"):
-        launch(ec2, SPEC, launch_options(["t3a.nano", "t3.nano"], [], spot=False), sleep=lambda _: None)
+    refusal = r"^EC2 throttled RunInstances for t3a.nano \(RequestLimitExceeded, 2 tries\)$"
+    with pytest.raises(NoCapacity, match=refusal) as refused:
+        launch(ec2, SPEC, launch_options(["t3a.nano", "t3.nano"], [], spot=False), sleep=slept.append)
+    assert refused.value.throttled and slept == [1.0]
+    ec2.stubber.assert_no_pending_responses()
+
+
+def test_an_instance_profile_not_yet_seen_is_retried_longer(ec2: Any) -> None:
+    slept: list[float] = []
+    for _ in range(3):
+        ec2.stubber.add_client_error("run_instances", "InvalidParameterValue", "Invalid IAM Instance Profile name")
+    ec2.stubber.add_response("run_instances", launched("i-0000000000000005"))
+    assert launch(ec2, SPEC, launch_options(["t3a.nano"], [], spot=False), sleep=slept.append).instance_id
+    assert slept == [1.0, 2.0, 4.0]
 
 
 @pytest.mark.parametrize("code", ["InstanceLimitExceeded", "VcpuLimitExceeded"])

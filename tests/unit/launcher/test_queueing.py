@@ -3,6 +3,7 @@ a slot given back on every path that launches nothing."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 from botocore.stub import Stubber
 from common.capacity import Capacity
-from common.queues import Queues, wait_entry
+from common.queues import PACED, RETRY, Queues, wait_entry
 from launcher.errors import LaunchFailed
 from launcher.instances import Launched, NoCapacity, Option
 from launcher.queueing import Carry, Gate, Queued, Ticket
@@ -236,3 +237,17 @@ def test_room_made_while_a_run_decides_to_wait_sends_it_back_at_once(aws: dict[s
     seen = queues.usage("q").freed
     queues.release("q", "a", wake=False)  # before the run parks its wait
     assert late.queued(refused.value).freed == str(seen) != str(queues.usage("q").freed)
+
+
+def test_runs_ec2_throttled_come_back_at_its_pace_and_nothing_wakes_them(aws: dict[str, Any],
+                                                                         queues: Queues) -> None:  # fmt: skip
+    """Each throttled run reserves a launch time half a second after the last: 30 runs are spread over 15 s (after
+    the first 5 s), not all back at once; their waits are paced entries, which a freed slot does not wake."""
+    throttled = Queued("EC2 throttled RunInstances (RequestLimitExceeded)", for_slot=False, throttled=True)
+    retries = [gate(aws, queues, f"r{n}").queued(throttled) for n in range(30)]
+    assert [r.retrySeconds for r in retries] == [5] * 10 + [math.ceil(n / 2) for n in range(11, 31)]
+    assert all(r.waitEntry.startswith(PACED) for r in retries)
+    assert queues.waiters("q", kind=RETRY) == []
+    later = Gate(queues, Capacity(aws["ec2"], Quotas({})), Ticket("q", 500, 3600), "late", ARN + "late", Carry(),
+                 NOW + timedelta(minutes=1))  # fmt: skip
+    assert later.queued(throttled).retrySeconds == 5  # the pace reserved earlier is long past: soon again

@@ -13,7 +13,7 @@ from common.queues import Queues
 from common.record import from_item
 from common.timestamps import iso_utc
 from moto import mock_aws
-from reaper.sweep import announce, reap_execution, reclaim_slots, settle_orphaned_runs, settle_run, sweep
+from reaper.sweep import Executions, announce, reap_execution, reclaim_slots, settle_orphaned_runs, settle_run, sweep
 
 from ..conftest import QUEUES_TABLE as QUEUES
 from ..conftest import REGION, create_runs_table, create_table
@@ -53,6 +53,11 @@ def start_run(clients: dict[str, Any], run_id: str, deadline: datetime, stack: s
     return arn, instance_id
 
 
+def executions(clients: dict[str, Any]) -> Executions:
+    """What one sweep knows of the executions (each sweep lists them afresh)."""
+    return Executions(clients["stepfunctions"], clients["machine"])
+
+
 def state(clients: dict[str, Any], instance_id: str) -> str:
     reservation = clients["ec2"].describe_instances(InstanceIds=[instance_id])["Reservations"][0]
     return reservation["Instances"][0]["State"]["Name"]
@@ -65,7 +70,7 @@ def status(clients: dict[str, Any], run_id: str) -> str:
 def test_an_instance_whose_execution_stopped_is_terminated_and_its_run_aborted(clients: dict[str, Any]) -> None:
     arn, instance_id = start_run(clients, "run-1", NOW + timedelta(hours=1))
     clients["stepfunctions"].stop_execution(executionArn=arn)
-    reaped = sweep(clients, TABLE, STACK, NOW, GRACE, RETENTION)
+    reaped = sweep(clients, executions(clients), TABLE, STACK, NOW, GRACE, RETENTION)
     assert [(r["instanceId"], r["settled"]) for r in reaped] == [(instance_id, True)]
     assert state(clients, instance_id) in ("shutting-down", "terminated")
     assert status(clients, "run-1") == "ABORTED"
@@ -73,7 +78,7 @@ def test_an_instance_whose_execution_stopped_is_terminated_and_its_run_aborted(c
 
 def test_a_running_run_within_its_deadline_is_left_alone(clients: dict[str, Any]) -> None:
     _, instance_id = start_run(clients, "run-2", NOW + timedelta(hours=1))
-    assert sweep(clients, TABLE, STACK, NOW, GRACE, RETENTION) == []
+    assert sweep(clients, executions(clients), TABLE, STACK, NOW, GRACE, RETENTION) == []
     assert state(clients, instance_id) == "running"
     assert status(clients, "run-2") == "RUNNING"
 
@@ -82,7 +87,7 @@ def test_a_deadline_long_past_terminates_the_instance_and_leaves_the_record_to_t
     clients: dict[str, Any],
 ) -> None:
     _, instance_id = start_run(clients, "run-3", NOW - GRACE - timedelta(seconds=1))
-    (reaped,) = sweep(clients, TABLE, STACK, NOW, GRACE, RETENTION)
+    (reaped,) = sweep(clients, executions(clients), TABLE, STACK, NOW, GRACE, RETENTION)
     assert (reaped["instanceId"], reaped["settled"]) == (instance_id, False)
     assert state(clients, instance_id) in ("shutting-down", "terminated")
     assert status(clients, "run-3") == "RUNNING"  # its execution still runs: the workflow records the run
@@ -90,13 +95,13 @@ def test_a_deadline_long_past_terminates_the_instance_and_leaves_the_record_to_t
 
 def test_a_deadline_within_the_grace_is_left_alone(clients: dict[str, Any]) -> None:
     start_run(clients, "run-4", NOW - GRACE + timedelta(seconds=1))
-    assert sweep(clients, TABLE, STACK, NOW, GRACE, RETENTION) == []
+    assert sweep(clients, executions(clients), TABLE, STACK, NOW, GRACE, RETENTION) == []
 
 
 def test_another_stacks_instances_are_never_touched(clients: dict[str, Any]) -> None:
     arn, instance_id = start_run(clients, "run-5", NOW - timedelta(days=1), stack="someone-else")
     clients["stepfunctions"].stop_execution(executionArn=arn)
-    assert sweep(clients, TABLE, STACK, NOW, GRACE, RETENTION) == []
+    assert sweep(clients, executions(clients), TABLE, STACK, NOW, GRACE, RETENTION) == []
     assert reap_execution(clients, clients["queues"], TABLE, STACK, arn, NOW, RETENTION)["terminated"] == []
     assert state(clients, instance_id) == "running"
 
@@ -105,7 +110,7 @@ def test_a_final_item_is_not_overwritten(clients: dict[str, Any]) -> None:
     arn, _ = start_run(clients, "run-6", NOW + timedelta(hours=1))
     clients["dynamodb"].put_item(TableName=TABLE, Item={"runId": {"S": "run-6"}, "status": {"S": "SUCCEEDED"}})
     clients["stepfunctions"].stop_execution(executionArn=arn)
-    (reaped,) = sweep(clients, TABLE, STACK, NOW, GRACE, RETENTION)
+    (reaped,) = sweep(clients, executions(clients), TABLE, STACK, NOW, GRACE, RETENTION)
     assert reaped["settled"] is False
     assert status(clients, "run-6") == "SUCCEEDED"
 
@@ -114,7 +119,7 @@ def test_a_run_recorded_running_after_its_execution_ended_is_settled(clients: di
     arn, instance_id = start_run(clients, "run-7", NOW + timedelta(hours=1))
     clients["ec2"].terminate_instances(InstanceIds=[instance_id])
     clients["stepfunctions"].stop_execution(executionArn=arn)
-    assert settle_orphaned_runs(clients, TABLE, NOW, RETENTION) == ["run-7"]
+    assert settle_orphaned_runs(clients, executions(clients), TABLE, NOW, RETENTION) == ["run-7"]
     assert status(clients, "run-7") == "ABORTED"
 
 
@@ -185,7 +190,7 @@ def test_an_orphaned_queued_run_is_settled_as_a_running_one_is(clients: dict[str
     queued = {"runId": {"S": "run-14"}, "status": {"S": "QUEUED"}, "executionArn": {"S": arn}}
     clients["dynamodb"].put_item(TableName=TABLE, Item=queued)
     clients["stepfunctions"].stop_execution(executionArn=arn)
-    assert settle_orphaned_runs(clients, TABLE, NOW, RETENTION) == ["run-14"]
+    assert settle_orphaned_runs(clients, executions(clients), TABLE, NOW, RETENTION) == ["run-14"]
     assert status(clients, "run-14") == "ABORTED"
 
 
@@ -205,16 +210,32 @@ def test_the_sweep_reclaims_a_slot_whose_execution_is_gone(clients: dict[str, An
     arn, _ = start_run(clients, "run-16", NOW + timedelta(hours=1))
     assert queues.acquire("nightly", "run-16", arn, 2) is None
     assert queues.acquire("nightly", "lost", arn.replace("run-16", "lost"), 2) is None  # no such execution
-    assert reclaim_slots(clients, queues) == ["lost"]
+    assert reclaim_slots(executions(clients), queues) == ["lost"]
     clients["stepfunctions"].stop_execution(executionArn=arn)
-    assert reclaim_slots(clients, queues) == ["run-16"]
+    assert reclaim_slots(executions(clients), queues) == ["run-16"]
     assert (queues.usage("nightly").running, queues.usage("nightly").vcpus) == (0, 0)
+
+
+def test_the_sweep_lists_running_executions_and_describes_only_the_others(clients: dict[str, Any]) -> None:
+    for n in range(3):
+        start_run(clients, f"live-{n}", NOW + timedelta(hours=1))
+    ended, _ = start_run(clients, "ended", NOW + timedelta(hours=1))
+    clients["stepfunctions"].stop_execution(executionArn=ended)
+    calls: list[str] = []
+    clients["stepfunctions"].meta.events.register("before-call.states.*", lambda model, **_: calls.append(model.name))
+    known = executions(clients)
+    reaped = sweep(clients, known, TABLE, STACK, NOW, GRACE, RETENTION)
+    settle_orphaned_runs(clients, known, TABLE, NOW, RETENTION)
+    reclaim_slots(known, clients["queues"])
+    assert [r["runId"] for r in reaped] == ["ended"]
+    assert calls.count("ListExecutions") == 1  # one listing for the whole sweep
+    assert calls.count("DescribeExecution") == 1  # the ended one, confirmed; none for the 3 running
 
 
 def test_orphans_are_found_through_the_status_index_without_a_scan(clients: dict[str, Any]) -> None:
     calls: list[str] = []
     clients["dynamodb"].meta.events.register("before-call.dynamodb.*", lambda model, **_: calls.append(model.name))
-    settle_orphaned_runs(clients, TABLE, NOW, RETENTION)
+    settle_orphaned_runs(clients, executions(clients), TABLE, NOW, RETENTION)
     assert "Scan" not in calls and "Query" in calls
 
 

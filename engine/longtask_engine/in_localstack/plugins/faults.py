@@ -72,6 +72,12 @@ def run_id_of(request: dict[str, Any]) -> str | None:
     return None
 
 
+def planned(operation: str) -> bool:
+    """Whether the plan holds any rule for this operation (a cheap look before a request is examined)."""
+    path = plan_file()
+    return path is not None and path.exists() and f'"{operation}"' in path.read_text()
+
+
 def take(operation: str, when: str, request: dict[str, Any], run_id: str | None) -> dict[str, Any] | None:
     """The first rule matching this request (of that run, if any), counted down; None when no fault applies."""
     path = plan_file()

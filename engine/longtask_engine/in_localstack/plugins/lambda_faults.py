@@ -11,6 +11,7 @@ Runs in LocalStack's request chain, through the entry point `localstack.hooks.on
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
@@ -19,11 +20,21 @@ from localstack.runtime import hooks
 from longtask_engine.in_localstack.plugins import faults
 
 
-def run_id_of(payload: Any) -> str | None:
-    """The run an invocation is for, from the payload the workflow sends (bytes, or a stream LocalStack keeps
-    reading from the start)."""
+def payload_of(request: dict[str, Any]) -> bytes:
+    """The request's payload, left for Lambda to read as it came: a stream is read here and put back as a new
+    one."""
+    payload = request.get("Payload")
     if hasattr(payload, "getvalue"):
-        payload = payload.getvalue()
+        return payload.getvalue()
+    if hasattr(payload, "read"):
+        data = payload.read()
+        request["Payload"] = io.BytesIO(data)
+        return data
+    return payload or b""
+
+
+def run_id_of(payload: bytes | str) -> str | None:
+    """The run an invocation is for, from the payload the workflow sends."""
     try:
         event = json.loads(payload or b"{}")
     except ValueError:
@@ -40,8 +51,10 @@ def refuse_faulted_invokes(chain: Any, context: Any, response: Any) -> None:
         return
     if context.operation.name != "Invoke":
         return
+    if not faults.planned("Invoke"):
+        return
     request = context.service_request or {}
-    rule = faults.take("Invoke", "before", request, run_id_of(request.get("Payload")))
+    rule = faults.take("Invoke", "before", request, run_id_of(payload_of(request)))
     if rule is not None:
         message = rule.get("message", "Rate Exceeded.")
         raise CommonServiceException(rule["code"], message, status_code=int(rule.get("status", 400)))
