@@ -327,3 +327,29 @@ def test_a_state_output_over_256_kib_fails_the_execution(client: LongTaskClient)
                           timeout=20)  # fmt: skip
     ended = client.stepfunctions.describe_execution(executionArn=arn)
     assert (ended["status"], ended.get("error")) == ("FAILED", "States.DataLimitExceeded"), ended
+
+
+@pytest.mark.slow(seconds=150)
+def test_a_disabled_schedule_rule_stops_firing(client: LongTaskClient) -> None:
+    """As on AWS: a schedule rule fires its targets until it is disabled, then never (the engine's patch)."""
+    events, sqs = client.target.client("events"), client.target.client("sqs")
+    name = f"it-schedule-{secrets.token_hex(3)}"
+    queue_url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    rule_arn = events.put_rule(Name=name, ScheduleExpression="rate(1 minute)")["RuleArn"]
+    allow = {"Effect": "Allow", "Principal": {"Service": "events.amazonaws.com"}, "Action": "sqs:SendMessage",
+             "Resource": queue_arn, "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}}}  # fmt: skip
+    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"Policy": json.dumps({"Version": "2012-10-17",
+                                                                                   "Statement": [allow]})})
+    events.put_targets(Rule=name, Targets=[{"Id": "queue", "Arn": queue_arn}])
+    try:
+        fired = poll_condition(lambda: sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=5).get("Messages"), 80)
+        assert fired  # within a minute
+        events.disable_rule(Name=name)
+        sqs.purge_queue(QueueUrl=queue_url)
+        time.sleep(65)  # a minute boundary passes
+        assert sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=1).get("Messages") is None
+    finally:
+        events.remove_targets(Rule=name, Ids=["queue"])
+        events.delete_rule(Name=name)
+        sqs.delete_queue(QueueUrl=queue_url)
