@@ -14,7 +14,18 @@ from rich.table import Table
 
 from longtask.client import LongTaskClient
 
-from . import cli_time, concurrency, cost_model, detection, latency, launcher_time, queues, redeploy
+from . import (
+    cli_time,
+    concurrency,
+    cost_model,
+    detection,
+    latency,
+    launcher_time,
+    queues,
+    redeploy,
+    scale_calls,
+    scale_model,
+)
 
 STACK = "longtask-bench"
 RESULTS = Path(__file__).with_name("results")
@@ -75,6 +86,22 @@ def table(title: str, rows: list[dict[str, Any]]) -> Table:
     return result
 
 
+def scale(console: Console, client: LongTaskClient, paths: EnginePaths) -> None:
+    """Section 9: the calls a run makes, measured here, against AWS's limits (bench/scale_model.py)."""
+    profile = scale_calls.profile(client, paths, STACK)
+    console.print(table("9. Scale: calls measured by shape (runs, polls, windows, queue waits, launches)",
+                        [{"shape": name, "requests": round(sum(c.requests.values())), "transitions": c.transitions,
+                          "polls": c.polls, "windows": c.windows, "waits": c.waits, "launches": c.launches}
+                         for name, c in profile.measured.items()]))  # fmt: skip
+    console.print(table("9. Scale: a run's calls by principal and action", scale_model.calls_table(profile)))
+    console.print(table("9. Scale: AWS's limits against 1-hour runs (AWS defaults: polls 30 s doubling to 1 h)",
+                        scale_model.limit_table(profile)))  # fmt: skip
+    console.print(table("9. Scale: N runs started at once or at 10 a second, before → now",
+                        scale_model.scale_table(profile)))  # fmt: skip
+    console.print(table("9. Scale: control-plane charges per run beside its instance (us-east-1)",
+                        scale_model.cost_table(profile)))  # fmt: skip
+
+
 def main() -> None:
     """Each table is printed as soon as it is measured, and all are written to bench/results/latest.txt."""
     paths = EnginePaths.default()
@@ -119,6 +146,7 @@ def main() -> None:
                             [queues.transitions_while_waiting(client)]))  # fmt: skip
         console.print(table("8. Queues: a launch storm paced by EC2's RunInstances bucket",
                             [queues.launch_storm(client)]))  # fmt: skip
+        scale(console, client, paths)
         agent_log = paths.logs / "agent.log"
         seen = [*detection.detection(client, agent_log), detection.naive_detection(client, agent_log)]
         console.print(table("5. Detection: a run's end → the workflow sees it (pollSeconds 300; naive 30 s)", seen))

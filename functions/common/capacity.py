@@ -34,6 +34,7 @@ class Capacity:
     _quota: dict[str, tuple[float, float | None]] = field(default_factory=dict)  # code -> (read at, value)
     _in_use: dict[str, int] = field(default_factory=dict)  # quota code -> vCPUs
     _in_use_read: float | None = None
+    _running: int = 0  # the account's pending and running instances, as last read
 
     def vcpus(self, instance_types: list[str]) -> dict[str, int]:
         """Each type's default vCPUs (DescribeInstanceTypes, once per type per environment)."""
@@ -72,25 +73,36 @@ class Capacity:
 
     def in_use(self, instance_type: str, spot: bool) -> int:
         """vCPUs of the account's pending and running instances that count against the type's quota."""
-        if self._in_use_read is None or self.clock() - self._in_use_read > IN_USE_SECONDS:
-            self._in_use = {}
-            pages = self.ec2.get_paginator("describe_instances").paginate(
-                Filters=[{"Name": "instance-state-name", "Values": COUNTED_STATES}])
-            instances = [i for page in pages for r in page["Reservations"] for i in r["Instances"]]
-            counted = self.vcpus(sorted({i["InstanceType"] for i in instances}))
-            for instance in instances:
-                code = quota_code(instance["InstanceType"], instance.get("InstanceLifecycle") == "spot")
-                if code is not None:
-                    self._in_use[code] = self._in_use.get(code, 0) + counted.get(instance["InstanceType"], 0)
-            self._in_use_read = self.clock()
+        self._read_in_use()
         code = quota_code(instance_type, spot)
         return self._in_use.get(code, 0) if code else 0
+
+    def running(self) -> int:
+        """The account's pending and running instances (the same read as in_use)."""
+        self._read_in_use()
+        return self._running
+
+    def _read_in_use(self) -> None:
+        if self._in_use_read is not None and self.clock() - self._in_use_read <= IN_USE_SECONDS:
+            return
+        self._in_use = {}
+        pages = self.ec2.get_paginator("describe_instances").paginate(
+            Filters=[{"Name": "instance-state-name", "Values": COUNTED_STATES}])
+        instances = [i for page in pages for r in page["Reservations"] for i in r["Instances"]]
+        counted = self.vcpus(sorted({i["InstanceType"] for i in instances}))
+        for instance in instances:
+            code = quota_code(instance["InstanceType"], instance.get("InstanceLifecycle") == "spot")
+            if code is not None:
+                self._in_use[code] = self._in_use.get(code, 0) + counted.get(instance["InstanceType"], 0)
+        self._running = len(instances)
+        self._in_use_read = self.clock()
 
     def launched(self, instance_type: str, spot: bool, vcpus: int) -> None:
         """Count a launch of this environment until the next read sees it."""
         code = quota_code(instance_type, spot)
         if code is not None:
             self._in_use[code] = self._in_use.get(code, 0) + vcpus
+        self._running += 1
 
     def refusal(self, instance_type: str, spot: bool, vcpus: int) -> str | None:
         """Why EC2 would certainly refuse the launch for its quota now, in words; None when it may not."""

@@ -25,9 +25,10 @@ QUEUE_RETRY_SECONDS = 600  # a run waiting for a slot is woken when one frees; t
 # about 29 in a first hour of waiting, 18 in each after: docs/queues.md)
 FIRST_RETRY_SECONDS = 45
 # A run EC2 throttled reserves a launch time (Queues.reserve_launch): the runs it throttled come back one every
-# half second, as fast as EC2 refills RunInstances' resource bucket (2 instances a second,
-# https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html), never sooner than 5 s
-LAUNCH_PACE_SECONDS = 0.5
+# 0.2 s, as fast as EC2 refills RunInstances' request bucket (5 a second,
+# https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html), never sooner than 5 s. Once its instance
+# bucket (2 a second) is empty too, some are refused again and reserve again: bench/scale_model.py weighs the pace.
+LAUNCH_PACE_SECONDS = 0.2
 THROTTLED_RETRY_SECONDS = 5
 WAIT_ENTRY_GRACE_SECONDS = 3600  # a wait entry outlives its timer this long before DynamoDB's TTL removes it
 WOKEN_GRACE_SECONDS = 60  # a woken run reaches its launcher within seconds; later, runs behind it go on

@@ -27,7 +27,7 @@ from .run_input import ONE_YEAR_SECONDS, RunInput, parse_run_input
 from .secrets_check import refuse_secrets
 from .settings import Settings
 from .userdata import BootstrapConfig, fits, render
-from .watch_plan import GUARD_WINDOW_SECONDS, fewest_max_poll_seconds, watch_windows
+from .watch_plan import GUARD_WINDOW_SECONDS, fewest_max_poll_seconds, fleet_poll_seconds, watch_windows
 
 ATTEMPT_OVERHEAD_SECONDS = GUARD_WINDOW_SECONDS + 3600  # the guard's window, then launch, outcome and record
 # execution names are at most 80 characters (StartExecution); a child adds "-a5-w1000-r8" at most (attempt,
@@ -160,6 +160,8 @@ def start_run(
         if budgeted.seconds < timeout:  # the budget runs out first: its moment is the deadline the guard keeps
             deadline = launched_at + timedelta(seconds=budgeted.seconds)
             deadline_source = DeadlineSource.BUDGET
+    if queueing is not None:
+        poll, max_poll = fleet_poll_seconds(poll, max_poll, queueing.capacity.running())
     windows = watch_windows(launched_at, deadline, poll, max_poll)
     uris = keys.uris(settings.bucket)
     state = Launch(

@@ -38,6 +38,20 @@ GUARD_WORST_CASE_SECONDS = 2 * 510 + 60
 BACKSTOP_GRACE_MINUTES = -(-GUARD_WORST_CASE_SECONDS // 60) + 2  # 20: the backstop never races the guard
 
 
+# Every run's safety-net polls draw on one bucket, DescribeInstances' (100, refilled at 20 a second:
+# https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html), beside the launches, outcomes and sweeps.
+# A fleet's polls keep to half of it: the more instances run, the longer a run's first interval (docs/scale.md).
+FLEET_POLLS_PER_SECOND = 10
+
+
+def fleet_poll_seconds(poll: int, max_poll: int, running: int) -> tuple[int, int]:
+    """(pollSeconds, maxPollSeconds) for a run launched beside `running` others: no shorter than the fleet's share
+    of the polls allows. Completion events still end a wait at once; only the net is slower."""
+    floor = -(-running // FLEET_POLLS_PER_SECOND)
+    poll = max(poll, floor)
+    return poll, max(max_poll, poll)
+
+
 def watch_windows(start: datetime, deadline: datetime, poll: int, max_poll: int) -> list[dict[str, int | str]]:
     """[{"seconds": interval, "until": end, "deadlineWaitFrom": moment}, ...] from start to a little after the
     deadline (RFC 3339 moments)."""

@@ -59,3 +59,11 @@ def test_an_environment_makes_its_clients_once(aws: dict[str, Any], monkeypatch:
     first = list(made)
     lambda_handler(event({"script": "echo hi"}, "run-8"), Context())
     assert {"ec2", "s3"} <= set(first) and made == first
+
+
+def test_a_run_launched_beside_many_polls_no_faster_than_the_fleets_share(aws: dict[str, Any],
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("launcher.app._CAPACITY", None)  # what another test's environment read of the account
+    aws["ec2"].run_instances(ImageId="ami-12345678", MinCount=25, MaxCount=25, InstanceType="t3a.nano")
+    launch = lambda_handler(event({"script": "echo hi", "pollSeconds": 1}), Context())["launch"]
+    assert launch["windows"][0]["seconds"] == 3  # 26 instances polling at most 10 times a second in all

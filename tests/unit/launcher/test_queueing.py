@@ -14,7 +14,7 @@ from common.capacity import Capacity
 from common.queues import PACED, RETRY, Queues, wait_entry
 from launcher.errors import LaunchFailed
 from launcher.instances import Launched, NoCapacity, Option
-from launcher.queueing import Carry, Gate, Queued, Ticket
+from launcher.queueing import LAUNCH_PACE_SECONDS, Carry, Gate, Queued, Ticket
 
 from ..conftest import QUEUES_TABLE
 
@@ -241,11 +241,13 @@ def test_room_made_while_a_run_decides_to_wait_sends_it_back_at_once(aws: dict[s
 
 def test_runs_ec2_throttled_come_back_at_its_pace_and_nothing_wakes_them(aws: dict[str, Any],
                                                                          queues: Queues) -> None:  # fmt: skip
-    """Each throttled run reserves a launch time half a second after the last: 30 runs are spread over 15 s (after
+    """Each throttled run reserves a launch time LAUNCH_PACE_SECONDS after the last: 40 runs are spread out (after
     the first 5 s), not all back at once; their waits are paced entries, which a freed slot does not wake."""
     throttled = Queued("EC2 throttled RunInstances (RequestLimitExceeded)", for_slot=False, throttled=True)
-    retries = [gate(aws, queues, f"r{n}").queued(throttled) for n in range(30)]
-    assert [r.retrySeconds for r in retries] == [5] * 10 + [math.ceil(n / 2) for n in range(11, 31)]
+    retries = [gate(aws, queues, f"r{n}").queued(throttled) for n in range(40)]
+    paced = [max(5, math.ceil(n * LAUNCH_PACE_SECONDS - 1e-9)) for n in range(1, 41)]  # the n-th: n paces on
+    assert [r.retrySeconds for r in retries] == paced
+    assert retries[-1].retrySeconds == 8
     assert all(r.waitEntry.startswith(PACED) for r in retries)
     assert queues.waiters("q", kind=RETRY) == []
     later = Gate(queues, Capacity(aws["ec2"], Quotas({})), Ticket("q", 500, 3600), "late", ARN + "late", Carry(),

@@ -9,11 +9,13 @@ from common.timestamps import parse_iso_utc
 from launcher.watch_plan import (
     EVENTS_PER_ATTEMPT,
     EVENTS_PER_WINDOW,
+    FLEET_POLLS_PER_SECOND,
     HISTORY_EVENTS,
     MAX_WINDOWS,
     RAMP_TURNS,
     TURNS_PER_WINDOW,
     fewest_max_poll_seconds,
+    fleet_poll_seconds,
     iso,
     watch_windows,
     windows_per_attempt,
@@ -131,3 +133,13 @@ def test_the_backstop_waits_out_the_guards_retries_and_the_reaper_waits_out_the_
     assert worst < GUARD_WORST_CASE_SECONDS < BACKSTOP_GRACE_MINUTES * 60
     reaper = load_template(root / "template.yaml")["Resources"]["ReaperFunction"]["Properties"]
     assert int(reaper["Environment"]["Variables"]["DEADLINE_GRACE_SECONDS"]) >= BACKSTOP_GRACE_MINUTES * 60 + 300
+
+
+@pytest.mark.parametrize(("running", "expected"), [(0, (30, 3600)), (300, (30, 3600)), (10_000, (1000, 3600)),
+                                                   (100_000, (10_000, 10_000))])  # fmt: skip
+def test_a_fleets_polls_keep_to_its_share_of_describe_instances(running: int, expected: tuple[int, int]) -> None:
+    """The first interval stretches with the instances running: all of them polling at it stay within
+    FLEET_POLLS_PER_SECOND, and no interval is shorter."""
+    poll, max_poll = fleet_poll_seconds(30, 3600, running)
+    assert (poll, max_poll) == expected
+    assert running / poll <= FLEET_POLLS_PER_SECOND
