@@ -78,8 +78,10 @@ class Capacity:
         return self._in_use.get(code, 0) if code else 0
 
     def running(self) -> int:
-        """The account's pending and running instances (the same read as in_use)."""
-        self._read_in_use()
+        """The account's pending and running instances (the same read as in_use); as last read when EC2 refuses
+        a fresh one (asked after a launch, a throttled look must not fail the run)."""
+        with contextlib.suppress(ClientError):
+            self._read_in_use()
         return self._running
 
     def _read_in_use(self) -> None:

@@ -253,3 +253,16 @@ def test_runs_ec2_throttled_come_back_at_its_pace_and_nothing_wakes_them(aws: di
     later = Gate(queues, Capacity(aws["ec2"], Quotas({})), Ticket("q", 500, 3600), "late", ARN + "late", Carry(),
                  NOW + timedelta(minutes=1))  # fmt: skip
     assert later.queued(throttled).retrySeconds == 5  # the pace reserved earlier is long past: soon again
+
+
+def test_the_instances_running_are_as_last_read_when_ec2_throttles_a_fresh_read(aws: dict[str, Any]) -> None:
+    """Asked after a launch (for the fleet's poll interval): a throttled read keeps the last count, never fails."""
+    now = [0.0]
+    capacity = Capacity(aws["ec2"], Quotas({}), clock=lambda: now[0])
+    aws["ec2"].run_instances(ImageId="ami-12345678", MinCount=3, MaxCount=3, InstanceType="t3a.nano")
+    assert capacity.running() == 3
+    now[0] = 60.0  # stale: the next look reads again, and EC2 refuses it
+    with Stubber(aws["ec2"]) as ec2:
+        ec2.add_client_error("describe_instances", "RequestLimitExceeded", "slow down", 503)
+        assert capacity.running() == 3
+        ec2.assert_no_pending_responses()
