@@ -17,10 +17,10 @@ import boto3
 from botocore.exceptions import ClientError
 
 from .common.execution import carried_record, settled_record
-from .common.keys import STAGED_SCRIPT, RunKeys, live_log_attempt, split_s3_uri
+from .common.keys import RELEASE, STAGED_SCRIPT, RunKeys, live_log_attempt, split_s3_uri
 from .common.queues import QueueError, Queues, Usage, check_queue_name
 from .common.record import from_item
-from .common.statuses import ACTIVE, ERROR_NAMES, EXECUTION_ENDED, RUNNING
+from .common.statuses import ACTIVE, ERROR_NAMES, EXECUTION_ENDED, HOLDING, RUNNING
 from .errors import LongTaskError, RunNotFound, UserError
 from .waiting import poll_condition
 
@@ -277,6 +277,16 @@ class LongTaskClient:
                                         current.max_vcpus if max_vcpus is KEEP else max_vcpus)  # fmt: skip
         except QueueError as error:
             raise UserError(str(error)) from None
+
+    def release(self, run_id: str) -> dict[str, Any]:
+        """End a HOLDING run's hold now: its instance sees runs/<run id>/release within seconds, reports the script's
+        failure and ends."""
+        record = self.record(run_id)
+        if record.get("status") != HOLDING:
+            raise UserError(f"run {run_id} is {record.get('status')}, not HOLDING: it has no hold to release")
+        self.s3.put_object(Bucket=self.stack.bucket, Key=RunKeys(run_id).key(RELEASE),
+                           Body=f"released at {datetime.now(UTC):%Y-%m-%dT%H:%M:%SZ}\n".encode())  # fmt: skip
+        return record
 
     def abort(self, run_id: str) -> dict[str, Any]:
         """Stop the execution, then have the reaper terminate its instance and settle its record."""

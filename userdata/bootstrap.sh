@@ -7,15 +7,20 @@
 #   LONGTASK_ARTIFACTS_URI, LONGTASK_ATTEMPT (0, or the relaunch's number), LONGTASK_SCRIPT_URI (only when
 #   the script is fetched from S3),
 #   LONGTASK_BACKSTOP_GRACE_MINUTES (minutes after the deadline the instance powers itself off: longer than the
-#   workflow's timeout guard may take, see watch_plan.py), the user's env.
+#   workflow's timeout guard may take, see watch_plan.py), LONGTASK_STALL_SECONDS and LONGTASK_ON_STALL (only when
+#   the run watches for stalls), LONGTASK_HOLD_SECONDS (only when a failed script's instance is held), the user's
+#   env.
 # Facts of the machine, with the defaults of an Amazon Linux 2023 instance:
 #   LONGTASK_CONSOLE_LOG (/var/log/cloud-init-output.log), LONGTASK_WORK_DIR (/var/lib/longtask),
 #   LONGTASK_LOG_INTERVAL (30, seconds between live log uploads), LONGTASK_IMDS_ENDPOINT (the instance metadata
 #   service, http://169.254.169.254), LONGTASK_NOTICE_INTERVAL (5, seconds between looks for a Spot notice),
 #   LONGTASK_CHECKPOINT_INTERVAL (60, seconds between checkpoint syncs), LONGTASK_REPORT_RESERVE_SECONDS (30, of a
-#   Spot notice's two minutes kept for the final checkpoint sync and the report after the script is stopped).
+#   Spot notice's two minutes kept for the final checkpoint sync and the report after the script is stopped),
+#   LONGTASK_STALL_INTERVAL (5, seconds between looks for the script's progress), LONGTASK_HOLD_INTERVAL (5,
+#   seconds between looks for a release of a hold).
 # The script gets LONGTASK_CHECKPOINT_DIR: a directory synced to runs/<run id>/checkpoint/ while it runs and at
-# the end, and restored before a relaunched attempt's script starts (files are added and replaced, never removed).
+# the end, and restored before a relaunched attempt's script starts (files are added and replaced, never removed);
+# and LONGTASK_HEARTBEAT_FILE, which it may touch to show progress without output (`touch "$LONGTASK_HEARTBEAT_FILE"`).
 # shellcheck disable=SC2329  # report, on_signal and json_string run from the traps
 # @@LONGTASK_CONFIG@@
 set -uo pipefail
@@ -28,6 +33,14 @@ notice_interval=${LONGTASK_NOTICE_INTERVAL:-5}
 checkpoint_interval=${LONGTASK_CHECKPOINT_INTERVAL:-60}
 report_reserve=${LONGTASK_REPORT_RESERVE_SECONDS:-30}
 export LONGTASK_CHECKPOINT_DIR="$work_dir/checkpoint"
+export LONGTASK_HEARTBEAT_FILE="$work_dir/heartbeat"
+stall_seconds=${LONGTASK_STALL_SECONDS:-}
+on_stall=${LONGTASK_ON_STALL:-notify}
+stall_interval=${LONGTASK_STALL_INTERVAL:-5}
+hold_seconds=${LONGTASK_HOLD_SECONDS:-}
+hold_interval=${LONGTASK_HOLD_INTERVAL:-5}
+hold_until=""
+holding=false
 grace_minutes=${LONGTASK_BACKSTOP_GRACE_MINUTES:?set by the launcher}
 run_uri="s3://${LONGTASK_BUCKET}/${LONGTASK_PREFIX}"
 real_shutdown=$(command -v shutdown || echo /sbin/shutdown)
@@ -40,6 +53,9 @@ script_pid=""
 uploader_pid=""
 notice_watcher_pid=""
 checkpoint_syncer_pid=""
+stall_watcher_pid=""
+stalled_at=""
+diagnostics_uri=""
 checkpoint_state=""
 bootstrap_pid=$BASHPID
 
@@ -199,6 +215,117 @@ sync_checkpoint() {
   fi
 }
 
+# Stall detection (LONGTASK_STALL_SECONDS): progress is the script's own output growing (it goes through a tee to
+# $work_dir/script-output, emptied at each look), a change under LONGTASK_CHECKPOINT_DIR, or a touch of
+# LONGTASK_HEARTBEAT_FILE. After stall_seconds without any, the diagnostics go to runs/<run id>/diagnostics/<time>/
+# and then stall.json beside them: the stack's signal function records the stall and announces it (the instance
+# cannot put events). One stall is reported once; progress again re-arms it. onStall fail or retry then stops the
+# script (SIGUSR2 to the bootstrap).
+last_progress=$SECONDS
+heartbeat_seen=""
+progress_state=""
+reported_stall=false
+look_for_progress() {
+  local moved=false heartbeat state
+  if [[ -s $work_dir/script-output ]]; then
+    : >"$work_dir/script-output"
+    moved=true
+  fi
+  heartbeat=$(stat -c %Y "$LONGTASK_HEARTBEAT_FILE" 2>/dev/null)
+  [[ $heartbeat != "$heartbeat_seen" ]] && heartbeat_seen=$heartbeat && moved=true
+  state=$(checkpoint_fingerprint)
+  [[ $state != "$progress_state" ]] && progress_state=$state && moved=true
+  if $moved; then
+    last_progress=$SECONDS
+    reported_stall=false
+  elif ! $reported_stall && ((SECONDS - last_progress >= stall_seconds)); then
+    reported_stall=true
+    report_stall $((SECONDS - last_progress))
+  fi
+}
+
+# The script's processes (its descendants, from /proc as ps shows it) with their states and wait channels, the
+# machine's top CPU and memory users, memory, disk, the kernel log's tail, and a py-spy dump of Python processes
+# when py-spy is on the image: each in a file of $1.
+capture_diagnostics() {
+  local dir=$1 pids
+  {
+    echo "# the script's processes: pid, parent, state, wait channel, seconds running, CPU %, memory %, command"
+    ps -eo pid=,ppid=,stat=,wchan:32=,etimes=,pcpu=,pmem=,args= | awk -v root="$script_pid" '
+      { pid[NR] = $1; parent[NR] = $2; line[NR] = $0 }
+      END {
+        keep[root] = 1
+        do { grew = 0; for (i = 1; i <= NR; i++) if (!(pid[i] in keep) && (parent[i] in keep)) { keep[pid[i]] = 1; grew = 1 } } while (grew)
+        for (i = 1; i <= NR; i++) if (pid[i] in keep) print line[i]
+      }'
+  } >"$dir/processes.txt" 2>&1
+  ps -eo pid,pcpu,pmem,rss,etimes,args --sort=-pcpu 2>&1 | head -n 16 >"$dir/top-cpu.txt"
+  ps -eo pid,pcpu,pmem,rss,etimes,args --sort=-rss 2>&1 | head -n 16 >"$dir/top-memory.txt"
+  { free -m; echo; head -n 20 /proc/meminfo; } >"$dir/memory.txt" 2>&1
+  df -h >"$dir/disk.txt" 2>&1
+  { dmesg -T 2>/dev/null || journalctl -k --no-pager 2>/dev/null || echo "the kernel log could not be read"; } |
+    tail -n 100 >"$dir/kernel.txt"
+  if command -v py-spy >/dev/null 2>&1; then
+    pids=$(awk '/python/ { print $1 }' "$dir/processes.txt")
+    for pid in $pids; do py-spy dump --pid "$pid"; done >"$dir/py-spy.txt" 2>&1
+  fi
+}
+
+report_stall() {
+  local stamp dir
+  stalled_at=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  stamp=${stalled_at//[:-]/}
+  dir="$work_dir/diagnostics/$stamp"
+  diagnostics_uri="$run_uri/diagnostics/$stamp/"
+  echo "longtask: no progress for $1 s (stallSeconds ${stall_seconds}); diagnostics in ${diagnostics_uri}"
+  mkdir -p "$dir/report"
+  capture_diagnostics "$dir/report"
+  s3 cp --recursive "$dir/report" "$diagnostics_uri" || echo "longtask: could not upload the diagnostics" >&2
+  cat >"$dir/stall.json" <<STALL
+{"runId": $(json_string "$LONGTASK_RUN_ID"), "attempt": ${LONGTASK_ATTEMPT:-0}, "stalledAt": "${stalled_at}", "silentSeconds": $1, "onStall": "${on_stall}", "diagnosticsUri": "${diagnostics_uri}"}
+STALL
+  upload "$dir/stall.json" "diagnostics/$stamp/stall.json"
+  echo "$stalled_at $diagnostics_uri" >"$work_dir/stall"
+  [[ $on_stall == notify ]] || kill -USR2 "$bootstrap_pid"
+}
+
+# After a stall with onStall fail or retry: stop the script (SIGTERM, SIGKILL 10 s later) and report it stalled.
+stopped_for_stall=false
+stop_for_stall() {
+  stopped_for_stall=true
+  reason="no progress for ${stall_seconds} s (stallSeconds); the script was stopped (onStall ${on_stall})"
+  echo "longtask: ${reason}"
+  stop_script 10
+}
+
+# After a failed script (LONGTASK_HOLD_SECONDS) the instance stays up for inspection until the hold's end (never
+# later than a minute before the deadline), or until `longtask release` writes runs/<run id>/release. hold.json
+# tells the stack (the signal function marks the run HOLDING); the report then tells the script's own failure.
+hold_on_failure() {
+  local now until latest
+  now=$(date +%s)
+  until=$((now + hold_seconds))
+  latest=$((LONGTASK_DEADLINE - 60))
+  ((until > latest)) && until=$latest
+  ((until > now)) || return 0
+  hold_until=$(date -u -d "@$until" +%Y-%m-%dT%H:%M:%SZ)
+  holding=true
+  echo "longtask: the script failed (exit code ${exit_code}); the instance is held for inspection until" \
+    "${hold_until}: \`longtask release ${LONGTASK_RUN_ID}\` ends the hold"
+  cat >"$work_dir/hold.json" <<HOLD
+{"runId": $(json_string "$LONGTASK_RUN_ID"), "attempt": ${LONGTASK_ATTEMPT:-0}, "holdUntil": "${hold_until}", "exitCode": ${exit_code}}
+HOLD
+  upload "$work_dir/hold.json" hold.json
+  while (($(date +%s) < until)); do
+    if timeout 20 aws s3 cp --only-show-errors "$run_uri/release" - >/dev/null 2>&1; then
+      echo "longtask: the hold was released"
+      return 0
+    fi
+    sleep "$hold_interval"
+  done
+  echo "longtask: the hold is over"
+}
+
 # SIGTERM to the script and its children at once (as `systemctl stop` signals a unit's processes by default,
 # KillMode=control-group), SIGKILL after $1 seconds; sets exit_code to the script's. The children are read from
 # /proc with builtins: a command started here while the script ends confuses bash's wait.
@@ -236,7 +363,9 @@ report() {
   [[ -n $uploader_pid ]] && kill "$uploader_pid" 2>/dev/null
   [[ -n $notice_watcher_pid ]] && kill "$notice_watcher_pid" 2>/dev/null
   [[ -n $checkpoint_syncer_pid ]] && kill "$checkpoint_syncer_pid" 2>/dev/null
+  [[ -n $stall_watcher_pid ]] && kill "$stall_watcher_pid" 2>/dev/null
   [[ -n $script_pid ]] && kill -TERM "$script_pid" 2>/dev/null
+  [[ -s $work_dir/stall ]] && read -r stalled_at diagnostics_uri <"$work_dir/stall"
   if [[ -e "$work_dir/shutdown-requested" ]]; then
     shutdown_requested=true
     code=0
@@ -246,7 +375,7 @@ report() {
   fi
   echo "longtask: run ${LONGTASK_RUN_ID} finished with exit code ${code}${reason:+ (${reason})}"
   cat >"$work_dir/result.json" <<RESULT
-{"runId": $(json_string "$LONGTASK_RUN_ID"), "attempt": ${LONGTASK_ATTEMPT:-0}, "exitCode": ${code}, "signal": ${signal}, "interrupted": ${interrupted}, "shutdownRequested": ${shutdown_requested}, "spotNotice": $([[ -n $notice ]] && echo true || echo false), "reason": $(json_string "$reason"), "startedAt": "${started_at}", "finishedAt": "$(date -u +%Y-%m-%dT%H:%M:%SZ)"}
+{"runId": $(json_string "$LONGTASK_RUN_ID"), "attempt": ${LONGTASK_ATTEMPT:-0}, "exitCode": ${code}, "signal": ${signal}, "interrupted": ${interrupted}, "shutdownRequested": ${shutdown_requested}, "spotNotice": $([[ -n $notice ]] && echo true || echo false), "stalled": $([[ $stopped_for_stall == true ]] && echo true || echo false), "onStall": "${on_stall}", "stalledAt": $([[ -n $stalled_at ]] && json_string "$stalled_at" || echo null), "diagnosticsUri": $([[ -n $diagnostics_uri ]] && json_string "$diagnostics_uri" || echo null), "holdUntil": $([[ -n $hold_until ]] && json_string "$hold_until" || echo null), "reason": $(json_string "$reason"), "startedAt": "${started_at}", "finishedAt": "$(date -u +%Y-%m-%dT%H:%M:%SZ)"}
 RESULT
   sync_checkpoint
   upload_report
@@ -258,6 +387,9 @@ RESULT
 }
 
 on_signal() {
+  if $holding; then # the hold ended from outside (the deadline's guard, an abort): the script's failure stands
+    exit "$exit_code"
+  fi
   exit_code=$1
   interrupted=true
   reason=${2:-"the bootstrap received SIG$(kill -l $(($1 - 128)))"}
@@ -285,6 +417,7 @@ main() {
   trap 'on_signal 130' INT
   trap 'on_signal 129' HUP
   trap : USR1 # a Spot notice (look_for_notice) ends the wait below
+  trap : USR2 # so does a stall that stops the script (report_stall)
   echo "longtask: run ${LONGTASK_RUN_ID} starting at ${started_at}"
   schedule_backstop
   install_shutdown_wrapper
@@ -300,15 +433,32 @@ main() {
   notice_watcher_pid=$!
   every "$checkpoint_interval" sync_checkpoint
   checkpoint_syncer_pid=$!
-  PATH="$work_dir/bin:$PATH" bash "$work_dir/script.sh" </dev/null &
-  script_pid=$!
+  if [[ -n $stall_seconds ]]; then # the script's output goes on to the log, and through a tee that shows it grew
+    exec {script_output}> >(exec tee -a "$work_dir/script-output")
+    PATH="$work_dir/bin:$PATH" bash "$work_dir/script.sh" </dev/null >&"$script_output" 2>&1 &
+    script_pid=$!
+    exec {script_output}>&-
+    progress_state=$(checkpoint_fingerprint)
+    heartbeat_seen=$(stat -c %Y "$LONGTASK_HEARTBEAT_FILE" 2>/dev/null)
+    every "$stall_interval" look_for_progress
+    stall_watcher_pid=$!
+  else
+    PATH="$work_dir/bin:$PATH" bash "$work_dir/script.sh" </dev/null &
+    script_pid=$!
+  fi
   echo "$script_pid" >"$work_dir/script.pid"
   wait "$script_pid"
   exit_code=$?
   if [[ -s $work_dir/notice ]] && kill -0 "$script_pid" 2>/dev/null; then
     stop_for_notice
+  elif [[ -s $work_dir/stall ]] && [[ $on_stall != notify ]] && kill -0 "$script_pid" 2>/dev/null; then
+    stop_for_stall
   fi
   script_pid=""
+  if [[ -n $hold_seconds ]] && ((exit_code != 0)) && ! $interrupted && ! $stopped_for_stall &&
+    [[ ! -e $work_dir/shutdown-requested ]]; then
+    hold_on_failure
+  fi
   exit "$exit_code"
 }
 

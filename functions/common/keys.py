@@ -12,6 +12,10 @@ LIVE_LOG = "live-log/"  # chunks <attempt:02d>-<sequence:06d>.log, uploaded whil
 ATTEMPTS = "attempts/"  # attempts/<n>/: a relaunched attempt's log, kept, and its summary
 ATTEMPT_SUMMARY = "attempt.json"  # what the attempt was and how it ended (the final record lists them)
 STAGED_SCRIPT = "script.sh"  # a script too big for user data
+DIAGNOSTICS = "diagnostics/"  # diagnostics/<stalledAt, compact>/: what the instance captured at a stall
+STALL = "stall.json"  # beside them, last: the stall's report, on which the stack records and announces it
+HOLD = "hold.json"  # the instance holds after a failure (holdOnFailureSeconds): the stack marks the run HOLDING
+RELEASE = "release"  # written by `longtask release`: the holding instance sees it and ends its hold
 
 
 @dataclass(frozen=True)
@@ -39,12 +43,21 @@ class RunKeys:
         return {field: s3_uri(bucket, self.key(name)) for field, name in names.items()}
 
 
-def run_id_of_result_key(key: str) -> str | None:
-    """The run whose result.json this key is (runs/<run id>/result.json), else None."""
-    prefix, _, name = key.rpartition("/")
-    if name != RESULT or not prefix.startswith(RUNS_PREFIX) or "/" in prefix.removeprefix(RUNS_PREFIX):
+def run_id_of_result_key(key: str, name: str = RESULT) -> str | None:
+    """The run whose result.json (or other file `name` at the run's top) this key is (runs/<run id>/result.json),
+    else None."""
+    prefix, _, found = key.rpartition("/")
+    if found != name or not prefix.startswith(RUNS_PREFIX) or "/" in prefix.removeprefix(RUNS_PREFIX):
         return None
     return prefix.removeprefix(RUNS_PREFIX) or None
+
+
+def stall_of_key(key: str) -> tuple[str, str] | None:
+    """(run id, diagnostics folder key) of a stall report (runs/<run id>/diagnostics/<time>/stall.json), else None."""
+    parts = key.split("/")
+    if len(parts) != 5 or f"{parts[0]}/" != RUNS_PREFIX or f"{parts[2]}/" != DIAGNOSTICS or parts[4] != STALL:
+        return None
+    return (parts[1], "/".join(parts[:4]) + "/") if parts[1] and parts[3] else None
 
 
 def live_log_attempt(key: str) -> str:

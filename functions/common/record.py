@@ -17,7 +17,7 @@ FIELDS = (
     "instanceId", "instanceType", "subnetId", "spot",
     "attempt", "attempts", "launchAttempts", "launchedAt", "deadline", "finishedAt", "instanceSeconds", "costUsd",
     "maxCostUsd", "logUri", "liveLogUri",
-    "resultUri", "artifactsUri", "logTail",
+    "resultUri", "artifactsUri", "logTail", "stalledAt", "diagnosticsUri", "holdUntil",
 )  # fmt: skip
 # what the launch decides, carried from the launcher into every later record of the run
 LAUNCH_FIELDS = (

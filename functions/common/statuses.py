@@ -4,6 +4,7 @@ from __future__ import annotations
 
 RUNNING = "RUNNING"
 QUEUED = "QUEUED"  # waiting for a queue's slot, a vCPU quota or capacity (common/queues.py); nothing is launched
+HOLDING = "HOLDING"  # the script failed; its instance stays up for inspection until holdUntil (or a release)
 SUCCEEDED = "SUCCEEDED"
 FAILED = "FAILED"
 TIMED_OUT = "TIMED_OUT"
@@ -12,8 +13,10 @@ LAUNCH_FAILED = "LAUNCH_FAILED"
 INVALID_INPUT = "INVALID_INPUT"
 NO_RESULT = "NO_RESULT"
 BUDGET_EXCEEDED = "BUDGET_EXCEEDED"
-FINAL = (SUCCEEDED, FAILED, TIMED_OUT, ABORTED, LAUNCH_FAILED, INVALID_INPUT, NO_RESULT, BUDGET_EXCEEDED)
-ACTIVE = (QUEUED, RUNNING)  # a run's statuses before its end: the workflow may still write its record
+STALLED = "STALLED"  # the script made no progress for stallSeconds and onStall was "fail" (or "retry", none left)
+FINAL = (SUCCEEDED, FAILED, TIMED_OUT, ABORTED, LAUNCH_FAILED, INVALID_INPUT, NO_RESULT, BUDGET_EXCEEDED, STALLED)
+ACTIVE = (QUEUED, RUNNING, HOLDING)  # a run's statuses before its end: the workflow may still write its record
+LIVE = (RUNNING, HOLDING)  # an instance of the run is up: its watcher waits, signals wake it
 RELAUNCHING = "RELAUNCHING"  # only in run state-change events: an attempt ended so that a fresh one starts
 
 # an execution's own statuses (DescribeExecution); every one but RUNNING is final
@@ -27,5 +30,6 @@ ERROR_NAMES = {
     INVALID_INPUT: "LongTask.InvalidInput",
     NO_RESULT: "LongTask.NoResult",
     BUDGET_EXCEEDED: "LongTask.BudgetExceeded",
+    STALLED: "LongTask.Stalled",
     ABORTED: "LongTask.Aborted",  # StopExecution's error when `longtask abort` stops a run
 }

@@ -9,7 +9,8 @@ from rich.table import Table
 
 from .options import print_json, stdout
 
-STATUS_STYLES = {"SUCCEEDED": "bold green", "RUNNING": "bold blue", "LAUNCHING": "bold blue", "QUEUED": "bold yellow"}
+STATUS_STYLES = {"SUCCEEDED": "bold green", "RUNNING": "bold blue", "LAUNCHING": "bold blue", "QUEUED": "bold yellow",
+                 "HOLDING": "bold magenta"}
 SUMMARY_FIELDS = (
     "runId", "status", "exitCode", "reason", "queue", "waitReason", "queuedAt", "instanceId", "instanceType",
     "subnetId", "launchedAt", "finishedAt", "instanceSeconds", "costUsd", "maxCostUsd", "logUri", "artifactsUri",

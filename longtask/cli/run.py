@@ -70,6 +70,17 @@ Priority = Annotated[int | None, typer.Option(
 MaxQueue = Annotated[int | None, typer.Option(
     "--max-queue", parser=lambda text: 0 if text.strip() == "0" else parse_duration(text), metavar="DURATION",
     help="How long the run may wait queued, over all attempts (default 6h; 0 fails at once).", rich_help_panel=QUEUE)]
+Stall = Annotated[int | None, typer.Option(
+    "--stall", parser=parse_duration, metavar="DURATION",
+    help="No output, checkpoint change or heartbeat for this long is a stall (off by default).",
+    rich_help_panel=TIMING)]
+OnStall = Annotated[str | None, typer.Option(
+    "--on-stall", metavar="ACTION", help="On a stall: notify (default), fail (STALLED) or retry.",
+    rich_help_panel=TIMING)]
+HoldOnFailure = Annotated[int | None, typer.Option(
+    "--hold-on-failure", parser=parse_duration, metavar="DURATION",
+    help="Keep a failed script's instance up this long for inspection (`longtask release` ends it).",
+    rich_help_panel=TIMING)]
 NoWait = Annotated[bool, typer.Option("--no-wait", help="Print the run id and return at once.", rich_help_panel=OUTPUT)]
 
 
@@ -95,6 +106,9 @@ def run(
     queue: Queue = None,
     priority: Priority = None,
     max_queue: MaxQueue = None,
+    stall: Stall = None,
+    on_stall: OnStall = None,
+    hold_on_failure: HoldOnFailure = None,
     json_output: Json = False,
     no_wait: NoWait = False,
 ) -> None:
@@ -105,7 +119,8 @@ def run(
                "onDemandAfterInterruptions": on_demand_after_interruptions, "maxCostUsd": max_cost, "retries": retries,
                "retryOnExitCodes": retry_on_exit_code, "retryBackoffSeconds": retry_backoff,
                "tags": key_values(tag, "--tag"), "queue": queue, "priority": priority,
-               "maxQueueSeconds": max_queue}  # fmt: skip
+               "maxQueueSeconds": max_queue, "stallSeconds": stall, "onStall": on_stall,
+               "holdOnFailureSeconds": hold_on_failure}  # fmt: skip
     run_input = build_input(script, read_input_document(input_document), options)
     client = connect(ctx)
     run_id = client.start(run_input)

@@ -24,6 +24,7 @@ from longtask_engine.paths import EnginePaths
 
 from longtask import deployment
 from longtask.client import LongTaskClient
+from longtask.common.statuses import ACTIVE
 
 ROOT = Path(__file__).resolve().parents[2]
 SESSION_ENV = "LONGTASK_TEST_SESSION"  # the session's id, inherited by its xdist workers
@@ -31,6 +32,7 @@ STACK = "longtask-it"
 SCRIPTS_BUCKET = "longtask-it-scripts"  # scripts kept outside the artifact bucket (ScriptReadArns)
 EXAMPLES_STACK = "longtask-it-examples"
 IAM_STACK = "longtask-mutations"  # test_iam_mutations.py's, deployed by its first test: its roles lose statements
+WEBHOOK_STACK = "longtask-it-webhook"  # test_webhooks.py's: the test stack with a NotifyWebhookUrl
 PARAMETERS = {  # the local defaults, plus the optional triggers
     **engine.LOCAL_STACK_PARAMETERS,
     "ScriptUploadPrefix": "scripts/",
@@ -116,7 +118,7 @@ def finish(paths: EnginePaths) -> dict[str, list] | None:
     found: dict[str, list] = {}
     try:
         if state.get("deployed"):
-            instances, running = leaks(paths, (STACK, IAM_STACK))
+            instances, running = leaks(paths, (STACK, IAM_STACK, WEBHOOK_STACK))
             found.update({"instances leaked": instances, "runs lost (still RUNNING)": running})
     finally:
         if state["started"]:
@@ -142,7 +144,7 @@ def leaks(paths: EnginePaths, stacks: tuple[str, ...]) -> tuple[list[str], list[
             ]
         )["Reservations"]
         instances += [i["InstanceId"] for r in reservations for i in r["Instances"]]
-        running += [run["runId"] for run in client.list_runs(limit=100_000) if run.get("status") == "RUNNING"]
+        running += [run["runId"] for run in client.list_runs(limit=100_000) if run.get("status") in ACTIVE]
     return instances, running
 
 

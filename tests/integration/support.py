@@ -4,7 +4,9 @@ how a run is waited for, found and ended."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import secrets
+from collections import defaultdict
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -115,3 +117,35 @@ def watchers_running(client: LongTaskClient, run_id: str) -> list[str]:
     watcher = stack_output(client, "WatcherStateMachineArn")
     return [e["name"] for e in executions(client, watcher) if e["name"].startswith(run_id)
             and e["status"] == "RUNNING"]  # fmt: skip
+
+
+@contextmanager
+def run_events_of(client: LongTaskClient, detail_type: str) -> Iterator[Callable[[str, int], list[dict[str, Any]]]]:
+    """events_of(run_id, n): the details of the run's first n events of this type, as they came (a user's own
+    rule to an SQS queue picks them up from the default bus)."""
+    sqs, events = client.target.client("sqs"), client.target.client("events")
+    rule = f"{STACK}-run-events-{secrets.token_hex(4)}"  # one per xdist worker that runs these tests
+    queue_url = sqs.create_queue(QueueName=rule)["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name=rule, EventPattern=json.dumps({"source": ["longtask"], "detail-type": [detail_type]}))
+    events.put_targets(Rule=rule, Targets=[{"Id": "queue", "Arn": queue_arn}])
+    received: dict[str, list[dict[str, Any]]] = defaultdict(list)
+
+    def events_of(run_id: str, count: int) -> list[dict[str, Any]]:
+        def arrived() -> bool:
+            for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
+                event = json.loads(message["Body"])
+                assert (event["source"], event["detail-type"]) == ("longtask", detail_type)
+                received[event["detail"]["runId"]].append(event["detail"])
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            return len(received[run_id]) >= count
+
+        assert poll_condition(arrived, timeout=30), received[run_id]
+        return received[run_id]
+
+    try:
+        yield events_of
+    finally:
+        events.remove_targets(Rule=rule, Ids=["queue"])
+        events.delete_rule(Name=rule)
+        sqs.delete_queue(QueueUrl=queue_url)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections import defaultdict
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -14,38 +13,14 @@ import pytest
 from longtask.client import LongTaskClient
 from longtask.waiting import poll_condition
 
-from .engine_session import STACK
-from .support import assert_final, instances_of, terminate_as, wait_until_running
+from .support import assert_final, instances_of, run_events_of, terminate_as, wait_until_running
 
 
 @pytest.fixture(scope="module")
 def run_events(client: LongTaskClient) -> Iterator[Callable[[str, int], list[dict[str, Any]]]]:
     """events_of(run_id, n): the details of the run's first n "LongTask Run State Change" events, as they came."""
-    sqs, events = client.target.client("sqs"), client.target.client("events")
-    rule = f"{STACK}-run-events-{secrets.token_hex(4)}"  # one per xdist worker that runs these tests
-    queue_url = sqs.create_queue(QueueName=rule)["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    pattern = {"source": ["longtask"], "detail-type": ["LongTask Run State Change"]}
-    events.put_rule(Name=rule, EventPattern=json.dumps(pattern))
-    events.put_targets(Rule=rule, Targets=[{"Id": "queue", "Arn": queue_arn}])
-    received: dict[str, list[dict[str, Any]]] = defaultdict(list)
-
-    def events_of(run_id: str, count: int) -> list[dict[str, Any]]:
-        def arrived() -> bool:
-            for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
-                event = json.loads(message["Body"])
-                assert (event["source"], event["detail-type"]) == ("longtask", "LongTask Run State Change")
-                received[event["detail"]["runId"]].append(event["detail"])
-                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-            return len(received[run_id]) >= count
-
-        assert poll_condition(arrived, timeout=30), received[run_id]
-        return received[run_id]
-
-    yield events_of
-    events.remove_targets(Rule=rule, Ids=["queue"])
-    events.delete_rule(Name=rule)
-    sqs.delete_queue(QueueUrl=queue_url)
+    with run_events_of(client, "LongTask Run State Change") as events_of:
+        yield events_of
 
 
 def statuses(details: list[dict[str, Any]]) -> list[str]:

@@ -50,7 +50,9 @@ def test_the_bootstrap_writes_timestamps_in_the_contracts_format() -> None:
 
 def test_the_bootstrap_uploads_under_the_contracts_key_names() -> None:
     uploaded = set(re.findall(r'^\s*(?:\w+=\S+ )?upload "[^"]+" "?([\w.-]+)', BOOTSTRAP, re.MULTILINE))
-    assert uploaded == {keys.RESULT, keys.LOG}
+    assert uploaded == {keys.RESULT, keys.LOG, keys.DIAGNOSTICS.rstrip("/"), keys.HOLD}
+    assert f'"$run_uri/{keys.RELEASE}"' in BOOTSTRAP  # what `longtask release` writes
+    assert f'"diagnostics/$stamp/{keys.STALL}"' in BOOTSTRAP  # the key stall_of_key() reads
     assert f"'{keys.LIVE_LOG}%02d-%06d.log'" in BOOTSTRAP  # the chunk names live_log_attempt() reads
 
 

@@ -172,6 +172,8 @@ class InstanceAgent:
             "LONGTASK_CONSOLE_LOG": str(console_log),
             "LONGTASK_WORK_DIR": str(directory / "var" / "lib" / "longtask"),
             "LONGTASK_LOG_INTERVAL": "2",
+            "LONGTASK_STALL_INTERVAL": "1",  # looks for a script's progress: tests' stalls are seconds long
+            "LONGTASK_HOLD_INTERVAL": "1",  # looks for a release of a hold
             "LONGTASK_REPORT_RESERVE_SECONDS": "10",  # of a Spot notice, for the report: uploads here take a second
             "AWS_EC2_METADATA_SERVICE_ENDPOINT": metadata_server.endpoint,  # the AWS CLI's credentials and region
             "LONGTASK_IMDS_ENDPOINT": metadata_server.endpoint,  # the bootstrap's own metadata reads

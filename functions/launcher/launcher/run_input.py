@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
 from aws_lambda_powertools.utilities.parser import parse
 from common.queues import DEFAULT_PRIORITY, DEFAULT_QUEUE, MAX_PRIORITY, QUEUE_NAME
@@ -54,6 +54,11 @@ class RunInput(BaseModel):
     priority: int = Field(DEFAULT_PRIORITY, ge=0, le=MAX_PRIORITY)
     # how long the run may wait, queued, over all its attempts; 0 fails at once instead of waiting
     max_queue_seconds: int = Field(DEFAULT_MAX_QUEUE_SECONDS, alias="maxQueueSeconds", ge=0, le=ONE_YEAR_SECONDS // 2)
+    # no progress (output, checkpoint, heartbeat) for this long is a stall; what then: go on, fail, or relaunch
+    stall_seconds: int | None = Field(None, alias="stallSeconds", ge=1, le=ONE_YEAR_SECONDS)
+    on_stall: Literal["notify", "fail", "retry"] = Field("notify", alias="onStall")
+    # a script that fails leaves its instance up this long for inspection (`longtask release` ends it sooner)
+    hold_on_failure_seconds: int | None = Field(None, alias="holdOnFailureSeconds", ge=1, le=ONE_YEAR_SECONDS)
     # set by Step Functions when a parent workflow starts the run (states:startExecution): links the two
     started_by_execution_id: str | None = Field(None, alias="AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID")
 
@@ -70,6 +75,10 @@ class RunInput(BaseModel):
             raise ValueError("maxPollSeconds must be at least pollSeconds")
         if self.retry_on_exit_codes and not self.retries:
             raise ValueError("retryOnExitCodes relaunches within retries; set retries (1 to 5) too")
+        if self.on_stall != "notify" and self.stall_seconds is None:
+            raise ValueError(f"onStall {self.on_stall!r} acts on a stall; set stallSeconds too")
+        if self.on_stall == "retry" and not self.retries:
+            raise ValueError("onStall 'retry' relaunches within retries; set retries (1 to 5) too")
         reserved_env = [name for name in self.env if name.upper().startswith(RESERVED_ENV_PREFIX)]
         if reserved_env:
             raise ValueError(f"env names {reserved_env} use the reserved prefix {RESERVED_ENV_PREFIX}")

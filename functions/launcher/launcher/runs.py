@@ -111,7 +111,8 @@ def start_run(
     launched_at = (started or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
     deadline = launched_at + timedelta(seconds=timeout)
     config = BootstrapConfig(run_id, settings.bucket, keys.prefix, int(deadline.timestamp()), run_input.env,
-                             run_input.script_s3_uri, attempt.number)  # fmt: skip
+                             run_input.script_s3_uri, attempt.number, run_input.stall_seconds,
+                             run_input.on_stall, run_input.hold_on_failure_seconds)  # fmt: skip
     user_data = _user_data(run_input, config, s3)
     tags = {
         **run_input.tags,
@@ -269,6 +270,12 @@ def _timing(run_input: RunInput, settings: Settings) -> tuple[int, int, int]:
             f"launch, guard and outcome, plus {backoff} s of retry backoff and up to {queued} s queued "
             f"(maxQueueSeconds)); use at most {longest}"
         )
+    if run_input.stall_seconds is not None and run_input.stall_seconds >= timeout:
+        raise InvalidInput(f"stallSeconds: {run_input.stall_seconds} is not within timeoutSeconds {timeout}; a stall "
+                           "is silence shorter than the run may last")  # fmt: skip
+    if run_input.hold_on_failure_seconds is not None and run_input.hold_on_failure_seconds >= timeout:
+        raise InvalidInput(f"holdOnFailureSeconds: {run_input.hold_on_failure_seconds} is not within timeoutSeconds "
+                           f"{timeout}; a hold never outlasts the run's deadline")  # fmt: skip
     poll = run_input.poll_seconds or settings.poll_seconds
     max_poll = max(run_input.max_poll_seconds or settings.max_poll_seconds, poll)
     fewest = fewest_max_poll_seconds(timeout, attempts)

@@ -16,6 +16,7 @@ from common.statuses import (
     LAUNCH_FAILED,
     NO_RESULT,
     RELAUNCHING,
+    STALLED,
     SUCCEEDED,
     TIMED_OUT,
 )
@@ -69,11 +70,15 @@ def collect(run_id: str, run: dict[str, Any], s3: Any, ec2: Any, prices: Prices)
     if result is not None:
         facts["exitCode"] = result["exitCode"]
         facts["finishedAt"] = result.get("finishedAt")
+        facts["stalledAt"], facts["diagnosticsUri"] = result.get("stalledAt"), result.get("diagnosticsUri")
+        facts["holdUntil"] = result.get("holdUntil")
     status, reason = _status(launch, result, guarded, interrupted, reason_code, reason_message)
     watched = run.get("watched") or {}
     if watched.get("ended") == "lost" or "Error" in watched:
         detail = lambda_error_message(watched.get("error") or watched)
         reason += f"; the workflow lost sight of the instance ({detail})"
+    if result is not None and result.get("holdUntil"):
+        reason += f"; the instance was held for inspection (until {result['holdUntil']} at the latest)"
     if launch.network_note:
         reason += f"; launched although {launch.network_note}"
     facts.update(cost)
@@ -102,6 +107,8 @@ def _retry_reason(launch: Launch, result: dict[str, Any] | None, interrupted: bo
         return f"the instance ended for AWS's reason ({in_one_line(reason_code, reason_message)})"
     if interrupted and result is not None and result.get("spotNotice"):
         return str(result.get("reason") or "EC2 gave a Spot interruption notice")
+    if result is not None and result.get("stalled") and result.get("onStall") == "retry":
+        return str(result.get("reason") or "the script made no progress for stallSeconds")
     if result is not None and not interrupted and result["exitCode"] in launch.retry_on_exit_codes:
         return f"the script exited {result['exitCode']}, one of retryOnExitCodes"
     return None
@@ -130,6 +137,8 @@ def _status(
             f"the instance was terminated from outside ({in_one_line(reason_code, reason_message)}) "
             f"and the script was interrupted ({result.get('reason') or 'exit code ' + str(result['exitCode'])})"
         )
+    if result.get("stalled"):
+        return STALLED, str(result.get("reason") or "the script made no progress for stallSeconds")
     if result["exitCode"] == 0:
         return SUCCEEDED, result.get("reason") or "the script exited with code 0"
     signal = f", killed by {result['signal']}" if result.get("signal") else ""

@@ -1,7 +1,7 @@
 """Terminate this stack's instances whose run is over, and settle the Runs items of ended executions.
 
 Outside the workflow, this is the one writer of a run's status: it writes only once the execution has ended
-(so the workflow can no longer write), only over an item still QUEUED or RUNNING or missing, and only the record
+(so the workflow can no longer write), only over an item still QUEUED, RUNNING, HOLDING or missing, and only the record
 the execution itself tells (common/execution.py), never a status of its own choosing. It also gives back the queue
 slot of every ended execution (common/queues.py): none is leaked by a run that crashed or was stopped.
 """
@@ -19,7 +19,7 @@ from common.events import state_change
 from common.execution import settled_record
 from common.queues import DEFAULT_QUEUE, Queues
 from common.record import from_item, to_item
-from common.statuses import ACTIVE, QUEUED, RUNNING
+from common.statuses import ACTIVE, HOLDING, QUEUED, RUNNING
 from common.timestamps import parse_iso_utc
 
 ALIVE = ["pending", "running", "stopping", "stopped"]
@@ -149,9 +149,10 @@ def settle_run(clients: dict[str, Any], table: str, execution: dict[str, Any], n
         dynamodb.put_item(
             TableName=table,
             Item=to_item(record, retention_days),
-            ConditionExpression="attribute_not_exists(runId) OR #status IN (:running, :queued)",
+            ConditionExpression="attribute_not_exists(runId) OR #status IN (:running, :queued, :holding)",
             ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":running": {"S": RUNNING}, ":queued": {"S": QUEUED}},
+            ExpressionAttributeValues={":running": {"S": RUNNING}, ":queued": {"S": QUEUED},
+                                       ":holding": {"S": HOLDING}},
         )
     except ClientError as error:
         if error.response["Error"]["Code"] == "ConditionalCheckFailedException":

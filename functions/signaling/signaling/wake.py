@@ -5,7 +5,8 @@ no signal is recorded there (`signaledAt`); a wait that finds one consumes it (r
 A signal, then, either takes the parked token and sends it, or, when no wait is parked (or the token it took is
 stale: that wait already timed out), records `signaledAt` on condition that no token arrived meanwhile. Each
 step is one conditional write, so whatever the order of signals and waits, none is lost and none counts twice.
-Only a RUNNING run is signalled: a finished record is never touched.
+Only a run whose instance is up (RUNNING, or HOLDING after a failure) is signalled: a finished record is never
+touched.
 
 AWS behaviour relied on: the AWS SDK integration supports `.waitForTaskToken` and a Task's TimeoutSeconds ends
 the wait with States.Timeout (https://docs.aws.amazon.com/step-functions/latest/dg/connect-to-resource.html);
@@ -24,7 +25,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 from common.record import SIGNALED_AT, WAIT_TOKEN
-from common.statuses import RUNNING
+from common.statuses import HOLDING, LIVE, RUNNING
 from common.timestamps import iso_utc
 
 # SendTaskSuccess for a wait that has ended: the signal is not lost, it is recorded for the next wait instead
@@ -59,9 +60,9 @@ def _take_token(dynamodb: Any, table: str, run_id: str) -> str | None:
         old = dynamodb.update_item(
             TableName=table, Key={"runId": {"S": run_id}},
             UpdateExpression="REMOVE #token",
-            ConditionExpression="#status = :running AND attribute_exists(#token)",
+            ConditionExpression="#status IN (:running, :holding) AND attribute_exists(#token)",
             ExpressionAttributeNames={"#token": WAIT_TOKEN, "#status": "status"},
-            ExpressionAttributeValues={":running": {"S": RUNNING}},
+            ExpressionAttributeValues={":running": {"S": RUNNING}, ":holding": {"S": HOLDING}},
             ReturnValues="ALL_OLD", ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )["Attributes"]  # fmt: skip
     except ClientError as error:
@@ -78,9 +79,10 @@ def _record_signal(dynamodb: Any, table: str, run_id: str) -> bool | None:
         dynamodb.update_item(
             TableName=table, Key={"runId": {"S": run_id}},
             UpdateExpression="SET #signal = :now",
-            ConditionExpression="#status = :running AND attribute_not_exists(#token)",
+            ConditionExpression="#status IN (:running, :holding) AND attribute_not_exists(#token)",
             ExpressionAttributeNames={"#token": WAIT_TOKEN, "#status": "status", "#signal": SIGNALED_AT},
-            ExpressionAttributeValues={":running": {"S": RUNNING}, ":now": {"S": iso_utc()}},
+            ExpressionAttributeValues={":running": {"S": RUNNING}, ":holding": {"S": HOLDING},
+                                       ":now": {"S": iso_utc()}},
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )  # fmt: skip
     except ClientError as error:
@@ -91,7 +93,7 @@ def _record_signal(dynamodb: Any, table: str, run_id: str) -> bool | None:
 
 
 def _is_running(failed: ClientError) -> bool:
-    """Whether the item a failed condition was checked against is a RUNNING run: DynamoDB returns it with
+    """Whether the item a failed condition was checked against is a live run: DynamoDB returns it with
     ReturnValuesOnConditionCheckFailure (none when there is no such item)."""
     found = failed.response.get("Item") or {}
-    return found.get("status", {}).get("S") == RUNNING
+    return found.get("status", {}).get("S") in LIVE

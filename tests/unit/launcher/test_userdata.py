@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from launcher.userdata import USER_DATA_LIMIT_BYTES, BootstrapConfig, fits, render
+from launcher.userdata import USER_DATA_LIMIT_BYTES, BootstrapConfig, compact, fits, render
 
 CONFIG = BootstrapConfig(
     run_id="run-1",
@@ -48,3 +48,14 @@ def test_limit_is_16_kb_before_encoding() -> None:
     assert fits("x" * USER_DATA_LIMIT_BYTES)
     assert not fits("x" * (USER_DATA_LIMIT_BYTES + 1))
     assert not fits("é" * (USER_DATA_LIMIT_BYTES // 2 + 1))
+
+
+def test_the_bootstrap_goes_without_its_comments_but_keeps_its_here_documents() -> None:
+    bootstrap = "#!/bin/bash\n# why\n  # indented why\ncat >f <<WRAPPER\n#!/bin/bash\n# kept\nWRAPPER\necho '# kept'\n"
+    assert compact(bootstrap) == "#!/bin/bash\ncat >f <<WRAPPER\n#!/bin/bash\n# kept\nWRAPPER\necho '# kept'\n"
+
+
+def test_a_stall_watch_is_in_the_config_only_when_asked_for() -> None:
+    watched = render(BootstrapConfig("run-1", "b", "runs/run-1", 0, {}, stall_seconds=300, on_stall="fail"), "true")
+    assert "export LONGTASK_STALL_SECONDS=300\nexport LONGTASK_ON_STALL=fail" in watched
+    assert "LONGTASK_STALL_SECONDS=" not in render(BootstrapConfig("run-1", "b", "runs/run-1", 0, {}), "true")

@@ -365,3 +365,27 @@ def test_no_relaunch_when_the_budget_left_cannot_pay_another_attempt(aws: dict, 
     outcome = outcome_of(aws, {"launch": {**launch, **budget, "spot": False, "retries": 2}})
     assert outcome["relaunch"] is None and outcome["record"]["status"] == "NO_RESULT"
     assert "but what is left of maxCostUsd cannot pay another attempt" in outcome["record"]["reason"]
+
+
+def test_a_script_stopped_for_a_stall_is_stalled_with_its_diagnostics(aws: dict[str, Any], launch: dict) -> None:
+    reason = "no progress for 5 s (stallSeconds); the script was stopped (onStall fail)"
+    report(aws, 143, stalled=True, onStall="fail", stalledAt="2026-12-07T05:01:02Z",
+           diagnosticsUri="s3://b/runs/run-1/diagnostics/20261207T050102Z/", reason=reason)  # fmt: skip
+    record = outcome_of(aws, {"launch": launch})["record"]
+    assert (record["status"], record["reason"]) == ("STALLED", reason)
+    assert record["stalledAt"] == "2026-12-07T05:01:02Z"
+    assert record["diagnosticsUri"].endswith("/diagnostics/20261207T050102Z/")
+
+
+def test_a_stall_with_retry_relaunches_while_retries_are_left(aws: dict[str, Any], launch: dict) -> None:
+    reason = "no progress for 5 s (stallSeconds); the script was stopped (onStall retry)"
+    report(aws, 143, stalled=True, onStall="retry", reason=reason)
+    outcome = outcome_of(aws, {"launch": {**launch, "retries": 1}})
+    assert outcome["relaunch"]["attempt"] == 1
+    assert outcome["record"]["reason"] == f"{reason}; launching a fresh one"
+
+
+def test_a_stall_that_was_only_notified_ends_as_the_script_did(aws: dict[str, Any], launch: dict) -> None:
+    report(aws, 0, stalled=False, onStall="notify", stalledAt="2026-12-07T05:01:02Z")
+    record = outcome_of(aws, {"launch": launch})["record"]
+    assert (record["status"], record["stalledAt"]) == ("SUCCEEDED", "2026-12-07T05:01:02Z")

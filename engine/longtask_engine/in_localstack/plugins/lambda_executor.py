@@ -68,6 +68,9 @@ class LocalProcessExecutor(RuntimeExecutor):
             # the AWS APIs over TLS, as on AWS (the bucket policy's aws:SecureTransport is evaluated)
             "AWS_ENDPOINT_URL": f"https://{HOST}:{config.GATEWAY_LISTEN[0].port}",
             "AWS_CA_BUNDLE": os.environ["LONGTASK_CA_BUNDLE"],
+            # a function's own HTTPS calls (the notify function's webhook) trust the engine's certificate, which a
+            # loopback receiver serves: nothing here is called beyond 127.0.0.1
+            "SSL_CERT_FILE": os.environ["LONGTASK_CA_BUNDLE"],
         }
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
