@@ -20,7 +20,7 @@ from .common.execution import carried_record, settled_record
 from .common.keys import RELEASE, STAGED_SCRIPT, RunKeys, live_log_attempt, split_s3_uri
 from .common.queues import QueueError, Queues, Usage, check_queue_name
 from .common.record import from_item
-from .common.statuses import ACTIVE, ERROR_NAMES, EXECUTION_ENDED, HOLDING, RUNNING
+from .common.statuses import ACTIVE, ERROR_NAMES, EXECUTION_ENDED, HOLDING, LIVE, RUNNING
 from .errors import LongTaskError, RunNotFound, UserError
 from .waiting import poll_condition
 
@@ -29,6 +29,14 @@ STOP_TIMEOUT_SECONDS = 30
 # 256 KiB, and the workflow carries the input again into its states
 # (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html)
 STAGE_SCRIPT_BYTES = 8 * 1024
+RUN_SHELL_SCRIPT = "AWS-RunShellScript"
+# what GetCommandInvocation returns of each stream; the rest is in S3
+# (https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetCommandInvocation.html)
+STDOUT_RETURNED, STDERR_RETURNED = 24_000, 8_000
+PENDING_SECONDS = 120  # how long exec waits for an instance still booting
+EXEC_OUTPUT = "exec"  # runs/<run id>/exec/<command id>/...: a command's whole output
+# a command first reads the run's variables (the bootstrap's profile), in the work directory the bootstrap uses
+EXEC_PROFILE = '. "${LONGTASK_WORK_DIR:-/var/lib/longtask}/profile"'
 _SESSION_LOCK = threading.Lock()
 
 
@@ -72,6 +80,15 @@ class Stack:
     table: str
     reaper_function: str
     queues_table: str = ""  # a stack deployed before queues has none
+
+
+@dataclass(frozen=True)
+class Invocation:
+    """What a command run on a run's instance answered."""
+
+    exit_code: int
+    stdout: str
+    stderr: str
 
 
 def new_run_id() -> str:
@@ -277,6 +294,80 @@ class LongTaskClient:
                                         current.max_vcpus if max_vcpus is KEEP else max_vcpus)  # fmt: skip
         except QueueError as error:
             raise UserError(str(error)) from None
+
+    def exec(self, run_id: str, command: str) -> Invocation:
+        """Run `command` on the run's instance through SSM Run Command, beside its script, in a fresh shell that has
+        read the run's profile (its variables); wait for it. Output past what GetCommandInvocation returns is read
+        from S3."""
+        record = self.record(run_id)
+        if record.get("status") not in LIVE:
+            raise UserError(f"run {run_id} is {record.get('status')}: exec reaches a run's instance only while it is "
+                            f"{' or '.join(LIVE)}")  # fmt: skip
+        ssm, instance_id = self.target.client("ssm"), record["instanceId"]
+        command_id = ""
+
+        def sent() -> bool:
+            """SendCommand; False while the instance is still pending (its agent cannot have registered yet)."""
+            nonlocal command_id
+            try:
+                command_id = ssm.send_command(
+                    InstanceIds=[instance_id], DocumentName=RUN_SHELL_SCRIPT,
+                    Parameters={"commands": [f"{EXEC_PROFILE}\n{command}"]}, OutputS3BucketName=self.stack.bucket,
+                    OutputS3KeyPrefix=RunKeys(run_id).key(EXEC_OUTPUT),
+                )["Command"]["CommandId"]  # fmt: skip
+                return True
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "InvalidInstanceId" or not self._pending(instance_id):
+                    raise
+                return False
+
+        try:
+            poll_condition(sent, PENDING_SECONDS, 1.0)
+        except ClientError:
+            raise UserError(self._not_managed(run_id, instance_id)) from None
+        if not command_id:
+            raise UserError(self._not_managed(run_id, instance_id))
+        invocation: dict[str, Any] = {}
+
+        def ended() -> bool:
+            nonlocal invocation
+            try:
+                invocation = ssm.get_command_invocation(CommandId=command_id, InstanceId=instance_id)
+            except ClientError as error:  # just sent: SSM may not know the invocation yet
+                if error.response["Error"]["Code"] != "InvocationDoesNotExist":
+                    raise
+                return False
+            return invocation["Status"] not in ("Pending", "InProgress", "Delayed")
+
+        poll_condition(ended, interval=0.5)
+        return Invocation(invocation["ResponseCode"], self._whole(invocation, "StandardOutput", STDOUT_RETURNED),
+                          self._whole(invocation, "StandardError", STDERR_RETURNED))  # fmt: skip
+
+    def _pending(self, instance_id: str) -> bool:
+        reservations = self.target.client("ec2").describe_instances(InstanceIds=[instance_id])["Reservations"]
+        return any(i["State"]["Name"] == "pending" for r in reservations for i in r["Instances"])
+
+    def _whole(self, invocation: dict[str, Any], stream: str, returned: int) -> str:
+        """The stream's text: as GetCommandInvocation returned it, or (cut there) the whole from S3."""
+        text, url = invocation.get(f"{stream}Content", ""), invocation.get(f"{stream}Url", "")
+        if len(text) < returned or not url.startswith("s3://"):
+            return text
+        bucket, key = split_s3_uri(url)
+        return self.s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode(errors="replace")
+
+    def _not_managed(self, run_id: str, instance_id: str) -> str:
+        """Why SSM does not manage the instance: what was checked, then what could not be."""
+        parameters = self.target.client("cloudformation").describe_stacks(StackName=self.target.stack_name)
+        allowed = {p["ParameterKey"]: p.get("ParameterValue") for p in parameters["Stacks"][0].get("Parameters", [])}
+        causes = []
+        if allowed.get("AllowRunCommandsAndSessions") != "true":
+            causes.append("the stack's AllowRunCommandsAndSessions is false, so the instance role lacks what the SSM "
+                          "agent needs (deploy with --parameter AllowRunCommandsAndSessions=true)")  # fmt: skip
+        causes += ["its subnet reaches neither the internet nor VPC endpoints for ssm, ssmmessages and ec2messages "
+                   "(`longtask doctor` checks the route)", "the agent has not registered yet (a minute after boot)",
+                   "the image has no SSM agent (Amazon Linux 2023 has one)"]  # fmt: skip
+        return (f"instance {instance_id} of run {run_id} is not registered with SSM, so no command can reach it. "
+                "Likely: " + "; or ".join(causes))
 
     def release(self, run_id: str) -> dict[str, Any]:
         """End a HOLDING run's hold now: its instance sees runs/<run id>/release within seconds, reports the script's

@@ -7,7 +7,8 @@
 #   LONGTASK_ARTIFACTS_URI, LONGTASK_ATTEMPT (0, or the relaunch's number), LONGTASK_SCRIPT_URI (only when
 #   the script is fetched from S3),
 #   LONGTASK_BACKSTOP_GRACE_MINUTES (minutes after the deadline the instance powers itself off: longer than the
-#   workflow's timeout guard may take, see watch_plan.py), LONGTASK_STALL_SECONDS and LONGTASK_ON_STALL (only when
+#   workflow's timeout guard may take, see watch_plan.py), LONGTASK_ENV_NAMES (the names of the user's env),
+#   LONGTASK_STALL_SECONDS and LONGTASK_ON_STALL (only when
 #   the run watches for stalls), LONGTASK_HOLD_SECONDS (only when a failed script's instance is held), the user's
 #   env.
 # Facts of the machine, with the defaults of an Amazon Linux 2023 instance:
@@ -138,6 +139,17 @@ exit 0
 WRAPPER
   chmod +x "$work_dir/bin/shutdown"
   ln -sf shutdown "$work_dir/bin/poweroff"
+}
+
+# What a command run beside the script (`longtask exec`, `longtask shell`) sees of the run: these variables, in
+# $work_dir/profile (root's only: the user's env may hold secrets), which such a command sources first.
+write_profile() {
+  local name
+  for name in LONGTASK_RUN_ID LONGTASK_ATTEMPT LONGTASK_ARTIFACTS_URI LONGTASK_CHECKPOINT_DIR LONGTASK_HEARTBEAT_FILE \
+    ${LONGTASK_ENV_NAMES:-}; do
+    printf 'export %s=%q\n' "$name" "${!name-}"
+  done >"$work_dir/profile"
+  chmod 600 "$work_dir/profile"
 }
 
 # Call $2 every $1 seconds in the background, never reporting (only the bootstrap itself does); prints nothing.
@@ -427,6 +439,7 @@ main() {
     exit "$exit_code"
   }
   restore_checkpoint
+  write_profile
   every "$log_interval" upload_log_chunk
   uploader_pid=$!
   every "$notice_interval" look_for_notice

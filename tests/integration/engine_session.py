@@ -39,6 +39,7 @@ PARAMETERS = {  # the local defaults, plus the optional triggers
     "ScheduleExpression": "rate(1 day)",
     "ScheduleInput": '{"script": "echo scheduled run"}',
     "ScriptReadArns": f"arn:aws:s3:::{SCRIPTS_BUCKET}/jobs/*",
+    "AllowRunCommandsAndSessions": "true",
 }
 MINUTE_SECONDS = 1  # the agent's compressed clock: `shutdown -h +N` fires after N seconds
 

@@ -35,7 +35,7 @@ from longtask.common.state_reasons import OWN_SHUTDOWN, SPOT_RECLAIMED
 from longtask.common.timestamps import iso_utc
 from longtask.waiting import poll_condition
 from longtask_engine.agent_nudge import Nudges
-from longtask_engine.host import localstack, warm_server
+from longtask_engine.host import localstack, run_command, warm_server
 from longtask_engine.host.imds import InstanceMetadata, MetadataServer
 from longtask_engine.host.machine import Machine, install_commands
 from longtask_engine.host.network import InstanceLink, s3_unreachable_reason
@@ -188,6 +188,10 @@ class InstanceAgent:
         machine = Machine(instance_id, directory, behavior, process, metadata_server, link, power_button)
         LOG.info("%s booted (pid %s, shutdown behaviour %s)", instance_id, process.pid, behavior)
         threading.Thread(target=self._supervise, args=(machine,), daemon=True).start()
+        if unreachable:  # nor can its SSM agent reach SSM
+            run_command.mark_offline(directory, unreachable)
+        threading.Thread(target=run_command.serve, args=(instance_id, directory, env, machine.powered_off),
+                         daemon=True).start()  # fmt: skip
         return machine
 
     def _metadata(self, instance: dict[str, Any]) -> InstanceMetadata:

@@ -126,6 +126,7 @@ def launch(paths: EnginePaths) -> bool:
         "PROVIDER_OVERRIDE_DYNAMODB": "longtask",  # DynamoDB from moto (plugins/dynamodb_provider.py)
         "PROVIDER_OVERRIDE_EC2": "longtask",  # ClientToken, state reasons, fault plan (plugins/ec2_provider.py)
         "PROVIDER_OVERRIDE_PRICING": "longtask",  # the Price List API (plugins/pricing_provider.py)
+        "PROVIDER_OVERRIDE_SSM": "longtask",  # Run Command on local instances (plugins/ssm_provider.py)
         "PROVIDER_OVERRIDE_SERVICE_QUOTAS": "longtask",  # EC2's vCPU quotas (plugins/servicequotas_provider.py)
         faults.PLAN_ENV: str(paths.faults_file),
         LIMITS_ENV: str(paths.limits_file),  # tests' quotas and EC2 token buckets (in_localstack/limits.py)

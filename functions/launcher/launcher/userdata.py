@@ -70,6 +70,7 @@ def render(config: BootstrapConfig, inline_script: str | None) -> str:
         "LONGTASK_ARTIFACTS_URI": config.artifacts_uri,
         "LONGTASK_ATTEMPT": str(config.attempt),
         "LONGTASK_BACKSTOP_GRACE_MINUTES": str(BACKSTOP_GRACE_MINUTES),
+        "LONGTASK_ENV_NAMES": " ".join(config.env),
         **({"LONGTASK_SCRIPT_URI": config.script_uri} if config.script_uri else {}),
         **({"LONGTASK_STALL_SECONDS": str(config.stall_seconds), "LONGTASK_ON_STALL": config.on_stall}
            if config.stall_seconds else {}),

@@ -290,6 +290,27 @@ def get_parameters(request: Mapping[str, Any], world: World) -> list[Check]:
     return [Check("ssm:" + request["__operation__"], parameter_arn(name, world)) for name in names]
 
 
+@model("ssm", "SendCommand")
+def send_command(request: Mapping[str, Any], world: World) -> list[Check]:
+    """The document and each instance (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssystemsmanager.html):
+    a policy may scope the instances by tag (ssm:resourceTag/...)."""
+    document = f"arn:aws:ssm:{world.region}::document/{request.get('DocumentName', '')}"
+    checks = [Check("ssm:SendCommand", document)]
+    for instance_id in request.get("InstanceIds") or []:
+        found = world.instance_tags(instance_id)
+        tags = {**{f"ssm:resourceTag/{k}": [v] for k, v in found.items()},
+                **{f"aws:ResourceTag/{k}": [v] for k, v in found.items()}}  # fmt: skip
+        checks.append(Check("ssm:SendCommand", f"arn:aws:ec2:{world.region}:{world.account}:instance/{instance_id}",
+                            tags))  # fmt: skip
+    return checks
+
+
+@model("ssm", "GetCommandInvocation", "ListCommandInvocations")
+def command_invocations(request: Mapping[str, Any], world: World) -> list[Check]:
+    """No resource-level permissions: "*"."""
+    return [Check("ssm:" + request["__operation__"], "*")]
+
+
 def parameter_arn(name: str, world: World) -> str:
     """Public parameters (/aws/service/...) are owned by no account."""
     account = "" if name.startswith("/aws/service/") else world.account
