@@ -14,7 +14,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from .client import Target
 from .common.capacity import Capacity
-from .common.network import default_subnet, described_subnets, internet_reach, s3_reach
+from .common.network import default_subnet, described_subnets, internet_reach, s3_reach, ssm_reach
 from .common.vcpu_quotas import quota_codes
 from .deployment import deployed_digest
 from .sources import app_dir, source_digest
@@ -126,6 +126,10 @@ class Doctor:
             internet = internet_reach(self.ec2, subnet, plan.public_ip)
             yield Check(f"route to the internet from {subnet_id}", None if internet.unchecked else internet.reachable,
                         internet.note + ("" if internet.reachable else " (scripts that install packages need it)"))
+            if self._parameter("AllowRunCommandsAndSessions") == "true":  # what `longtask exec` needs
+                ssm = ssm_reach(self.ec2, subnet, plan.public_ip)
+                yield Check(f"route to SSM from {subnet_id}", None if ssm.unchecked else ssm.reachable,
+                            ssm.note + ("" if ssm.reachable else " (`longtask exec` needs it)"))
 
     def check_image(self, plan: Plan) -> Iterator[Check]:
         image_id = self._resolve_image(plan.image)
@@ -224,6 +228,10 @@ class Doctor:
 
     def _types(self, names: list[str]) -> list[dict[str, Any]]:
         return self.ec2.describe_instance_types(InstanceTypes=names)["InstanceTypes"]
+
+    def _parameter(self, name: str) -> str | None:
+        return next((p.get("ParameterValue") for p in self.stack.get("Parameters", []) if p["ParameterKey"] == name),
+                    None)  # fmt: skip
 
     def _region(self) -> str:
         return self.ec2.meta.region_name

@@ -69,6 +69,27 @@ def internet_reach(ec2: Any, subnet: dict[str, Any], public_ip: bool | None) -> 
     return _default_route(table, subnet_id, public_ip_on_launch(subnet, public_ip), "the internet")
 
 
+SSM_ENDPOINTS = ("ssm", "ssmmessages", "ec2messages")  # what the SSM agent calls (Run Command, Session Manager)
+
+
+def ssm_reach(ec2: Any, subnet: dict[str, Any], public_ip: bool | None) -> Reach:
+    """Whether the SSM agent of an instance in this subnet reaches SSM: the internet, or interface endpoints for
+    ssm, ssmmessages and ec2messages in the subnet (Systems Manager user guide, "Improve the security of EC2
+    instances by using VPC endpoints for Systems Manager")."""
+    internet = internet_reach(ec2, subnet, public_ip)
+    if internet.reachable:
+        return Reach(True, f"SSM over {internet.note}", internet.unchecked)
+    subnet_id = subnet["SubnetId"]
+    endpoints = ec2.describe_vpc_endpoints(Filters=[{"Name": "vpc-id", "Values": [subnet["VpcId"]]}])["VpcEndpoints"]
+    served = {e["ServiceName"].rsplit(".", 1)[-1] for e in endpoints
+              if e.get("VpcEndpointType") == "Interface" and subnet_id in e.get("SubnetIds", [])
+              and e.get("State", "available").lower() == "available"}  # fmt: skip
+    missing = [name for name in SSM_ENDPOINTS if name not in served]
+    if not missing:
+        return Reach(True, f"interface endpoints for {', '.join(SSM_ENDPOINTS)} in {subnet_id}")
+    return Reach(False, f"{internet.note}; and no interface endpoint for {', '.join(missing)} in {subnet_id}")
+
+
 def _route(ec2: Any, subnet_id: str, vpc_id: str, gets_public_ip: bool) -> Reach:
     table = route_table(ec2, subnet_id, vpc_id)
     if table is None:

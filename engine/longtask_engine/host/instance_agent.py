@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import gzip
 import json
 import logging
 import os
@@ -44,6 +45,8 @@ from longtask_engine.in_localstack.limits import AGENT_USER_AGENT
 from longtask_engine.paths import POWER_BUTTON, EnginePaths
 
 LOG = logging.getLogger("longtask.agent")
+# cloud-init decompresses gzip user data (https://cloudinit.readthedocs.io/en/latest/explanation/format.html)
+GZIP_MAGIC = b"\x1f\x8b"
 LOOK_INTERVAL_SECONDS = 5.0  # between looks at every instance without a nudge (agent_nudge.py): the net for a
 # nudge lost or a boot that failed
 SUPERVISE_SECONDS = 0.2  # between a machine's looks at its Spot notice and, without a nudge, at its shutdown
@@ -151,6 +154,8 @@ class InstanceAgent:
         if unreachable:  # its AWS calls hang and time out, as on AWS
             LOG.info("%s cannot reach S3: %s", instance_id, unreachable)
         script = base64.b64decode(user_data_call.result().get("UserData", {}).get("Value", "") or b"")
+        if script[:2] == GZIP_MAGIC:  # as cloud-init does: gzip user data runs as what it holds
+            script = gzip.decompress(script)
         behavior = behavior_call.result()["InstanceInitiatedShutdownBehavior"]["Value"]
         directory = self.paths.instances / instance_id
         bin_dir = directory / "bin"

@@ -43,7 +43,7 @@ class LaunchSpec:
 
     client_token_seed: str
     image_id: str
-    user_data: str
+    user_data: bytes  # packed (userdata.py)
     instance_profile_arn: str
     security_group_ids: list[str]
     tags: dict[str, str]

@@ -26,7 +26,7 @@ from .queueing import Carry, Gate, Queued, Ticket
 from .run_input import ONE_YEAR_SECONDS, RunInput, parse_run_input
 from .secrets_check import refuse_secrets
 from .settings import Settings
-from .userdata import BootstrapConfig, fits, render
+from .userdata import BootstrapConfig, fits, packed, render
 from .watch_plan import GUARD_WINDOW_SECONDS, fewest_max_poll_seconds, fleet_poll_seconds, watch_windows
 
 ATTEMPT_OVERHEAD_SECONDS = GUARD_WINDOW_SECONDS + 3600  # the guard's window, then launch, outcome and record
@@ -125,7 +125,7 @@ def start_run(
     spec = LaunchSpec(
         client_token_seed=f"{execution.arn}#{attempt.number}" + (f"#{queueing.carry.tries}" if queueing else ""),
         image_id=image_id,
-        user_data=user_data,
+        user_data=packed(user_data),
         instance_profile_arn=settings.instance_profile_arn,
         security_group_ids=settings.security_group_ids,
         tags=tags,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from common.network import default_subnet, described_subnets, s3_reach
+from common.network import default_subnet, described_subnets, s3_reach, ssm_reach
 from launcher.errors import LaunchFailed
 from launcher.runs import Execution, start_run
 from launcher.settings import Settings
@@ -105,3 +105,18 @@ def test_a_launch_describes_its_subnets_once(aws: dict[str, Any]) -> None:
     launch = start_run({"script": "echo hi"}, EXECUTION, Settings.from_environment(), aws["ec2"], aws["s3"])["launch"]
     assert launch["subnetId"] == default and launch["publicIp"]
     assert calls == ["DescribeSubnets"]
+
+
+def test_ssm_is_reached_over_the_internet_or_through_its_three_interface_endpoints(aws: dict[str, Any]) -> None:
+    ec2 = aws["ec2"]
+    assert ssm_reach(ec2, default_subnet(ec2), None).reachable  # a public IP behind the internet gateway
+    subnet, _ = private_subnet(ec2)
+    vpc = ec2.describe_subnets(SubnetIds=[subnet])["Subnets"][0]["VpcId"]
+    for name in ("ssm", "ssmmessages"):
+        ec2.create_vpc_endpoint(VpcId=vpc, ServiceName=f"com.amazonaws.us-east-1.{name}", VpcEndpointType="Interface",
+                                SubnetIds=[subnet])  # fmt: skip
+    refused = ssm_reach(ec2, described(ec2, subnet), None)
+    assert not refused.reachable and refused.note.endswith(f"no interface endpoint for ec2messages in {subnet}")
+    ec2.create_vpc_endpoint(VpcId=vpc, ServiceName="com.amazonaws.us-east-1.ec2messages", VpcEndpointType="Interface",
+                            SubnetIds=[subnet])  # fmt: skip
+    assert ssm_reach(ec2, described(ec2, subnet), None).reachable

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from launcher.userdata import USER_DATA_LIMIT_BYTES, BootstrapConfig, compact, fits, render
+import gzip
+import secrets
+
+from launcher.userdata import USER_DATA_LIMIT_BYTES, BootstrapConfig, compact, fits, packed, render
 
 CONFIG = BootstrapConfig(
     run_id="run-1",
@@ -44,10 +47,15 @@ def test_script_from_s3_is_fetched_not_inlined() -> None:
     assert "<<'LONGTASK_SCRIPT_" not in user_data
 
 
-def test_limit_is_16_kb_before_encoding() -> None:
-    assert fits("x" * USER_DATA_LIMIT_BYTES)
-    assert not fits("x" * (USER_DATA_LIMIT_BYTES + 1))
-    assert not fits("é" * (USER_DATA_LIMIT_BYTES // 2 + 1))
+def test_limit_is_16_kb_of_what_ec2_gets_compressed() -> None:
+    assert fits("x" * 100 * USER_DATA_LIMIT_BYTES)  # compresses well
+    incompressible = secrets.token_hex(USER_DATA_LIMIT_BYTES)  # 32 KB of hex: about 17 KB compressed
+    assert not fits(incompressible) and fits(incompressible[: USER_DATA_LIMIT_BYTES // 2])
+
+
+def test_the_user_data_is_gzip_and_the_same_bytes_every_time() -> None:
+    text = render(CONFIG, inline_script="echo hi")
+    assert packed(text) == packed(text) and gzip.decompress(packed(text)).decode() == text
 
 
 def test_the_bootstrap_goes_without_its_comments_but_keeps_its_here_documents() -> None:

@@ -102,7 +102,7 @@ class LocalEc2Provider(Ec2Provider):
                     resolved = {**request, "ImageId": _parameter_value(context, image.removeprefix(RESOLVE_SSM))}
                     _refuse_a_type_of_another_architecture(context, resolved)
                     if "UserData" in request:  # the request is serialized again, and botocore encodes UserData
-                        resolved["UserData"] = base64.b64decode(request["UserData"]).decode()
+                        resolved["UserData"] = base64.b64decode(request["UserData"])  # bytes: gzip too
                     with self._moto_instances:
                         response = call_moto_with_request(context, resolved)
                 else:
