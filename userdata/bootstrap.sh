@@ -8,9 +8,8 @@
 #   the script is fetched from S3),
 #   LONGTASK_BACKSTOP_GRACE_MINUTES (minutes after the deadline the instance powers itself off: longer than the
 #   workflow's timeout guard may take, see watch_plan.py), LONGTASK_ENV_NAMES (the names of the user's env),
-#   LONGTASK_STALL_SECONDS and LONGTASK_ON_STALL (only when
-#   the run watches for stalls), LONGTASK_HOLD_SECONDS (only when a failed script's instance is held), the user's
-#   env.
+#   LONGTASK_STALL_SECONDS and LONGTASK_ON_STALL (only when the run watches for stalls), LONGTASK_HOLD_SECONDS
+#   (only when a failed script's instance is held), the user's env.
 # Facts of the machine, with the defaults of an Amazon Linux 2023 instance:
 #   LONGTASK_CONSOLE_LOG (/var/log/cloud-init-output.log), LONGTASK_WORK_DIR (/var/lib/longtask),
 #   LONGTASK_LOG_INTERVAL (30, seconds between live log uploads), LONGTASK_IMDS_ENDPOINT (the instance metadata
@@ -233,7 +232,7 @@ sync_checkpoint() {
 # and then stall.json beside them: the stack's signal function records the stall and announces it (the instance
 # cannot put events). One stall is reported once; progress again re-arms it. onStall fail or retry then stops the
 # script (SIGUSR2 to the bootstrap).
-last_progress=$SECONDS
+last_progress=0
 heartbeat_seen=""
 progress_state=""
 reported_stall=false
@@ -453,6 +452,7 @@ main() {
     exec {script_output}>&-
     progress_state=$(checkpoint_fingerprint)
     heartbeat_seen=$(stat -c %Y "$LONGTASK_HEARTBEAT_FILE" 2>/dev/null)
+    last_progress=$SECONDS # silence counts from the script's start
     every "$stall_interval" look_for_progress
     stall_watcher_pid=$!
   else

@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from botocore.exceptions import ClientError
 from common.events import state_change
-from common.record import FIELDS, from_item
-from common.statuses import HOLDING, RUNNING
+from common.statuses import HOLDING
+
+from .marking import mark_running
 
 
 def read_hold(s3: Any, bucket: str, key: str) -> dict[str, Any]:
@@ -22,21 +22,8 @@ def read_hold(s3: Any, bucket: str, key: str) -> dict[str, Any]:
 
 def record_hold(dynamodb: Any, events: Any, table: str, run_id: str, hold_until: str) -> dict[str, Any] | None:
     """Mark the running run HOLDING until hold_until and put its event; None when it is not running."""
-    try:
-        item = dynamodb.update_item(
-            TableName=table, Key={"runId": {"S": run_id}},
-            UpdateExpression="SET #status = :holding, holdUntil = :until",
-            ConditionExpression="#status = :running",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues={":holding": {"S": HOLDING}, ":until": {"S": hold_until},
-                                       ":running": {"S": RUNNING}},
-            ReturnValues="ALL_NEW",
-        )["Attributes"]  # fmt: skip
-    except ClientError as error:
-        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return None
-        raise
-    stored = from_item(item)
-    record = {name: stored.get(name) for name in FIELDS}  # the record's fields only: never the watcher's token
-    events.put_events(Entries=[state_change(record)])
+    record = mark_running(dynamodb, table, run_id, "SET #status = :holding, holdUntil = :until",
+                          {":holding": {"S": HOLDING}, ":until": {"S": hold_until}})  # fmt: skip
+    if record is not None:
+        events.put_events(Entries=[state_change(record)])
     return record

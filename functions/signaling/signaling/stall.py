@@ -12,12 +12,11 @@ import json
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import ClientError
 from common.events import BUS, SOURCE
 from common.keys import s3_uri
-from common.record import FIELDS, from_item
-from common.statuses import RUNNING
 from common.timestamps import iso_utc
+
+from .marking import mark_running
 
 DETAIL_TYPE = "LongTask Run Stalled"
 
@@ -34,22 +33,9 @@ def stalled_at(folder: str, reported: str) -> str:
 def record_stall(dynamodb: Any, events: Any, table: str, run_id: str, bucket: str, folder: str,
                  reported: str) -> dict[str, Any] | None:  # fmt: skip
     """Mark the run stalled (stalledAt, diagnosticsUri) and put its event; None when the run is not running."""
-    values = {":at": {"S": stalled_at(folder, reported)}, ":uri": {"S": s3_uri(bucket, folder)},
-              ":running": {"S": RUNNING}}  # fmt: skip
-    try:
-        item = dynamodb.update_item(
-            TableName=table, Key={"runId": {"S": run_id}},
-            UpdateExpression="SET stalledAt = :at, diagnosticsUri = :uri",
-            ConditionExpression="#status = :running",
-            ExpressionAttributeNames={"#status": "status"},
-            ExpressionAttributeValues=values, ReturnValues="ALL_NEW",
-        )["Attributes"]  # fmt: skip
-    except ClientError as error:
-        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return None
-        raise
-    stored = from_item(item)
-    record = {name: stored.get(name) for name in FIELDS}  # the record's fields only: never the watcher's token
-    events.put_events(Entries=[{"Source": SOURCE, "DetailType": DETAIL_TYPE, "Detail": json.dumps(record),
-                                "EventBusName": BUS}])  # fmt: skip
+    record = mark_running(dynamodb, table, run_id, "SET stalledAt = :at, diagnosticsUri = :uri",
+                          {":at": {"S": stalled_at(folder, reported)}, ":uri": {"S": s3_uri(bucket, folder)}})
+    if record is not None:
+        events.put_events(Entries=[{"Source": SOURCE, "DetailType": DETAIL_TYPE, "Detail": json.dumps(record),
+                                    "EventBusName": BUS}])  # fmt: skip
     return record

@@ -4,18 +4,15 @@ ignored for a run that has ended; its key told apart from every other key of a r
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from common.keys import stall_of_key
-from moto import mock_aws
 from signaling.stall import DETAIL_TYPE, record_stall
 
-from ..conftest import REGION, create_runs_table
+from .conftest import TABLE
 
-TABLE, BUCKET = "runs", "artifacts"
+BUCKET = "artifacts"
 FOLDER = "runs/run-1/diagnostics/20261207T050102Z/"
 
 
@@ -26,14 +23,6 @@ class Events:
     def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:
         self.entries += Entries
         return {"FailedEntryCount": 0, "Entries": [{"EventId": "1"}]}
-
-
-@pytest.fixture
-def dynamodb() -> Iterator[Any]:
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name=REGION)
-        create_runs_table(client, TABLE)
-        yield client
 
 
 def put_run(dynamodb: Any, status: str) -> None:

@@ -4,19 +4,14 @@ counted twice, and a finished run is never touched."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 from signaling.app import runs_of_instance
 from signaling.wake import wake
 
-from ..conftest import REGION, create_runs_table
-
-TABLE = "runs"
+from .conftest import TABLE
 
 
 class StepFunctions:
@@ -33,16 +28,6 @@ class StepFunctions:
         return {}
 
 
-@pytest.fixture
-def dynamodb() -> Iterator[Any]:
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name=REGION)
-        create_runs_table(client, TABLE)
-        client.put_item(TableName=TABLE, Item={"runId": {"S": "r1"}, "status": {"S": "RUNNING"},
-                                               "instanceId": {"S": "i-1"}})  # fmt: skip
-        yield client
-
-
 def item(dynamodb: Any) -> dict[str, Any]:
     return dynamodb.get_item(TableName=TABLE, Key={"runId": {"S": "r1"}})["Item"]
 
@@ -53,6 +38,14 @@ def park(dynamodb: Any, token: str) -> None:
                          ConditionExpression="#s = :r AND attribute_not_exists(signaledAt)",
                          ExpressionAttributeNames={"#s": "status"},
                          ExpressionAttributeValues={":t": {"S": token}, ":r": {"S": "RUNNING"}})  # fmt: skip
+
+
+@pytest.fixture
+def dynamodb(dynamodb: Any) -> Any:
+    """The Runs table with a RUNNING run r1 on instance i-1."""
+    dynamodb.put_item(TableName=TABLE, Item={"runId": {"S": "r1"}, "status": {"S": "RUNNING"},
+                                             "instanceId": {"S": "i-1"}})  # fmt: skip
+    return dynamodb
 
 
 def test_a_parked_wait_is_woken_and_its_token_removed(dynamodb: Any) -> None:
