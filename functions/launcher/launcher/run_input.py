@@ -15,6 +15,10 @@ ONE_YEAR_SECONDS = 365 * 24 * 3600
 RESERVED_TAG_PREFIXES = ("aws:", "longtask:")
 RESERVED_ENV_PREFIX = "LONGTASK_"
 DEFAULT_MAX_QUEUE_SECONDS = 6 * 3600
+# Linux passes no NAME=value string over 32 pages (MAX_ARG_STRLEN, 131,072 bytes with its NUL) to a command: with
+# a longer env value exported, every command of the script and the bootstrap fails with E2BIG
+# (https://man7.org/linux/man-pages/man2/execve.2.html, "Limits on size of arguments and environment")
+MAX_ENV_STRING_BYTES = 131_072 - 1
 
 InstanceType = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$")]
 SubnetId = Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]
@@ -79,6 +83,11 @@ class RunInput(BaseModel):
             raise ValueError(f"onStall {self.on_stall!r} acts on a stall; set stallSeconds too")
         if self.on_stall == "retry" and not self.retries:
             raise ValueError("onStall 'retry' relaunches within retries; set retries (1 to 5) too")
+        too_long = [name for name, value in self.env.items()
+                    if len(f"{name}={value}".encode()) > MAX_ENV_STRING_BYTES]  # fmt: skip
+        if too_long:
+            raise ValueError(f"env {too_long}: over the {MAX_ENV_STRING_BYTES + 1:,} bytes Linux passes a command as "
+                             "one variable (MAX_ARG_STRLEN); pass large values through S3")  # fmt: skip
         reserved_env = [name for name in self.env if name.upper().startswith(RESERVED_ENV_PREFIX)]
         if reserved_env:
             raise ValueError(f"env names {reserved_env} use the reserved prefix {RESERVED_ENV_PREFIX}")

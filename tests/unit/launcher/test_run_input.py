@@ -16,6 +16,7 @@ from launcher.run_input import parse_run_input
         ({"script": "x", "stallSeconds": 0}, "stallSeconds: Input should be greater than or equal to 1"),
         ({"script": "x", "stallSeconds": 5, "onStall": "page"}, "onStall: Input should be 'notify', 'fail' or 'retry'"),
         ({"script": "x", "onStall": "fail"}, "onStall 'fail' acts on a stall; set stallSeconds too"),
+        ({"script": "x", "env": {"PAD": "x" * 131_068}}, "env ['PAD']: over the 131,072 bytes Linux passes"),
         ({"script": "x", "stallSeconds": 5, "onStall": "retry"}, "onStall 'retry' relaunches within retries"),
         ({"scriptS3Uri": "https://bucket/key"}, "scriptS3Uri: String should match pattern"),
         ({"script": "x", "instanceTypes": ["t3 nano"]}, "instanceTypes.0: String should match pattern"),
