@@ -23,7 +23,6 @@ from .scale_calls import Calls, Profile
 
 EC2_PAGE = "https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html"
 SFN_PAGE = "https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html"
-LAMBDA_PAGE = "https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html"
 EVENTS_PAGE = "https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-quota.html"
 S3_PAGE = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/optimizing-performance.html"
 DDB_PAGE = "https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/bp-partition-key-design.html"
@@ -33,7 +32,8 @@ DDB_TABLE_PAGE = "https://docs.aws.amazon.com/amazondynamodb/latest/developergui
 # smaller ones. The page warns that AWS may raise them at any time.
 SFN_BUCKETS = {"StartExecution": (1300, 300), "DescribeExecution": (300, 15), "SendTaskSuccess": (3000, 500),
                "ListExecutions": (200, 5), "StateTransition": (5000, 1500)}  # fmt: skip
-LAMBDA_CONCURRENCY = 1000  # per account and Region, by default
+# per account and Region, by default (https://docs.aws.amazon.com/lambda/latest/dg/lambda-concurrency.html)
+LAMBDA_CONCURRENCY = 1000
 EVENTS_PUT_EVENTS = 10_000  # PutEvents requests a second, us-east-1
 S3_PREFIX = {"PUT": 3500, "GET": 5500}  # requests a second per prefix (each run writes under its own)
 DDB_PARTITION_WRU = 1000  # write units a second on one partition: one item, such as a queue's count
@@ -85,6 +85,7 @@ class Limit:
     page: str
     size: float
     refill: float
+    per_prefix: bool = False  # S3's rates are per prefix, and each run writes under its own: N does not add up
 
 
 def ec2_limits(actions: dict[str, float]) -> list[Limit]:
@@ -109,6 +110,12 @@ def tokens(limit: Limit, calls: Calls, instances: float) -> float:
         return actions.get("events:PutEvents", 0)
     if limit.name == "DynamoDB table units":
         return sum(v for a, v in actions.items() if a.startswith("dynamodb:"))
+    if limit.name == "DynamoDB a queue's item (writes)":  # a transaction writes it at 2 units (acquire, release)
+        return 2 * actions.get("dynamodb:TransactWriteItems", 0)
+    if limit.name == "S3 PUT per run prefix":
+        return sum(actions.get(a, 0) for a in ("s3:PutObject", "s3:CopyObject"))
+    if limit.name == "S3 GET per run prefix":
+        return sum(actions.get(a, 0) for a in ("s3:GetObject", "s3:ListObjectsV2"))
     return 0.0
 
 
@@ -121,6 +128,9 @@ def limits(profile: Profile) -> list[Limit]:
         *(Limit(f"Step Functions {name}", SFN_PAGE, *shape) for name, shape in SFN_BUCKETS.items()),
         Limit("EventBridge PutEvents", EVENTS_PAGE, EVENTS_PUT_EVENTS, EVENTS_PUT_EVENTS),
         Limit("DynamoDB table units", DDB_TABLE_PAGE, DDB_TABLE_UNITS, DDB_TABLE_UNITS),
+        Limit("DynamoDB a queue's item (writes)", DDB_PAGE, DDB_PARTITION_WRU, DDB_PARTITION_WRU),
+        Limit("S3 PUT per run prefix", S3_PAGE, S3_PREFIX["PUT"], S3_PREFIX["PUT"], per_prefix=True),
+        Limit("S3 GET per run prefix", S3_PAGE, S3_PREFIX["GET"], S3_PREFIX["GET"], per_prefix=True),
     ]
 
 
@@ -157,7 +167,8 @@ def steady_load(profile: Profile, n: int, seconds: int, design: Design) -> dict[
     another starts: n / seconds starts a second), and Lambda's concurrency."""
     whole, _ = run_calls(profile, seconds, design, n)
     rate = n / seconds
-    loads = {limit.name: rate * tokens(limit, whole, 1) / limit.refill for limit in limits(profile)}
+    loads = {limit.name: (1 / seconds if limit.per_prefix else rate) * tokens(limit, whole, 1) / limit.refill
+             for limit in limits(profile)}  # fmt: skip
     invocations = sum(v for (_, a), v in whole.requests.items() if a == "lambda:Invoke")
     loads["Lambda concurrency"] = rate * invocations * FUNCTION_SECONDS / LAMBDA_CONCURRENCY
     return loads
@@ -354,10 +365,11 @@ def limit_table(profile: Profile, seconds: int = 3600) -> list[dict[str, Any]]:
         rows.append({
             "limit": limit.name, "bucket": f"{limit.size:,.0f} + {limit.refill:,.0f}/s", "page": limit.page,
             "per launch": round(at_launch, 2), "per 1-hour run (10,000 running)": round(per_run["now"], 2),
-            "burst binds at N": f"{limit.size / at_launch:,.0f}" if at_launch else "-",
-            "running binds at N": _binds_at(profile, limit, seconds),
+            "burst binds at N": f"{limit.size / at_launch:,.0f}" if at_launch and not limit.per_prefix else "-",
+            "running binds at N": "-" if limit.per_prefix else _binds_at(profile, limit, seconds),
             "load, 10,000 running (before → now)": " → ".join(
-                f"{10_000 / seconds * per_run[d.name] / limit.refill:.0%}" for d in DESIGNS),
+                f"{(1 if limit.per_prefix else 10_000) / seconds * per_run[d.name] / limit.refill:.0%}"
+                for d in DESIGNS),
             "load, 10 starts/s": f"{10 * at_launch / limit.refill:.0%}",
         })  # fmt: skip
     return rows
