@@ -115,14 +115,14 @@ def project(design: dict[str, float], naive: dict[str, float]) -> list[dict[str,
     start = datetime(2026, 1, 1, tzinfo=UTC)
     for label, seconds in DURATIONS.items():
         windows = watch_windows(start, start + timedelta(seconds=seconds), 30, 3600)[:-1]  # the stack's defaults
-        poll_counts = _polls(start, windows)
-        n_windows, total_polls = len(windows), sum(poll_counts)
+        counts = poll_counts(start, windows)
+        n_windows, total_polls = len(windows), sum(counts)
         design_transitions = (
             design["parent fixed transitions"] + design["parent transitions per window"] * n_windows
             + (design["transitions per poll"] * total_polls + design["child overhead transitions"] * n_windows)
         )  # fmt: skip
         parent_events = design["parent fixed events"] + design["parent events per window"] * n_windows
-        largest_child = design["events per poll"] * max(poll_counts) + design["child overhead events"]
+        largest_child = design["events per poll"] * max(counts) + design["child overhead events"]
         naive_polls = seconds // 30
         naive_events = naive["events per poll"] * naive_polls + 4
         over = " (over the limit: fails)" if naive_events > EVENT_LIMIT else ""
@@ -140,7 +140,7 @@ def project(design: dict[str, float], naive: dict[str, float]) -> list[dict[str,
     return rows
 
 
-def _polls(start: datetime, windows: list[dict[str, Any]]) -> list[int]:
+def poll_counts(start: datetime, windows: list[dict[str, Any]]) -> list[int]:
     counts, begin = [], start
     for window in windows:
         end = parse_iso_utc(window["until"])

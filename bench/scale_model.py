@@ -18,7 +18,7 @@ from launcher.queueing import LAUNCH_PACE_SECONDS, THROTTLED_RETRY_SECONDS
 from launcher.watch_plan import fleet_poll_seconds, watch_windows
 from longtask_engine.in_localstack.limits import RESOURCE, bucket_shape
 
-from .cost_model import PRICE_PER_TRANSITION
+from .cost_model import PRICE_PER_TRANSITION, poll_counts
 from .scale_calls import Calls, Profile
 
 EC2_PAGE = "https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html"
@@ -149,11 +149,7 @@ def run_calls(profile: Profile, seconds: int, design: Design, running: int = 0) 
     poll, max_poll = fleet_poll_seconds(POLL, MAX_POLL, running) if design.fleet_polls else (POLL, MAX_POLL)
     start = datetime(2026, 1, 1, tzinfo=UTC)
     windows = watch_windows(start, start + timedelta(seconds=seconds), poll, max_poll)[:-1]
-    polls, begin = 0, start
-    for window in windows:
-        end = datetime.fromisoformat(str(window["until"]).replace("Z", "+00:00"))
-        polls += -(-int((end - begin).total_seconds()) // int(window["seconds"]))
-        begin = end
+    polls = sum(poll_counts(start, windows))
     sweeps = seconds / SWEEP_SECONDS
     sweep = Calls({("ReaperFunctionRole", "stepfunctions:DescribeExecution"): design.sweep_describes * sweeps,
                    ("ReaperFunctionRole", "stepfunctions:ListExecutions"): design.sweep_lists * sweeps})  # fmt: skip
@@ -319,14 +315,9 @@ def _late(n: int, per_second: float | None, launched_at: list[float], max_queue_
     """Runs launched more than maxQueueSeconds after their start, taking the runs first come, first launched."""
     late, done = 0.0, 0.0
     for t, count in enumerate(launched_at):
-        if count <= 0:
-            continue
-        started_before = t - max_queue_seconds  # runs started before this waited too long
-        started = n if per_second is None else min(n, max(started_before, 0) * per_second)
-        if per_second is None:
-            late += count if started_before > 0 else 0
-        else:
-            late += min(count, max(started - done, 0.0))
+        too_long_ago = max(t - max_queue_seconds, 0)  # runs started before this second have waited too long
+        started_then = (n if too_long_ago else 0) if per_second is None else min(n, too_long_ago * per_second)
+        late += min(count, max(started_then - done, 0.0))
         done += count
     return late
 
