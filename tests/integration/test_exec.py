@@ -37,6 +37,9 @@ def test_exec_runs_beside_the_script_with_the_runs_variables(client: LongTaskCli
         assert result.exit_code == 7, result.stderr
         assert result.stdout == f"hello there from {run_id}\nthe script sleeps\n"
         assert "oops" in result.stderr
+        instance_id = client.record(run_id)["instanceId"]
+        listed = client.target.client("ssm").list_command_invocations(InstanceId=instance_id)["CommandInvocations"]
+        assert [(i["InstanceId"], i["Status"]) for i in listed] == [(instance_id, "Failed")]  # exit 7
 
 
 def test_exec_output_longer_than_ssm_returns_is_read_from_s3(client: LongTaskClient) -> None:
