@@ -299,11 +299,7 @@ class LongTaskClient:
         """Run `command` on the run's instance through SSM Run Command, beside its script, in a fresh shell that has
         read the run's profile (its variables); wait for it. Output past what GetCommandInvocation returns is read
         from S3."""
-        record = self.record(run_id)
-        if record.get("status") not in LIVE:
-            raise UserError(f"run {run_id} is {record.get('status')}: exec reaches a run's instance only while it is "
-                            f"{' or '.join(LIVE)}")  # fmt: skip
-        ssm, instance_id = self.target.client("ssm"), record["instanceId"]
+        ssm, instance_id = self.target.client("ssm"), self.live_instance(run_id, "exec")
         command_id = ""
 
         def sent() -> bool:
@@ -342,6 +338,14 @@ class LongTaskClient:
         poll_condition(ended, interval=0.5)
         return Invocation(invocation["ResponseCode"], self._whole(invocation, "StandardOutput", STDOUT_RETURNED),
                           self._whole(invocation, "StandardError", STDERR_RETURNED))  # fmt: skip
+
+    def live_instance(self, run_id: str, verb: str) -> str:
+        """The instance of a RUNNING or HOLDING run, which `verb` reaches; else an error that says the status."""
+        record = self.record(run_id)
+        if record.get("status") not in LIVE or not record.get("instanceId"):
+            raise UserError(f"run {run_id} is {record.get('status')}: {verb} reaches a run's instance only while it "
+                            f"is {' or '.join(LIVE)}")  # fmt: skip
+        return str(record["instanceId"])
 
     def _pending(self, instance_id: str) -> bool:
         reservations = self.target.client("ec2").describe_instances(InstanceIds=[instance_id])["Reservations"]

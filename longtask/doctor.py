@@ -17,6 +17,7 @@ from .common.capacity import Capacity
 from .common.network import default_subnet, described_subnets, internet_reach, s3_reach, ssm_reach
 from .common.vcpu_quotas import quota_codes
 from .deployment import deployed_digest
+from .sessions import PLUGIN, PLUGIN_INSTALL, plugin_version
 from .sources import app_dir, source_digest
 
 SPOT_ROLE = "AWSServiceRoleForEC2Spot"
@@ -65,6 +66,7 @@ class Doctor:
                             ("offerings", self.check_offerings), ("quota", self.check_quota),
                             ("spot role", self.check_spot_role), ("storage", self.check_storage)):  # fmt: skip
             yield from self._each(name, lambda check=check: check(plan))
+        yield from self.check_session_plugin()
 
     @staticmethod
     def _each(name: str, checks: Callable[[], Iterable[Check]]) -> list[Check]:
@@ -207,6 +209,15 @@ class Doctor:
         yield Check("Runs table", status == "ACTIVE", f"{outputs['RunsTableName']} is {status}")
         self.target.client("s3").head_bucket(Bucket=outputs["ArtifactBucketName"])
         yield Check("artifact bucket", True, f"{outputs['ArtifactBucketName']} answers")
+
+    def check_session_plugin(self) -> Iterator[Check]:
+        """On AWS, with sessions allowed: whether `longtask shell` can start one (the local engine has its own)."""
+        if self.target.endpoint_url or self._parameter("AllowRunCommandsAndSessions") != "true":
+            return
+        version = plugin_version()
+        yield Check("Session Manager plugin", version is not None,
+                    f"{PLUGIN} {version} is installed" if version else
+                    f"{PLUGIN} is not installed; `longtask shell` needs it: {PLUGIN_INSTALL}")  # fmt: skip
 
     def _launch_security_groups(self) -> list[str]:
         """The groups the launcher gives instances (its SECURITY_GROUP_IDS: the stack's, or the one it made)."""

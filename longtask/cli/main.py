@@ -9,7 +9,7 @@ import sys
 import typer
 
 from ..errors import LongTaskError
-from . import abort, deploy, destroy, doctor, exec_command, list_runs, local, logs, queue, release, run, status
+from . import abort, deploy, destroy, doctor, exec_command, list_runs, local, logs, queue, release, run, shell, status
 from .grouped_help import GroupedHelpCommand
 from .options import Aws, Profile, Region, StackName, TargetOptions, hoist_target_options, stderr
 
@@ -22,6 +22,7 @@ app.command("list")(list_runs.list_runs)
 app.command()(abort.abort)
 app.command()(release.release)
 app.command("exec")(exec_command.exec_command)
+app.command()(shell.shell)
 app.command()(deploy.deploy)
 app.command()(doctor.doctor)
 app.command()(destroy.destroy)

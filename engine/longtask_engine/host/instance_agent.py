@@ -36,7 +36,7 @@ from longtask.common.state_reasons import OWN_SHUTDOWN, SPOT_RECLAIMED
 from longtask.common.timestamps import iso_utc
 from longtask.waiting import poll_condition
 from longtask_engine.agent_nudge import Nudges
-from longtask_engine.host import localstack, run_command, warm_server
+from longtask_engine.host import localstack, run_command, sessions, warm_server
 from longtask_engine.host.imds import InstanceMetadata, MetadataServer
 from longtask_engine.host.machine import Machine, install_commands
 from longtask_engine.host.network import InstanceLink, s3_unreachable_reason
@@ -197,6 +197,7 @@ class InstanceAgent:
             run_command.mark_offline(directory, unreachable)
         threading.Thread(target=run_command.serve, args=(instance_id, directory, env, machine.powered_off),
                          daemon=True).start()  # fmt: skip
+        threading.Thread(target=sessions.serve, args=(directory, env, machine.powered_off), daemon=True).start()
         return machine
 
     def _metadata(self, instance: dict[str, Any]) -> InstanceMetadata:

@@ -75,10 +75,33 @@ setsid "$@" </dev/null >>"$output" 2>&1 &
 echo $! >"$dir/pid"
 """
 
+SUDO = """#!/bin/bash
+# sudo(8) of a local instance, as passwordless as ssm-user's on AWS. The machine's processes are root's already (the
+# engine's user), so it changes only what -i changes: root's login user, home and directory.
+login=false
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    -i | --login) login=true ;;
+    -n | -E | -H) ;;
+    -u) shift; [[ $1 == root ]] || { echo "sudo: unknown user $1: a local instance has root only" >&2; exit 1; } ;;
+    --) shift; break ;;
+    -*) echo "sudo: $1 is not modelled by the local engine" >&2; exit 1 ;;
+    *) break ;;
+  esac
+  shift
+done
+if $login; then
+  export SUDO_USER=${USER:-root} USER=root LOGNAME=root HOME=$LONGTASK_INSTANCE_DIR
+  cd "$HOME" || exit 1
+  [[ $# -gt 0 ]] || set -- bash --login
+fi
+exec "$@"
+"""
+
 
 def install_commands(bin_dir: Path, aws: str) -> None:
-    """The machine's `shutdown`, `systemd-run` and `aws` (aws: that command's script)."""
-    for name, text in (("shutdown", SHUTDOWN), ("systemd-run", SYSTEMD_RUN), ("aws", aws)):
+    """The machine's `shutdown`, `systemd-run`, `sudo` and `aws` (aws: that command's script)."""
+    for name, text in (("shutdown", SHUTDOWN), ("systemd-run", SYSTEMD_RUN), ("sudo", SUDO), ("aws", aws)):
         command = bin_dir / name
         command.write_text(text)
         command.chmod(0o755)

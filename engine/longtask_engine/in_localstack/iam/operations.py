@@ -295,14 +295,32 @@ def send_command(request: Mapping[str, Any], world: World) -> list[Check]:
     """The document and each instance (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssystemsmanager.html):
     a policy may scope the instances by tag (ssm:resourceTag/...)."""
     document = f"arn:aws:ssm:{world.region}::document/{request.get('DocumentName', '')}"
-    checks = [Check("ssm:SendCommand", document)]
-    for instance_id in request.get("InstanceIds") or []:
-        found = world.instance_tags(instance_id)
-        tags = {**{f"ssm:resourceTag/{k}": [v] for k, v in found.items()},
-                **{f"aws:ResourceTag/{k}": [v] for k, v in found.items()}}  # fmt: skip
-        checks.append(Check("ssm:SendCommand", f"arn:aws:ec2:{world.region}:{world.account}:instance/{instance_id}",
-                            tags))  # fmt: skip
-    return checks
+    return [Check("ssm:SendCommand", document),
+            *(_instance_check("ssm:SendCommand", i, world) for i in request.get("InstanceIds") or [])]  # fmt: skip
+
+
+@model("ssm", "StartSession")
+def start_session(request: Mapping[str, Any], world: World) -> list[Check]:
+    """The instance (a policy may scope it by tag) and the session document: AWS's own (AWS-...) are owned by no
+    account; the default, SSM-SessionManagerRunShell, is the account's
+    (https://docs.aws.amazon.com/systems-manager/latest/userguide/getting-started-restrict-access-quickstart.html)."""
+    name = request.get("DocumentName") or "SSM-SessionManagerRunShell"
+    owner = "" if name.startswith("AWS-") else world.account
+    return [_instance_check("ssm:StartSession", request.get("Target", ""), world),
+            Check("ssm:StartSession", f"arn:aws:ssm:{world.region}:{owner}:document/{name}")]  # fmt: skip
+
+
+@model("ssm", "TerminateSession")
+def terminate_session(request: Mapping[str, Any], world: World) -> list[Check]:
+    return [Check("ssm:TerminateSession", f"arn:aws:ssm:{world.region}:{world.account}:session/"
+                  f"{request.get('SessionId', '')}")]  # fmt: skip
+
+
+def _instance_check(action: str, instance_id: str, world: World) -> Check:
+    found = world.instance_tags(instance_id)
+    tags = {**{f"ssm:resourceTag/{k}": [v] for k, v in found.items()},
+            **{f"aws:ResourceTag/{k}": [v] for k, v in found.items()}}  # fmt: skip
+    return Check(action, f"arn:aws:ec2:{world.region}:{world.account}:instance/{instance_id}", tags)
 
 
 @model("ssm", "GetCommandInvocation", "ListCommandInvocations")

@@ -7,15 +7,19 @@ and its network reaches AWS (the agent marks a machine whose network is cut). Ot
 InvalidInstanceId, as AWS does for an instance that is not managed. A command is handed to the instance agent as
 a file in the instance's folder (commands/<id>.json); the agent runs it as Run Command does, as root in a fresh
 shell, and writes its result beside it (instance_agent.py). Output: the first 24,000 characters of standard
-output and 8,000 of standard error, the whole in S3 when OutputS3BucketName is given. Everything else of SSM
-stays LocalStack's. Selected with PROVIDER_OVERRIDE_SSM=longtask; found through the entry point
-`localstack.aws.provider`.
+output and 8,000 of standard error, the whole in S3 when OutputS3BucketName is given.
+
+Session Manager: StartSession on a managed instance (else TargetNotConnected, as AWS answers) hands the session to
+the instance as sessions/<id>.json, with a token, and returns a stream URL on the machine's loopback session port
+(host/sessions.py); TerminateSession marks it ended. Everything else of SSM stays LocalStack's. Selected with
+PROVIDER_OVERRIDE_SSM=longtask; found through the entry point `localstack.aws.provider`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import secrets
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +36,10 @@ RUN_SHELL_SCRIPT = "AWS-RunShellScript"
 STDOUT_LIMIT, STDERR_LIMIT = 24_000, 8_000  # what GetCommandInvocation returns of each
 AGENT_ACTION = "ssm:UpdateInstanceInformation"
 OFFLINE = "ssm-offline"  # the agent's mark on a machine whose network is cut (host/run_command.py)
+# the session documents the local agent runs: a shell (the default), or one command
+# (https://docs.aws.amazon.com/systems-manager/latest/userguide/session-manager-working-with-sessions-start.html)
+SHELL_DOCUMENT, COMMAND_DOCUMENT = "SSM-SessionManagerRunShell", "AWS-StartInteractiveCommand"
+SESSION_PORT, SESSIONS = "ssm-session-port", "sessions"  # in the instance's folder (host/sessions.py)
 
 
 def instance_folder(instance_id: str) -> Path:
@@ -85,6 +93,49 @@ class LocalSsmProvider(SsmProvider):
                 found.append({key: invocation[key] for key in ("CommandId", "InstanceId", "DocumentName", "Status",
                                                                "StatusDetails")})  # fmt: skip
         return {"CommandInvocations": found}
+
+    @handler("StartSession", expand=False)
+    def start_session(self, context: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+        document = request.get("DocumentName") or SHELL_DOCUMENT
+        if document not in (SHELL_DOCUMENT, COMMAND_DOCUMENT):
+            raise CommonServiceException("InvalidDocument", f"the local engine runs only {SHELL_DOCUMENT} and "
+                                         f"{COMMAND_DOCUMENT} sessions")  # fmt: skip
+        command = ((request.get("Parameters") or {}).get("command") or [""])[0]
+        if document == COMMAND_DOCUMENT and not command:
+            raise CommonServiceException("InvalidParameters", f"{COMMAND_DOCUMENT} needs a command")
+        target = request.get("Target") or ""
+        port_file = instance_folder(target) / SESSION_PORT
+        if not _managed(context, target) or not port_file.exists():
+            raise CommonServiceException("TargetNotConnected", f"{target} is not connected.")
+        session_id = f"{_caller_name(context)}-{secrets.token_hex(9)}"
+        folder = instance_folder(target) / SESSIONS
+        folder.mkdir(exist_ok=True)
+        token = secrets.token_urlsafe(32)
+        handover = {"sessionId": session_id, "token": token, "command": command if document == COMMAND_DOCUMENT
+                    else ""}  # fmt: skip
+        (folder / f"{session_id}.tmp").write_text(json.dumps(handover))
+        (folder / f"{session_id}.tmp").rename(folder / f"{session_id}.json")
+        return {"SessionId": session_id, "TokenValue": token,
+                "StreamUrl": f"tcp://127.0.0.1:{port_file.read_text().strip()}/v1/data-channel/{session_id}"
+                             "?role=publish_subscribe"}  # fmt: skip
+
+    @handler("TerminateSession", expand=False)
+    def terminate_session(self, context: RequestContext, request: dict[str, Any]) -> dict[str, Any]:
+        session_id = request.get("SessionId") or ""
+        for handover in EnginePaths.default().instances.glob(f"*/{SESSIONS}/{session_id}.*"):
+            handover.with_name(f"{session_id}.terminated").touch()
+        return {"SessionId": session_id}
+
+
+def _caller_name(context: RequestContext) -> str:
+    """Session ids begin with the caller's name: its role's, or the account's (root)."""
+    from localstack.utils.aws.request_context import extract_access_key_id_from_auth_header
+
+    from longtask_engine.in_localstack.iam.enforcement import process_enforcer
+
+    key = extract_access_key_id_from_auth_header(context.request.headers)
+    role = process_enforcer().principal(key, context.account_id)
+    return role.rsplit("/", 1)[-1] if role else "root"
 
 
 def _managed(context: RequestContext, instance_id: str) -> bool:
