@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from longtask.client import LongTaskClient
 from longtask.waiting import poll_condition
@@ -74,3 +75,27 @@ def test_exec_into_an_instance_whose_role_lacks_the_agents_permissions_says_why(
             assert "is not registered with SSM" in said and "ssmmessages" in said
     finally:
         iam.put_role_policy(RoleName=role, PolicyName="RunCommandsAndSessions", PolicyDocument=json.dumps(document))
+
+
+def test_exec_into_an_instance_that_reaches_s3_but_not_ssm_says_why(client: LongTaskClient, longtask: Any) -> None:
+    """A private subnet with an S3 gateway endpoint only: the run works, but no SSM agent can register."""
+    ec2 = client.target.client("ec2")
+    vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="172.31.250.0/24")["Subnet"]["SubnetId"]
+    table = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    association = ec2.associate_route_table(RouteTableId=table, SubnetId=subnet)["AssociationId"]
+    endpoint = ec2.create_vpc_endpoint(VpcId=vpc, ServiceName=f"com.amazonaws.{ec2.meta.region_name}.s3",
+                                       VpcEndpointType="Gateway", RouteTableIds=[table])["VpcEndpoint"]  # fmt: skip
+    try:
+        with running(client, {"script": "sleep 60\n", "subnetIds": [subnet]}) as run_id:
+            refused = longtask("exec", run_id, "--stack", STACK, "--", "true")
+            assert refused.exit_code == 2
+            assert "is not registered with SSM" in " ".join(refused.stderr.split())
+            instance_id = client.record(run_id)["instanceId"]
+            with pytest.raises(ClientError, match="TargetNotConnected"):
+                client.target.client("ssm").start_session(Target=instance_id)
+    finally:
+        ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint["VpcEndpointId"]])
+        ec2.disassociate_route_table(AssociationId=association)
+        ec2.delete_route_table(RouteTableId=table)
+        ec2.delete_subnet(SubnetId=subnet)

@@ -39,7 +39,7 @@ from longtask_engine.agent_nudge import Nudges
 from longtask_engine.host import localstack, run_command, sessions, warm_server
 from longtask_engine.host.imds import InstanceMetadata, MetadataServer
 from longtask_engine.host.machine import Machine, install_commands
-from longtask_engine.host.network import InstanceLink, s3_unreachable_reason
+from longtask_engine.host.network import InstanceLink, s3_unreachable_reason, ssm_unreachable_reason
 from longtask_engine.host.processes import stop_group
 from longtask_engine.in_localstack.limits import AGENT_USER_AGENT
 from longtask_engine.paths import POWER_BUTTON, EnginePaths
@@ -145,9 +145,10 @@ class InstanceAgent:
         leaves nothing and is tried again."""
         instance_id = instance["InstanceId"]
         attribute = functools.partial(self.ec2.describe_instance_attribute, InstanceId=instance_id)
-        with ThreadPoolExecutor(max_workers=4) as calls:
+        with ThreadPoolExecutor(max_workers=5) as calls:
             metadata_call = calls.submit(self._metadata, instance)
             reach_call = calls.submit(s3_unreachable_reason, self.ec2, instance)
+            ssm_reach_call = calls.submit(ssm_unreachable_reason, self.ec2, instance)
             user_data_call = calls.submit(attribute, Attribute="userData")
             behavior_call = calls.submit(attribute, Attribute="instanceInitiatedShutdownBehavior")
         metadata, unreachable = metadata_call.result(), reach_call.result()
@@ -193,8 +194,10 @@ class InstanceAgent:
         machine = Machine(instance_id, directory, behavior, process, metadata_server, link, power_button)
         LOG.info("%s booted (pid %s, shutdown behaviour %s)", instance_id, process.pid, behavior)
         threading.Thread(target=self._supervise, args=(machine,), daemon=True).start()
-        if unreachable:  # nor can its SSM agent reach SSM
-            run_command.mark_offline(directory, unreachable)
+        ssm_unreachable = ssm_reach_call.result()
+        if ssm_unreachable:  # its SSM agent cannot register: no command or session reaches it
+            LOG.info("%s cannot reach SSM: %s", instance_id, ssm_unreachable)
+            run_command.mark_offline(directory, ssm_unreachable)
         threading.Thread(target=run_command.serve, args=(instance_id, directory, env, machine.powered_off),
                          daemon=True).start()  # fmt: skip
         threading.Thread(target=sessions.serve, args=(directory, env, machine.powered_off), daemon=True).start()

@@ -8,6 +8,8 @@
   only with a public IPv4 address; through a NAT gateway it always does. A target the engine has nothing behind
   (a transit gateway, a peering, a NAT instance) reaches nothing.
 - Its security groups must allow outbound TCP 443 to anywhere or to a prefix list.
+- Its SSM agent reaches SSM over the internet or through interface endpoints for ssm, ssmmessages and ec2messages
+  (Systems Manager user guide, "Improve the security of EC2 instances by using VPC endpoints"), not through S3's.
 Each instance reaches the AWS APIs through its own link (InstanceLink); where S3 is unreachable, or once the
 network is down at shutdown, the link accepts connections and never answers, so calls hang and time out as on AWS.
 """
@@ -19,7 +21,7 @@ import socket
 import threading
 from typing import Any
 
-from longtask.common.network import route_table
+from longtask.common.network import route_table, ssm_reach
 
 HTTPS = 443
 LOOPBACK = "127.0.0.1"
@@ -51,6 +53,20 @@ def s3_unreachable_reason(ec2: Any, instance: dict[str, Any]) -> str | None:
     if any(r.get("DestinationPrefixListId") and r.get("GatewayId", "").startswith("vpce-") for r in routes):
         return None
     return _internet_unreachable_reason(routes, instance)
+
+
+def ssm_unreachable_reason(ec2: Any, instance: dict[str, Any]) -> str | None:
+    """None when the instance's SSM agent reaches SSM: over the internet, or through interface endpoints for ssm,
+    ssmmessages and ec2messages in its subnet (the doctor's model: common/network.ssm_reach). An S3 gateway
+    endpoint does not reach it."""
+    groups = [g["GroupId"] for g in instance.get("SecurityGroups", [])]
+    if groups and not _allows_https_out(ec2, groups):
+        return f"its security groups {', '.join(groups)} allow no outbound TCP {HTTPS} to SSM"
+    if internet_unreachable_reason(ec2, instance) is None:
+        return None
+    subnet = {"SubnetId": instance["SubnetId"], "VpcId": instance["VpcId"]}
+    reach = ssm_reach(ec2, subnet, public_ip=bool(instance.get("PublicIpAddress")))
+    return None if reach.reachable else reach.note
 
 
 def internet_unreachable_reason(ec2: Any, instance: dict[str, Any]) -> str | None:
