@@ -9,7 +9,8 @@
 #   LONGTASK_BACKSTOP_GRACE_MINUTES (minutes after the deadline the instance powers itself off: longer than the
 #   workflow's timeout guard may take, see watch_plan.py), LONGTASK_ENV_NAMES (the names of the user's env),
 #   LONGTASK_STALL_SECONDS and LONGTASK_ON_STALL (only when the run watches for stalls), LONGTASK_HOLD_SECONDS
-#   (only when a failed script's instance is held), the user's env.
+#   (only when a failed script's instance is held), LONGTASK_SECRET_REFS ("NAME=ARN ...": the secrets to read;
+#   only when the run has any), the user's env.
 # Facts of the machine, with the defaults of an Amazon Linux 2023 instance:
 #   LONGTASK_CONSOLE_LOG (/var/log/cloud-init-output.log), LONGTASK_WORK_DIR (/var/lib/longtask),
 #   LONGTASK_LOG_INTERVAL (30, seconds between live log uploads), LONGTASK_IMDS_ENDPOINT (the instance metadata
@@ -55,6 +56,9 @@ notice_watcher_pid=""
 checkpoint_syncer_pid=""
 stall_watcher_pid=""
 stalled_at=""
+error_name="" # the error the run ends with when it is not the script's own (LongTask.SecretUnavailable)
+sink_pid=""
+mask_values="$work_dir/mask-values"
 diagnostics_uri=""
 checkpoint_state=""
 bootstrap_pid=$BASHPID
@@ -149,6 +153,105 @@ write_profile() {
     printf 'export %s=%q\n' "$name" "${!name-}"
   done >"$work_dir/profile"
   chmod 600 "$work_dir/profile"
+}
+
+# Secrets (LONGTASK_SECRET_REFS): read with the instance's role before the script starts, and exported to it (not to
+# the profile, nor in the user data). Each value is kept in $mask_values (root's only, NUL-separated): mask.py masks
+# it, each of its lines and each string of 4 or more characters inside a JSON secret as *** in the script's output
+# before it reaches the log, and in diagnostics. A Secrets Manager ARN may end in :json-key.
+read_secret() {
+  local fields value
+  IFS=: read -ra fields <<<"$1"
+  if [[ ${fields[2]} != secretsmanager ]]; then
+    aws ssm get-parameter --name "$1" --with-decryption --query Parameter.Value --output text
+    return
+  fi
+  value=$(aws secretsmanager get-secret-value --secret-id "$(IFS=:; echo "${fields[*]:0:7}")" \
+    --query SecretString --output text) || return 1
+  if [[ -n ${fields[7]:-} ]]; then
+    python3 "$work_dir/mask.py" --json-key "${fields[7]}" <<<"$value"
+  else
+    printf '%s' "$value"
+  fi
+}
+
+read_secrets() {
+  local pair name ref value names=()
+  [[ -n ${LONGTASK_SECRET_REFS:-} ]] || return 0
+  if ! command -v python3 >/dev/null; then
+    reason="the run reads secrets, and python3, which masks them in the log, is not on the image"
+    return 1
+  fi
+  write_mask_program
+  (umask 077 && : >"$mask_values")
+  for pair in $LONGTASK_SECRET_REFS; do
+    name=${pair%%=*} ref=${pair#*=}
+    if ! value=$(read_secret "$ref" 2>"$work_dir/secret-error"); then
+      reason="secret ${name} (${ref}) could not be read: $(tr -s '\n' ' ' <"$work_dir/secret-error" | cut -c1-400)"
+      return 1
+    fi
+    printf '%s\0' "$value" >>"$mask_values"
+    export "$name=$value"
+    names+=("$name")
+  done
+  echo "longtask: read the secrets ${names[*]}; their values are masked (***) in the log"
+}
+
+write_mask_program() {
+  cat >"$work_dir/mask.py" <<'MASK'
+import json, os, re, sys
+if sys.argv[1] == "--json-key":
+    try:
+        value = json.load(sys.stdin)[sys.argv[2]]
+    except (ValueError, KeyError, TypeError):
+        sys.exit(f"the secret is not a JSON object with the key {sys.argv[2]!r}")
+    sys.stdout.write(value if isinstance(value, str) else json.dumps(value))
+    sys.exit()
+found = set()
+for value in open(sys.argv[1], "rb").read().split(b"\0")[:-1]:
+    found.update([value, *(line for line in value.splitlines() if len(line) >= 4)])
+    try:
+        items = [json.loads(value)]
+    except ValueError:
+        items = []
+    while items:
+        item = items.pop()
+        if isinstance(item, (dict, list)):
+            items.extend(item.values() if isinstance(item, dict) else item)
+        elif isinstance(item, str) and len(item) >= 4:
+            found.add(item.encode())
+found = sorted((n for n in found if n), key=len, reverse=True)
+secret = re.compile(b"|".join(map(re.escape, found)) or b"(?!)")
+def held(data):
+    for size in range(min(len(data), len(found[0]) - 1 if found else 0), 0, -1):
+        if any(n.startswith(data[-size:]) for n in found):
+            return size
+    return 0
+if sys.argv[2:]:
+    for name in sys.argv[2:]:
+        with open(name, "rb") as file:
+            data = file.read()
+        with open(name, "wb") as file:
+            file.write(secret.sub(b"***", data))
+    sys.exit()
+pending = b""
+while chunk := os.read(0, 65536):
+    data = pending + chunk
+    cut = len(data) - held(data)
+    for match in secret.finditer(data):
+        if match.start() < cut < match.end():
+            cut = match.end()
+    os.write(1, secret.sub(b"***", data[:cut]))
+    pending = data[cut:]
+os.write(1, secret.sub(b"***", pending))
+MASK
+}
+
+# The script's output on its way to the log: its secrets masked, and a copy for the stall watcher.
+script_sink() {
+  trap - EXIT TERM INT HUP
+  if [[ -s $mask_values ]]; then python3 "$work_dir/mask.py" "$mask_values"; else cat; fi |
+    if [[ -n $stall_seconds ]]; then tee -a "$work_dir/script-output"; else cat; fi
 }
 
 # Call $2 every $1 seconds in the background, never reporting (only the bootstrap itself does); prints nothing.
@@ -280,6 +383,7 @@ capture_diagnostics() {
     pids=$(awk '/python/ { print $1 }' "$dir/processes.txt")
     for pid in $pids; do py-spy dump --pid "$pid"; done >"$dir/py-spy.txt" 2>&1
   fi
+  [[ -s $mask_values ]] && python3 "$work_dir/mask.py" "$mask_values" "$dir"/*
 }
 
 report_stall() {
@@ -377,6 +481,7 @@ report() {
   [[ -n $stall_watcher_pid ]] && kill "$stall_watcher_pid" 2>/dev/null
   [[ -n $script_pid ]] && kill -TERM "$script_pid" 2>/dev/null
   [[ -s $work_dir/stall ]] && read -r stalled_at diagnostics_uri <"$work_dir/stall"
+  wait_for_sink
   if [[ -e "$work_dir/shutdown-requested" ]]; then
     shutdown_requested=true
     code=0
@@ -386,7 +491,7 @@ report() {
   fi
   echo "longtask: run ${LONGTASK_RUN_ID} finished with exit code ${code}${reason:+ (${reason})}"
   cat >"$work_dir/result.json" <<RESULT
-{"runId": $(json_string "$LONGTASK_RUN_ID"), "attempt": ${LONGTASK_ATTEMPT:-0}, "exitCode": ${code}, "signal": ${signal}, "interrupted": ${interrupted}, "shutdownRequested": ${shutdown_requested}, "spotNotice": $([[ -n $notice ]] && echo true || echo false), "stalled": $([[ $stopped_for_stall == true ]] && echo true || echo false), "onStall": "${on_stall}", "stalledAt": $([[ -n $stalled_at ]] && json_string "$stalled_at" || echo null), "diagnosticsUri": $([[ -n $diagnostics_uri ]] && json_string "$diagnostics_uri" || echo null), "holdUntil": $([[ -n $hold_until ]] && json_string "$hold_until" || echo null), "reason": $(json_string "$reason"), "startedAt": "${started_at}", "finishedAt": "$(date -u +%Y-%m-%dT%H:%M:%SZ)"}
+{"runId": $(json_string "$LONGTASK_RUN_ID"), "attempt": ${LONGTASK_ATTEMPT:-0}, "exitCode": ${code}, "signal": ${signal}, "interrupted": ${interrupted}, "shutdownRequested": ${shutdown_requested}, "spotNotice": $([[ -n $notice ]] && echo true || echo false), "stalled": $([[ $stopped_for_stall == true ]] && echo true || echo false), "onStall": "${on_stall}", "stalledAt": $([[ -n $stalled_at ]] && json_string "$stalled_at" || echo null), "diagnosticsUri": $([[ -n $diagnostics_uri ]] && json_string "$diagnostics_uri" || echo null), "holdUntil": $([[ -n $hold_until ]] && json_string "$hold_until" || echo null), "reason": $(json_string "$reason"), "error": $([[ -n $error_name ]] && json_string "$error_name" || echo null), "startedAt": "${started_at}", "finishedAt": "$(date -u +%Y-%m-%dT%H:%M:%SZ)"}
 RESULT
   sync_checkpoint
   upload_report
@@ -395,6 +500,13 @@ RESULT
   else
     "$real_shutdown" -h now
   fi
+}
+
+# What the script printed last reaches the log before it is uploaded: the sink ends once the script's output is
+# closed (held back at most 5 s by processes the script left holding it).
+wait_for_sink() {
+  local tries=50
+  while [[ -n $sink_pid ]] && kill -0 "$sink_pid" 2>/dev/null && ((tries-- > 0)); do sleep 0.1; done
 }
 
 on_signal() {
@@ -437,6 +549,11 @@ main() {
     reason="could not fetch the script from ${LONGTASK_SCRIPT_URI:-its source}"
     exit "$exit_code"
   }
+  read_secrets || {
+    exit_code=1
+    error_name=LongTask.SecretUnavailable
+    exit 1
+  }
   restore_checkpoint
   write_profile
   every "$log_interval" upload_log_chunk
@@ -445,19 +562,22 @@ main() {
   notice_watcher_pid=$!
   every "$checkpoint_interval" sync_checkpoint
   checkpoint_syncer_pid=$!
-  if [[ -n $stall_seconds ]]; then # the script's output goes on to the log, and through a tee that shows it grew
-    exec {script_output}> >(exec tee -a "$work_dir/script-output")
+  if [[ -n $stall_seconds || -s $mask_values ]]; then # the script's output goes through script_sink to the log
+    exec {script_output}> >(script_sink)
+    sink_pid=$!
     PATH="$work_dir/bin:$PATH" bash "$work_dir/script.sh" </dev/null >&"$script_output" 2>&1 &
     script_pid=$!
     exec {script_output}>&-
+  else
+    PATH="$work_dir/bin:$PATH" bash "$work_dir/script.sh" </dev/null &
+    script_pid=$!
+  fi
+  if [[ -n $stall_seconds ]]; then
     progress_state=$(checkpoint_fingerprint)
     heartbeat_seen=$(stat -c %Y "$LONGTASK_HEARTBEAT_FILE" 2>/dev/null)
     last_progress=$SECONDS # silence counts from the script's start
     every "$stall_interval" look_for_progress
     stall_watcher_pid=$!
-  else
-    PATH="$work_dir/bin:$PATH" bash "$work_dir/script.sh" </dev/null &
-    script_pid=$!
   fi
   echo "$script_pid" >"$work_dir/script.pid"
   wait "$script_pid"

@@ -33,3 +33,6 @@ ERROR_NAMES = {
     STALLED: "LongTask.Stalled",
     ABORTED: "LongTask.Aborted",  # StopExecution's error when `longtask abort` stops a run
 }
+# the error names an instance may end a FAILED run with instead of LongTask.ScriptFailed (its result.json's "error")
+SECRET_UNAVAILABLE = "LongTask.SecretUnavailable"  # a secret could not be read at start: the script never ran
+INSTANCE_ERRORS = (SECRET_UNAVAILABLE,)

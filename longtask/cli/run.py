@@ -27,6 +27,10 @@ InputDocument = Annotated[str | None, typer.Option(
     rich_help_panel=SCRIPT_PANEL)]
 Env = Annotated[list[str] | None, typer.Option(
     "--env", metavar="KEY=VALUE", help="Exported to the script; repeatable.", rich_help_panel=SCRIPT_PANEL)]
+Secrets = Annotated[list[str] | None, typer.Option(
+    "--secret", metavar="NAME=ARN", rich_help_panel=SCRIPT_PANEL,
+    help="A Secrets Manager secret (ARN[:json-key]) or Parameter Store parameter ARN, read by the instance into NAME "
+         "and masked in the log; repeatable.")]
 Timeout = Annotated[int | None, typer.Option(
     parser=parse_duration, metavar="DURATION", help="Deadline, e.g. 30m or 2h (default: the stack's).",
     rich_help_panel=TIMING)]
@@ -89,6 +93,7 @@ def run(
     script: Script = None,
     input_document: InputDocument = None,
     env: Env = None,
+    secret: Secrets = None,
     timeout: Timeout = None,
     poll: Poll = None,
     max_poll: MaxPoll = None,
@@ -114,7 +119,8 @@ def run(
 ) -> None:
     """Run SCRIPT on a throwaway instance; exit 0 only if the run SUCCEEDED."""
     options = {"timeoutSeconds": timeout, "pollSeconds": poll, "maxPollSeconds": max_poll,
-               "env": key_values(env, "--env"), "instanceTypes": instance_type, "subnetIds": subnet, "imageId": image,
+               "env": key_values(env, "--env"), "secrets": key_values(secret, "--secret"),
+               "instanceTypes": instance_type, "subnetIds": subnet, "imageId": image,
                "associatePublicIpAddress": public_ip, "spot": spot,
                "onDemandAfterInterruptions": on_demand_after_interruptions, "maxCostUsd": max_cost, "retries": retries,
                "retryOnExitCodes": retry_on_exit_code, "retryBackoffSeconds": retry_backoff,

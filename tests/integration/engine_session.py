@@ -40,6 +40,9 @@ PARAMETERS = {  # the local defaults, plus the optional triggers
     "ScheduleInput": '{"script": "echo scheduled run"}',
     "ScriptReadArns": f"arn:aws:s3:::{SCRIPTS_BUCKET}/jobs/*",
     "AllowRunCommandsAndSessions": "true",
+    "SecretArns": f"arn:aws:secretsmanager:us-east-1:000000000000:secret:{STACK}/*",
+    "SecretParameterArns": f"arn:aws:ssm:us-east-1:000000000000:parameter/{STACK}/*",
+    "SecretKmsKeyArns": "arn:aws:kms:us-east-1:000000000000:key/*",
 }
 MINUTE_SECONDS = 1  # the agent's compressed clock: `shutdown -h +N` fires after N seconds
 

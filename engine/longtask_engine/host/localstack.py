@@ -26,7 +26,8 @@ LOCALSTACK_REQUIREMENTS = ["localstack-core[runtime]==4.9.2", "awscli"]
 LOCALSTACK_EXCLUDE_NEWER = "2025-10-07"
 ENGINE_PROJECT = Path(__file__).resolve().parents[2]  # engine/, with the pyproject.toml of its entry points
 LAMBDA_RETRY_DELAY_ENV = "LONGTASK_LAMBDA_RETRY_BASE_DELAY_SECONDS"  # the first retry's delay; the second's is twice it
-SERVICES = "cloudformation,dynamodb,ec2,events,iam,lambda,logs,pricing,s3,service-quotas,sqs,ssm,stepfunctions,sts"
+SERVICES = ("cloudformation,dynamodb,ec2,events,iam,kms,lambda,logs,pricing,s3,secretsmanager,service-quotas,sqs,ssm,"
+            "stepfunctions,sts")
 STARTUP_TIMEOUT_SECONDS = 90
 STOP_GRACE_SECONDS = 10
 CA_BUNDLE_ENV = "LONGTASK_CA_BUNDLE"

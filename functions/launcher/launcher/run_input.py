@@ -10,6 +10,7 @@ from common.queues import DEFAULT_PRIORITY, DEFAULT_QUEUE, MAX_PRIORITY, QUEUE_N
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import InvalidInput
+from .secret_refs import parse_secret_ref
 
 ONE_YEAR_SECONDS = 365 * 24 * 3600
 RESERVED_TAG_PREFIXES = ("aws:", "longtask:")
@@ -50,6 +51,9 @@ class RunInput(BaseModel):
     # a second deadline: when the run's cost (instance, root volume, public IPv4; every attempt) would pass it
     max_cost_usd: float | None = Field(None, alias="maxCostUsd", gt=0, le=1_000_000)
     env: dict[EnvName, str] = Field(default_factory=dict)
+    # variables the instance reads at start, with its role: a Secrets Manager secret ARN (optionally ending in
+    # :json-key) or a Parameter Store parameter ARN; never in the user data, masked (***) in the log
+    secrets: dict[EnvName, str] = Field(default_factory=dict, max_length=50)
     tags: dict[TagKey, TagValue] = Field(default_factory=dict, max_length=40)
     associate_public_ip_address: bool | None = Field(None, alias="associatePublicIpAddress")
     http_put_response_hop_limit: int = Field(1, alias="httpPutResponseHopLimit", ge=1, le=64)
@@ -91,6 +95,17 @@ class RunInput(BaseModel):
         reserved_env = [name for name in self.env if name.upper().startswith(RESERVED_ENV_PREFIX)]
         if reserved_env:
             raise ValueError(f"env names {reserved_env} use the reserved prefix {RESERVED_ENV_PREFIX}")
+        reserved_secrets = [name for name in self.secrets if name.upper().startswith(RESERVED_ENV_PREFIX)]
+        if reserved_secrets:
+            raise ValueError(f"secrets names {reserved_secrets} use the reserved prefix {RESERVED_ENV_PREFIX}")
+        both = sorted(set(self.env) & set(self.secrets))
+        if both:
+            raise ValueError(f"{both} are in both env and secrets; give each variable once")
+        malformed = {name: ref for name, ref in self.secrets.items() if parse_secret_ref(ref) is None}
+        if malformed:
+            raise ValueError(f"secrets {malformed}: not a Secrets Manager secret ARN (arn:aws:secretsmanager:REGION:"
+                             "ACCOUNT:secret:NAME-SUFFIX, optionally :json-key) or a Parameter Store parameter ARN "
+                             "(arn:aws:ssm:REGION:ACCOUNT:parameter/NAME)")  # fmt: skip
         return self
 
 

@@ -24,6 +24,7 @@ from .errors import InvalidInput, LaunchFailed
 from .instances import LaunchSpec, find_launched, launch, launch_options, throttled
 from .queueing import Carry, Gate, Queued, Ticket
 from .run_input import ONE_YEAR_SECONDS, RunInput, parse_run_input
+from .secret_refs import check_secrets, refs_line
 from .secrets_check import refuse_secrets
 from .settings import Settings
 from .userdata import BootstrapConfig, fits, packed, render
@@ -101,6 +102,7 @@ def start_run(
         refuse_secrets(run_input.script)
     else:
         _require_object(s3, run_input.script_s3_uri, settings)
+    check_secrets(run_input.secrets, ec2.meta.region_name, settings.granted_secrets)
 
     timeout, poll, max_poll = _timing(run_input, settings)
     image_id = run_input.image_id or settings.image_id
@@ -112,7 +114,8 @@ def start_run(
     deadline = launched_at + timedelta(seconds=timeout)
     config = BootstrapConfig(run_id, settings.bucket, keys.prefix, int(deadline.timestamp()), run_input.env,
                              run_input.script_s3_uri, attempt.number, run_input.stall_seconds,
-                             run_input.on_stall, run_input.hold_on_failure_seconds)  # fmt: skip
+                             run_input.on_stall, run_input.hold_on_failure_seconds,
+                             refs_line(run_input.secrets))  # fmt: skip
     user_data = _user_data(run_input, config, s3)
     tags = {
         **run_input.tags,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 def _list(value: str) -> list[str]:
@@ -27,6 +27,12 @@ class Settings:
     script_upload_prefix: str = ""  # where uploads start runs; the instances may read scripts there
     runs_table: str = ""  # where a QUEUED run's record goes (the workflow writes the others)
     queues_table: str = ""
+    secret_arns: list[str] = field(default_factory=list)  # what the instances may read (SecretArns)
+    secret_parameter_arns: list[str] = field(default_factory=list)  # (SecretParameterArns)
+
+    @property
+    def granted_secrets(self) -> list[str]:
+        return [*self.secret_arns, *self.secret_parameter_arns]
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -45,4 +51,6 @@ class Settings:
             script_upload_prefix=env.get("SCRIPT_UPLOAD_PREFIX", ""),
             runs_table=env.get("RUNS_TABLE", ""),
             queues_table=env.get("QUEUES_TABLE", ""),
+            secret_arns=_list(env.get("SECRET_ARNS", "")),
+            secret_parameter_arns=_list(env.get("SECRET_PARAMETER_ARNS", "")),
         )

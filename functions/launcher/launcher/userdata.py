@@ -38,6 +38,7 @@ class BootstrapConfig:
     stall_seconds: int | None = None  # unset: no stall detection
     on_stall: str = "notify"
     hold_seconds: int | None = None  # unset: a failed script's instance ends at once
+    secret_refs: str = ""  # NAME=ARN ... (secret_refs.refs_line): read at start, never their values
 
     @property
     def artifacts_uri(self) -> str:
@@ -81,6 +82,7 @@ def render(config: BootstrapConfig, inline_script: str | None) -> str:
         **({"LONGTASK_STALL_SECONDS": str(config.stall_seconds), "LONGTASK_ON_STALL": config.on_stall}
            if config.stall_seconds else {}),
         **({"LONGTASK_HOLD_SECONDS": str(config.hold_seconds)} if config.hold_seconds else {}),
+        **({"LONGTASK_SECRET_REFS": config.secret_refs} if config.secret_refs else {}),
         **config.env,
     }
     config_lines = "\n".join(f"export {name}={shlex.quote(value)}" for name, value in exports.items())

@@ -12,6 +12,7 @@ from common.state_reasons import OWN_SHUTDOWN, SPOT_RECLAIMED, in_one_line
 from common.statuses import (
     BUDGET_EXCEEDED,
     FAILED,
+    INSTANCE_ERRORS,
     INVALID_INPUT,
     LAUNCH_FAILED,
     NO_RESULT,
@@ -89,7 +90,10 @@ def collect(run_id: str, run: dict[str, Any], s3: Any, ec2: Any, prices: Prices)
         bucket, _ = split_s3_uri(launch.log_uri)
         record["attempts"] = attempts = [*read_attempts(s3, bucket, run_id, attempt), *attempts]
     record.update(totals(attempts))  # the run's, over its attempts
-    return {**finish(record), "unpriced": unpriced}
+    # an end before the script ran, named by the instance (a secret it could not read): the Fail state's error
+    error = result.get("error") if result is not None and status == FAILED else None
+    error = error if error in INSTANCE_ERRORS else None
+    return {**finish(record, error=error), "unpriced": unpriced}
 
 
 def _budget_spent(launch: Launch, spent: float) -> bool:

@@ -74,6 +74,20 @@ def test_nonzero_exit_fails_as_script_failed(aws: dict[str, Any], launch: dict[s
     assert outcome["error"] == "LongTask.ScriptFailed"
 
 
+def test_a_secret_the_instance_could_not_read_ends_the_run_with_its_error(aws: dict[str, Any],
+                                                                           launch: dict[str, Any]) -> None:  # fmt: skip
+    reason = "secret DB (arn:aws:secretsmanager:us-east-1:123456789012:secret:db-AbC123) could not be read: denied"
+    report(aws, 1, reason=reason, error="LongTask.SecretUnavailable")
+    outcome = outcome_of(aws, {"launch": launch, "instance": {"state": "terminated"}})
+    assert (outcome["record"]["status"], outcome["record"]["reason"]) == ("FAILED", reason)
+    assert outcome["error"] == "LongTask.SecretUnavailable"
+
+
+def test_an_instance_names_no_error_but_its_own(aws: dict[str, Any], launch: dict[str, Any]) -> None:
+    report(aws, 1, error="LongTask.TimedOut")  # a script may write result.json: only the instance's errors count
+    assert outcome_of(aws, {"launch": launch, "instance": {"state": "terminated"}})["error"] == "LongTask.ScriptFailed"
+
+
 def test_a_signal_is_named(aws: dict[str, Any], launch: dict[str, Any]) -> None:
     report(aws, 137, signal="SIGKILL")
     record = outcome_of(aws, {"launch": launch})["record"]

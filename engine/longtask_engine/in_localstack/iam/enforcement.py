@@ -98,6 +98,35 @@ class MotoWorld:
         found = ssm_backends[self.account][self.region].get_parameter(name)
         return found.value if found is not None else None
 
+    def parameter_key(self, name: str) -> str | None:
+        """The KMS key a SecureString parameter is encrypted with (None: not a SecureString)."""
+        from moto.ssm.models import ssm_backends
+
+        found = ssm_backends[self.account][self.region].get_parameter(name)
+        return (found.keyid or "alias/aws/ssm") if found is not None and found.type == "SecureString" else None
+
+    def secret(self, secret_id: str) -> tuple[str, str | None] | None:
+        """A secret's full ARN and the KMS key it was created with (None: the AWS managed key); None if unknown."""
+        from moto.secretsmanager.models import secretsmanager_backends
+
+        found = secretsmanager_backends[self.account][self.region].secrets.get(secret_id)
+        return (found.arn, getattr(found, "kms_key_id", None)) if found is not None else None
+
+    def customer_key_arn(self, key: str) -> str | None:
+        """The ARN of a customer managed key named by id, ARN or alias; None for an AWS managed key (alias/aws/...)
+        or one the engine does not know."""
+        from localstack.services.kms.models import kms_stores
+
+        store = kms_stores[self.account][self.region]
+        key_id = key.rsplit(":", 1)[-1] if key.startswith("arn:") else key
+        if key_id.startswith("alias/"):
+            alias = store.aliases.get(key_id)
+            key_id = alias.metadata["TargetKeyId"] if alias is not None else ""
+        found = store.keys.get(key_id.removeprefix("key/"))
+        if found is None or found.metadata.get("KeyManager") != "CUSTOMER":
+            return None
+        return str(found.metadata["Arn"])
+
     def create_service_linked_role(self, service: str, name: str) -> None:
         """As IAM names and places it (https://docs.aws.amazon.com/IAM/latest/UserGuide/using-service-linked-roles.html)."""
         trust = json.dumps({"Version": "2012-10-17", "Statement": [

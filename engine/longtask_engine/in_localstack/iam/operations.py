@@ -38,6 +38,9 @@ class World(Protocol):
     def instance_profile_role(self, profile: Mapping[str, str]) -> str | None: ...
     def service_linked_role_exists(self, name: str) -> bool: ...
     def parameter_value(self, name: str) -> str | None: ...
+    def parameter_key(self, name: str) -> str | None: ...
+    def secret(self, secret_id: str) -> tuple[str, str | None] | None: ...
+    def customer_key_arn(self, key: str) -> str | None: ...
 
 
 RESOLVE_SSM = "resolve:ssm:"
@@ -286,8 +289,37 @@ def log_action(request: Mapping[str, Any], world: World) -> list[Check]:
 
 @model("ssm", "GetParameters", "GetParameter")
 def get_parameters(request: Mapping[str, Any], world: World) -> list[Check]:
+    """Each parameter; with WithDecryption, a SecureString under a customer managed key also needs kms:Decrypt on
+    that key, through SSM (the AWS managed aws/ssm key needs none:
+    https://docs.aws.amazon.com/systems-manager/latest/userguide/secure-string-parameter-kms-encryption.html)."""
     names = request.get("Names") or [request.get("Name", "")]
-    return [Check("ssm:" + request["__operation__"], parameter_arn(name, world)) for name in names]
+    checks = [Check("ssm:" + request["__operation__"], parameter_arn(name, world)) for name in names]
+    for name in names if request.get("WithDecryption") else []:
+        key = world.parameter_key(_parameter_name(name))
+        key_arn = world.customer_key_arn(key) if key else None
+        if key_arn:
+            checks.append(Check("kms:Decrypt", key_arn, {"kms:ViaService": [f"ssm.{world.region}.amazonaws.com"]}))
+    return checks
+
+
+@model("secretsmanager", "GetSecretValue")
+def get_secret_value(request: Mapping[str, Any], world: World) -> list[Check]:
+    """The secret (its full ARN, as IAM matches it, whichever id the caller gave); under a customer managed key,
+    kms:Decrypt on that key through Secrets Manager too (the AWS managed aws/secretsmanager key needs none:
+    https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html#security-encryption-authz)."""
+    secret_id = request.get("SecretId", "")
+    found = world.secret(secret_id)
+    if found is None:  # Secrets Manager answers ResourceNotFoundException after authorization
+        arn = secret_id if secret_id.startswith("arn:") else (
+            f"arn:aws:secretsmanager:{world.region}:{world.account}:secret:{secret_id}")  # fmt: skip
+        return [Check("secretsmanager:GetSecretValue", arn)]
+    arn, key = found
+    checks = [Check("secretsmanager:GetSecretValue", arn)]
+    key_arn = world.customer_key_arn(key) if key else None
+    if key_arn:
+        checks.append(Check("kms:Decrypt", key_arn, {"kms:ViaService": [f"secretsmanager.{world.region}.amazonaws.com"],
+                                                     "kms:EncryptionContext:SecretARN": [arn]}))  # fmt: skip
+    return checks
 
 
 @model("ssm", "SendCommand")
@@ -330,9 +362,19 @@ def command_invocations(request: Mapping[str, Any], world: World) -> list[Check]
 
 
 def parameter_arn(name: str, world: World) -> str:
-    """Public parameters (/aws/service/...) are owned by no account."""
+    """A parameter's ARN (a name or its ARN given); public parameters (/aws/service/...) are owned by no account."""
+    if name.startswith("arn:"):
+        return name
     account = "" if name.startswith("/aws/service/") else world.account
     return f"arn:aws:ssm:{world.region}:{account}:parameter/{name.lstrip('/')}"
+
+
+def _parameter_name(name: str) -> str:
+    """A parameter's name from its ARN, as SSM reads it (parameter/a/b is /a/b; parameter/a is a)."""
+    if not name.startswith("arn:"):
+        return name
+    path = name.split(":parameter/", 1)[-1]
+    return f"/{path}" if "/" in path else path
 
 
 @model("pricing", "GetProducts")
