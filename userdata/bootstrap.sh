@@ -187,7 +187,8 @@ read_secrets() {
   for pair in $LONGTASK_SECRET_REFS; do
     name=${pair%%=*} ref=${pair#*=}
     if ! value=$(read_secret "$ref" 2>"$work_dir/secret-error"); then
-      reason="secret ${name} (${ref}) could not be read: $(tr -s '\n' ' ' <"$work_dir/secret-error" | cut -c1-400)"
+      reason="secret ${name} (${ref}) could not be read: $(tr -s '\n' ' ' <"$work_dir/secret-error" |
+        sed 's/^ *//; s/ *$//' | cut -c1-400)"
       return 1
     fi
     printf '%s\0' "$value" >>"$mask_values"

@@ -140,3 +140,44 @@ def test_a_functions_log_writes_are_authorized_as_cloudwatch_logs_names_them() -
     for operation in ("CreateLogStream", "PutLogEvents"):
         assert all(evaluate(r, own).allowed for r in checks(operation, "/aws/lambda/launcher")), operation
         assert not any(evaluate(r, own).allowed for r in checks(operation, "/aws/lambda/other")), operation
+
+
+SECRET = "arn:aws:secretsmanager:us-east-1:000000000000:secret:prod/db-AbC123"
+KEY = "arn:aws:kms:us-east-1:000000000000:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def secret_world(key: str | None) -> SimpleNamespace:
+    """A world with one secret and one SecureString parameter, both under `key` (None: the AWS managed keys)."""
+    return SimpleNamespace(
+        region="us-east-1", account="000000000000",
+        secret=lambda secret_id: (SECRET, key) if secret_id in (SECRET, "prod/db") else None,
+        parameter_key=lambda name: key or "alias/aws/ssm" if name == "/prod/token" else None,
+        customer_key_arn=lambda given: KEY if given == key and key else None,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("key", [None, KEY])
+def test_a_secret_under_a_customer_key_needs_kms_decrypt_through_the_service(key: str | None) -> None:
+    """GetSecretValue and SecureString reads: the resource as IAM matches it (a secret's full ARN, whichever id is
+    given), and kms:Decrypt through the service for a customer managed key only."""
+    reads = identity({"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": SECRET},
+                     {"Effect": "Allow", "Action": "ssm:GetParameter",
+                      "Resource": "arn:aws:ssm:us-east-1:000000000000:parameter/prod/*"})  # fmt: skip
+    decrypts = identity({"Effect": "Allow", "Action": "kms:Decrypt", "Resource": KEY, "Condition": {"StringEquals": {
+        "kms:ViaService": ["secretsmanager.us-east-1.amazonaws.com", "ssm.us-east-1.amazonaws.com"]}}})  # fmt: skip
+    world = secret_world(key)
+    requests = [
+        *MODELS[("secretsmanager", "GetSecretValue")]({"__operation__": "GetSecretValue", "SecretId": "prod/db"},
+                                                      world),
+        *MODELS[("ssm", "GetParameter")]({"__operation__": "GetParameter", "WithDecryption": True,
+                                          "Name": "arn:aws:ssm:us-east-1:000000000000:parameter/prod/token"}, world),
+    ]  # fmt: skip
+    assert [c.resource for c in requests if c.action != "kms:Decrypt"] == [
+        SECRET, "arn:aws:ssm:us-east-1:000000000000:parameter/prod/token"]
+    assert [c.action for c in requests].count("kms:Decrypt") == (2 if key else 0)
+
+    def allowed(statements: list) -> bool:
+        return all(evaluate(Request(ROLE, c.action, c.resource, dict(c.context)), statements).allowed for c in requests)
+
+    assert allowed(reads) == (key is None)  # a customer key's secret needs its Decrypt too
+    assert allowed(reads + decrypts)

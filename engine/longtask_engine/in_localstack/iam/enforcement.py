@@ -103,7 +103,9 @@ class MotoWorld:
         from moto.ssm.models import ssm_backends
 
         found = ssm_backends[self.account][self.region].get_parameter(name)
-        return (found.keyid or "alias/aws/ssm") if found is not None and found.type == "SecureString" else None
+        if found is None or found.parameter_type != "SecureString":
+            return None
+        return found.keyid or "alias/aws/ssm"
 
     def secret(self, secret_id: str) -> tuple[str, str | None] | None:
         """A secret's full ARN and the KMS key it was created with (None: the AWS managed key); None if unknown."""
