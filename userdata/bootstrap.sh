@@ -10,7 +10,8 @@
 #   workflow's timeout guard may take, see watch_plan.py), LONGTASK_ENV_NAMES (the names of the user's env),
 #   LONGTASK_STALL_SECONDS and LONGTASK_ON_STALL (only when the run watches for stalls), LONGTASK_HOLD_SECONDS
 #   (only when a failed script's instance is held), LONGTASK_SECRET_REFS ("NAME=ARN ...": the secrets to read;
-#   only when the run has any), the user's env.
+#   only when the run has any), LONGTASK_ELASTIC_IPS (only when the run has an Elastic IP: its pool's addresses),
+#   the user's env.
 # Facts of the machine, with the defaults of an Amazon Linux 2023 instance:
 #   LONGTASK_CONSOLE_LOG (/var/log/cloud-init-output.log), LONGTASK_WORK_DIR (/var/lib/longtask),
 #   LONGTASK_LOG_INTERVAL (30, seconds between live log uploads), LONGTASK_IMDS_ENDPOINT (the instance metadata
@@ -59,6 +60,7 @@ stalled_at=""
 error_name="" # the error the run ends with when it is not the script's own (LongTask.SecretUnavailable)
 sink_pid=""
 mask_values="$work_dir/mask-values"
+address_timeout=${LONGTASK_ADDRESS_TIMEOUT:-180}
 diagnostics_uri=""
 checkpoint_state=""
 bootstrap_pid=$BASHPID
@@ -246,6 +248,24 @@ while chunk := os.read(0, 65536):
     pending = data[cut:]
 os.write(1, secret.sub(b"***", pending))
 MASK
+}
+
+# A run with an Elastic IP (LONGTASK_ELASTIC_IPS: its pool's addresses): the launcher associates one once the
+# instance runs; the script starts when the instance egresses from it (IMDS public-ipv4).
+wait_for_elastic_ip() {
+  [[ -n ${LONGTASK_ELASTIC_IPS:-} ]] || return 0
+  local until=$((SECONDS + address_timeout)) token address
+  while ((SECONDS < until)); do
+    if token=$(curl -sf -X PUT -H "X-aws-ec2-metadata-token-ttl-seconds: 60" "$imds/latest/api/token") &&
+      address=$(curl -sf -H "X-aws-ec2-metadata-token: $token" "$imds/latest/meta-data/public-ipv4") &&
+      [[ " $LONGTASK_ELASTIC_IPS " == *" $address "* ]]; then
+      echo "longtask: the instance egresses from the Elastic IP $address"
+      return 0
+    fi
+    sleep 1
+  done
+  reason="no Elastic IP of the run's (${LONGTASK_ELASTIC_IPS}) was associated with the instance in ${address_timeout} s"
+  return 1
 }
 
 # The script's output on its way to the log: its secrets masked, and a copy for the stall watcher.
@@ -553,6 +573,11 @@ main() {
   read_secrets || {
     exit_code=1
     error_name=LongTask.SecretUnavailable
+    exit 1
+  }
+  wait_for_elastic_ip || {
+    exit_code=1
+    error_name=LongTask.AddressNotAssociated
     exit 1
   }
   restore_checkpoint

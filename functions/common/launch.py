@@ -54,6 +54,7 @@ class Launch:
     queue: str = "default"  # the queue whose slot the attempt holds (common/queues.py)
     priority: int = 500
     queue_seconds: int = 0  # time spent queued so far, over every attempt (maxQueueSeconds bounds it)
+    elastic_ip: str = ""  # the Elastic IP the attempt's instance egresses from (launcher/addresses.py)
 
     def as_dict(self) -> dict[str, Any]:
         """The workflow's `$.launch`; what is unset (no budget) is left out."""

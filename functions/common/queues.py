@@ -10,6 +10,9 @@ One DynamoDB table of the stack (QueuesTable), keyed by `queue` and `entry`:
 - `retry#<rank>`: that of a run waiting for a vCPU quota or capacity, which its timer wakes, or a slot given back
   in its queue (its vCPUs may be what the quota needed); it does not hold up the queue's order (another run may
   need another type, or fit what is left).
+- `#addresses` / `<allocation id>` (a partition no queue name can take): the Elastic IP a run holds, claimed in one
+  transaction with its slot (which names it) and given back with it: held from before the launch until the
+  instance has ended, by one run at a time.
 A slot is taken in one transaction with the queue's count, on the condition that the count is below the caps (as
 read): no cap is exceeded even by runs that start in the same millisecond, and runs of a queue without caps never
 wait for each other. A slot is given back in one transaction too, and counted once.
@@ -39,6 +42,7 @@ RETRY = "retry#"
 PACED = "paced#"  # a run EC2 throttled: it waits for the launch time it reserved, and nothing wakes it earlier
 # The account's launch pace, kept beside the queues: a partition key no queue name can take (QUEUE_NAME)
 PACE_KEY, PACE_ENTRY = "#account", "launch-pace"
+ADDRESS_KEY = "#addresses"  # Elastic IPs held by runs: a partition key no queue name can take
 RELAUNCH_SINCE = ""  # a relaunch waits at the head of its priority: its rank sorts before every timestamp
 WAKE_SCAN = 200  # the head entries read per look when waking (woken ones keep their place until they launch)
 CONFLICT_TRIES = 20  # optimistic writes tried again while other runs change the queue at the same moment
@@ -87,6 +91,7 @@ class Slot:
     execution_arn: str
     vcpus: int
     acquired_at: str
+    address: str | None = None  # the allocation id of the Elastic IP the run holds
 
 
 @dataclass(frozen=True)
@@ -212,12 +217,18 @@ class Queues:
             slot = self.slot(queue, run_id)
             if slot is None:
                 return False
+            address = [] if slot.address is None else [
+                {"Delete": {"TableName": self.table, "Key": self._key(ADDRESS_KEY, slot.address),
+                            "ConditionExpression": "attribute_not_exists(#e) OR #r = :run",
+                            "ExpressionAttributeNames": {"#e": "entry", "#r": "runId"},
+                            "ExpressionAttributeValues": {":run": {"S": run_id}}}}]  # fmt: skip
             try:
                 self.dynamodb.transact_write_items(TransactItems=[
                     {"Delete": {"TableName": self.table, "Key": self._key(queue, SLOT + run_id),
                                 "ConditionExpression": "#v = :was", "ExpressionAttributeNames": {"#v": "vcpus"},
                                 "ExpressionAttributeValues": {":was": {"N": str(slot.vcpus)}}}},
                     self._count(queue, runs=-1, vcpus=-slot.vcpus, freed=True),
+                    *address,
                 ])  # fmt: skip
             except ClientError as error:
                 if error.response["Error"]["Code"] != "TransactionCanceledException":
@@ -229,6 +240,39 @@ class Queues:
                 self.wake(queue, 1, kind=RETRY)  # its vCPUs may be what a run waiting for the quota needs
             return True
         raise QueueError(f"queue {queue}: too many runs changed it at once")
+
+    def claim_address(self, queue: str, run_id: str, candidates: list[str]) -> str | None:
+        """Claim the first of `candidates` (allocation ids) no run holds, for the run that holds a slot in `queue`:
+        the address's claim and the slot's note of it are one transaction. The one it claimed before (a retried
+        launch), else the one claimed now, else None (all held)."""
+        slot = self.slot(queue, run_id)
+        if slot is None or slot.address is not None:
+            return slot.address if slot else None
+        for allocation_id in candidates:
+            claim = {**self._key(ADDRESS_KEY, allocation_id), "runId": {"S": run_id}, "slotQueue": {"S": queue},
+                     "claimedAt": {"S": iso_utc()}}  # fmt: skip
+            try:
+                self.dynamodb.transact_write_items(TransactItems=[
+                    {"Put": {"TableName": self.table, "Item": claim, "ConditionExpression": "attribute_not_exists(#e)",
+                             "ExpressionAttributeNames": {"#e": "entry"}}},
+                    {"Update": {"TableName": self.table, "Key": self._key(queue, SLOT + run_id),
+                                "UpdateExpression": "SET #a = :a",
+                                "ConditionExpression": "attribute_exists(#e) AND attribute_not_exists(#a)",
+                                "ExpressionAttributeNames": {"#a": "address", "#e": "entry"},
+                                "ExpressionAttributeValues": {":a": {"S": allocation_id}}}},
+                ])  # fmt: skip
+                return allocation_id
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "TransactionCanceledException":
+                    raise
+        return None
+
+    def address_holders(self) -> dict[str, str]:
+        """Each claimed Elastic IP's allocation id and the run holding it."""
+        items = self.dynamodb.query(TableName=self.table, KeyConditionExpression="#q = :q", ConsistentRead=True,
+                                    ExpressionAttributeNames={"#q": "queue"},
+                                    ExpressionAttributeValues={":q": {"S": ADDRESS_KEY}})["Items"]  # fmt: skip
+        return {item["entry"]["S"]: item["runId"]["S"] for item in items}
 
     def slot(self, queue: str, run_id: str) -> Slot | None:
         item = self.dynamodb.get_item(TableName=self.table, Key=self._key(queue, SLOT + run_id),
@@ -366,4 +410,5 @@ def _usage(queue: str, item: dict[str, Any]) -> Usage:
 
 def _slot(item: dict[str, Any]) -> Slot:
     return Slot(item["queue"]["S"], item["runId"]["S"], item.get("executionArn", {}).get("S", ""),
-                int(item["vcpus"]["N"]), item.get("acquiredAt", {}).get("S", ""))  # fmt: skip
+                int(item["vcpus"]["N"]), item.get("acquiredAt", {}).get("S", ""),
+                item.get("address", {}).get("S"))  # fmt: skip

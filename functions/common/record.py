@@ -14,7 +14,7 @@ from .timestamps import iso_utc, parse_iso_utc
 # every field of a record, in the order people read them; those that do not apply are null
 FIELDS = (
     "runId", "status", "exitCode", "reason", "queue", "priority", "queuedAt", "waitReason", "executionArn",
-    "instanceId", "instanceType", "subnetId", "spot",
+    "instanceId", "instanceType", "subnetId", "spot", "publicIp",
     "attempt", "attempts", "launchAttempts", "launchedAt", "deadline", "finishedAt", "instanceSeconds", "costUsd",
     "maxCostUsd", "logUri", "liveLogUri",
     "resultUri", "artifactsUri", "logTail", "stalledAt", "diagnosticsUri", "holdUntil",
@@ -37,6 +37,7 @@ def build_record(run_id: str, status: str, reason: str | None, launch: dict[str,
     record: dict[str, Any] = dict.fromkeys(FIELDS)
     record.update({"runId": run_id, "status": status, "reason": reason})
     record.update({name: (launch or {}).get(name) for name in LAUNCH_FIELDS})
+    record["publicIp"] = (launch or {}).get("elasticIp") or None  # the launch's publicIp says only whether it has one
     if status in FINAL:
         record["finishedAt"] = iso_utc()
     record.update(facts)

@@ -35,4 +35,5 @@ ERROR_NAMES = {
 }
 # the error names an instance may end a FAILED run with instead of LongTask.ScriptFailed (its result.json's "error")
 SECRET_UNAVAILABLE = "LongTask.SecretUnavailable"  # a secret could not be read at start: the script never ran
-INSTANCE_ERRORS = (SECRET_UNAVAILABLE,)
+ADDRESS_NOT_ASSOCIATED = "LongTask.AddressNotAssociated"  # the instance never egressed from its Elastic IP
+INSTANCE_ERRORS = (SECRET_UNAVAILABLE, ADDRESS_NOT_ASSOCIATED)

@@ -47,6 +47,12 @@ Image = Annotated[str | None, typer.Option(
     "--image", metavar="AMI_ID", help="The image (default: the stack's).", rich_help_panel=INSTANCE)]
 PublicIp = Annotated[bool | None, typer.Option(
     "--public-ip/--no-public-ip", help="Give the instance a public IP or none.", rich_help_panel=INSTANCE)]
+ElasticIp = Annotated[bool | None, typer.Option(
+    "--elastic-ip", help="A fixed egress IP: an Elastic IP from the stack's pool (ElasticIpAllocationIds), held while "
+                         "the instance lives.", rich_help_panel=INSTANCE)]
+ElasticIpIds = Annotated[list[str] | None, typer.Option(
+    "--elastic-ip-allocation-id", metavar="EIPALLOC", help="Take the address from these of the pool; repeatable.",
+    rich_help_panel=INSTANCE)]
 Tags = Annotated[list[str] | None, typer.Option(
     "--tag", metavar="KEY=VALUE", help="A tag on the instance; repeatable.", rich_help_panel=INSTANCE)]
 Spot = Annotated[bool | None, typer.Option(
@@ -101,6 +107,8 @@ def run(
     subnet: Subnets = None,
     image: Image = None,
     public_ip: PublicIp = None,
+    elastic_ip: ElasticIp = None,
+    elastic_ip_allocation_id: ElasticIpIds = None,
     tag: Tags = None,
     spot: Spot = None,
     on_demand_after_interruptions: OnDemandAfter = None,
@@ -121,7 +129,8 @@ def run(
     options = {"timeoutSeconds": timeout, "pollSeconds": poll, "maxPollSeconds": max_poll,
                "env": key_values(env, "--env"), "secrets": key_values(secret, "--secret"),
                "instanceTypes": instance_type, "subnetIds": subnet, "imageId": image,
-               "associatePublicIpAddress": public_ip, "spot": spot,
+               "associatePublicIpAddress": public_ip, "elasticIp": elastic_ip,
+               "elasticIpAllocationIds": elastic_ip_allocation_id, "spot": spot,
                "onDemandAfterInterruptions": on_demand_after_interruptions, "maxCostUsd": max_cost, "retries": retries,
                "retryOnExitCodes": retry_on_exit_code, "retryBackoffSeconds": retry_backoff,
                "tags": key_values(tag, "--tag"), "queue": queue, "priority": priority,

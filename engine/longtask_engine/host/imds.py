@@ -3,7 +3,8 @@
 As https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/configuring-instance-metadata-service.html describes:
 a session token from `PUT /latest/api/token` (with X-aws-ec2-metadata-token-ttl-seconds), then GETs carrying
 it in X-aws-ec2-metadata-token; with HttpTokens=required a GET without a valid token is answered 401. The
-paths the bootstrap and the AWS CLI read: instance-id, placement/region, placement/availability-zone,
+paths the bootstrap and the AWS CLI read: instance-id, public-ipv4 (404 without one), placement/region,
+placement/availability-zone,
 iam/security-credentials/<role> (the instance profile role's temporary credentials), spot/instance-action and
 events/recommendations/rebalance (404 until a notice is given), and dynamic/instance-identity/document.
 
@@ -44,6 +45,7 @@ class InstanceMetadata:
     hop_limit: int = 1
     notices: dict[str, str] = field(default_factory=dict)  # "spot/instance-action" -> JSON text
     notices_dir: Path | None = None
+    public_ipv4: Callable[[], str | None] | None = None  # the instance's public address now (an Elastic IP's)
 
     def document(self, path: str) -> str | None:
         """The text at a metadata path, or None (404)."""
@@ -59,6 +61,8 @@ class InstanceMetadata:
             notice = self.notice(item)
             if notice is not None:
                 return notice
+            if item == "public-ipv4" and self.public_ipv4 is not None:
+                return self.public_ipv4()
             if item in ("iam/security-credentials", "iam/security-credentials/") and self.role_name:
                 return self.role_name
             if self.role_name and self.credentials and item == f"iam/security-credentials/{self.role_name}":

@@ -218,7 +218,16 @@ class InstanceAgent:
             credentials=(lambda: self.roles.credentials(role_arn, instance_id)) if role_arn else None,
             http_tokens=options.get("HttpTokens", "required"),
             hop_limit=int(options.get("HttpPutResponseHopLimit", 1)),
+            public_ipv4=lambda: self._public_ip(instance_id),
         )
+
+    def _public_ip(self, instance_id: str) -> str | None:
+        """The instance's public address as EC2 has it now: an Elastic IP's once associated."""
+        try:
+            reservations = self.ec2.describe_instances(InstanceIds=[instance_id])["Reservations"]
+        except ClientError:  # not found yet, moments after its launch
+            return None
+        return next((i.get("PublicIpAddress") for r in reservations for i in r["Instances"]), None)
 
     def _supervise(self, machine: Machine) -> None:
         """Honour the machine's own shutdown requests (immediate or scheduled, like shutdown -h +N), and reclaim it

@@ -17,6 +17,7 @@ from common.capacity import Capacity
 from common.queues import PACED, RELAUNCH_SINCE, Queues, Usage, wait_entry
 from common.timestamps import iso_utc, parse_iso_utc
 
+from .addresses import Address, pool_refusal
 from .errors import LaunchFailed
 from .instances import Launched, NoCapacity, Option
 
@@ -106,8 +107,10 @@ class Gate:
         self.since = since
         self.seen: Usage | None = None  # the queue as this try looked at it, before deciding to wait
 
-    def launch(self, options: list[Option], launch_one: Callable[[list[Option]], Launched]) -> Launched:
-        """Launch one of the options within the queue's caps and the account's quotas."""
+    def launch(self, options: list[Option], launch_one: Callable[[list[Option]], Launched],
+               pool: list[Address] | None = None) -> Launched:  # fmt: skip
+        """Launch one of the options within the queue's caps and the account's quotas, holding an address of the
+        pool (if given) with the slot."""
         queue = self.ticket.queue
         vcpus = self.capacity.vcpus(sorted({o.instance_type for o in options}))
         usage = self.seen = self.queues.usage(queue)
@@ -128,6 +131,9 @@ class Gate:
                 (quota_reasons.append(why) if why else allowed.append(option))
             if not allowed:
                 raise Queued("; ".join(dict.fromkeys(quota_reasons)), for_slot=False)
+            free = [address.allocation_id for address in pool or [] if not address.associated]
+            if pool and self.queues.claim_address(queue, self.run_id, free) is None:
+                raise Queued(pool_refusal(pool), for_slot=False)
             try:
                 launched = launch_one(allowed)
             except NoCapacity as refused:

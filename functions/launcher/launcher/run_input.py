@@ -23,6 +23,7 @@ MAX_ENV_STRING_BYTES = 131_072 - 1
 
 InstanceType = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*\.[a-z0-9-]+$")]
 SubnetId = Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]
+AllocationId = Annotated[str, Field(pattern=r"^eipalloc-[0-9a-f]{8,17}$")]
 EnvName = Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=256)]
 TagKey = Annotated[str, Field(min_length=1, max_length=128)]
 TagValue = Annotated[str, Field(max_length=256)]
@@ -56,6 +57,10 @@ class RunInput(BaseModel):
     secrets: dict[EnvName, str] = Field(default_factory=dict, max_length=50)
     tags: dict[TagKey, TagValue] = Field(default_factory=dict, max_length=40)
     associate_public_ip_address: bool | None = Field(None, alias="associatePublicIpAddress")
+    # a fixed egress IP: an Elastic IP from the stack's pool (True), or from these of its allocation ids
+    elastic_ip: bool = Field(False, alias="elasticIp")
+    elastic_ip_allocation_ids: list[AllocationId] | None = Field(None, alias="elasticIpAllocationIds", min_length=1,
+                                                                  max_length=50)
     http_put_response_hop_limit: int = Field(1, alias="httpPutResponseHopLimit", ge=1, le=64)
     # the queue whose caps the run counts against (created on first use, uncapped), and its rank there
     queue: str = Field(DEFAULT_QUEUE, pattern=QUEUE_NAME.pattern)

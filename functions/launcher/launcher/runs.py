@@ -16,9 +16,11 @@ from common.network import default_subnet, described_subnets, public_ip_on_launc
 from common.pricing import Prices
 from common.queues import Queues
 from common.record import build_record, to_item
+from common.state_reasons import in_one_line
 from common.statuses import QUEUED, RUNNING
 from common.timestamps import iso_utc
 
+from .addresses import Address, associate, pool_of
 from .budget import budget_for, refuse_a_budget_too_small
 from .errors import InvalidInput, LaunchFailed
 from .instances import LaunchSpec, find_launched, launch, launch_options, throttled
@@ -103,6 +105,11 @@ def start_run(
     else:
         _require_object(s3, run_input.script_s3_uri, settings)
     check_secrets(run_input.secrets, ec2.meta.region_name, settings.granted_secrets)
+    wanted = run_input.elastic_ip_allocation_ids or (["*"] if run_input.elastic_ip else [])
+    pool = pool_of(ec2, wanted, settings.elastic_ip_allocation_ids)
+    if pool and queueing is None:
+        raise LaunchFailed("an Elastic IP is held with a queue slot, and this stack has no QueuesTable; deploy it "
+                           "again")
 
     timeout, poll, max_poll = _timing(run_input, settings)
     image_id = run_input.image_id or settings.image_id
@@ -115,7 +122,7 @@ def start_run(
     config = BootstrapConfig(run_id, settings.bucket, keys.prefix, int(deadline.timestamp()), run_input.env,
                              run_input.script_s3_uri, attempt.number, run_input.stall_seconds,
                              run_input.on_stall, run_input.hold_on_failure_seconds,
-                             refs_line(run_input.secrets))  # fmt: skip
+                             refs_line(run_input.secrets), " ".join(a.public_ip for a in pool))  # fmt: skip
     user_data = _user_data(run_input, config, s3)
     tags = {
         **run_input.tags,
@@ -144,7 +151,7 @@ def start_run(
             spot = run_input.spot and attempt.interruptions < run_input.on_demand_after_interruptions
             options = launch_options(instance_types, [s["SubnetId"] for s in subnets], spot)
             launched = launch(ec2, spec, options) if gate is None else gate.launch(
-                options, lambda allowed: launch(ec2, spec, allowed))  # fmt: skip
+                options, lambda allowed: launch(ec2, spec, allowed), pool)  # fmt: skip
     except Queued as refusal:
         return _queued(execution, run_input, gate.queued(refusal))  # only a gate queues a run
     except ClientError as error:  # EC2 (or Service Quotas) throttled a look before the launch: wait, never fail
@@ -153,8 +160,9 @@ def start_run(
         busy = Queued(f"EC2 throttled {error.operation_name} ({error.response['Error']['Code']})", for_slot=False,
                       throttled=True)  # fmt: skip
         return _queued(execution, run_input, gate.queued(busy))
+    elastic_ip = _associate_claimed(ec2, queueing, run_input.queue, run_id, launched.instance_id, pool)
     subnet = _subnet_of(ec2, launched.subnet_id, subnets)
-    public_ip = public_ip_on_launch(subnet, run_input.associate_public_ip_address)
+    public_ip = bool(elastic_ip) or public_ip_on_launch(subnet, run_input.associate_public_ip_address)
     deadline_source, budget = DeadlineSource.TIMEOUT, {}
     if budget_left is not None:
         zone = subnet.get("AvailabilityZone")
@@ -196,11 +204,35 @@ def start_run(
         queue=run_input.queue,
         priority=run_input.priority,
         queue_seconds=attempt.queue_seconds if gate is None else gate.waited_seconds(),
+        elastic_ip=elastic_ip,
         **budget,
     )
     run = state.as_dict()
     record = build_record(run_id, RUNNING, None, run)
     return {"launch": run, "record": record, "item": to_item(record), "carry": None}
+
+
+def _associate_claimed(ec2: Any, queueing: Queueing | None, queue: str, run_id: str, instance_id: str,
+                       pool: list[Address]) -> str:  # fmt: skip
+    """The Elastic IP the run's slot holds, associated with its instance ("" without a pool). When EC2 refuses,
+    the instance is terminated and the slot and address given back: the run fails with EC2's reason."""
+    if not pool or queueing is None:
+        return ""
+    slot = queueing.queues.slot(queue, run_id)
+    allocation_id = slot.address if slot else None
+    address = next((a for a in pool if a.allocation_id == allocation_id), None)
+    try:
+        if address is None:
+            raise LaunchFailed(f"the run's slot holds no address of its pool ({allocation_id})")
+        associate(ec2, address.allocation_id, instance_id)
+    except (ClientError, LaunchFailed) as error:
+        ec2.terminate_instances(InstanceIds=[instance_id])
+        queueing.queues.release(queue, run_id)
+        detail = in_one_line(error.response["Error"]["Code"], error.response["Error"]["Message"]) if isinstance(
+            error, ClientError) else str(error)  # fmt: skip
+        raise LaunchFailed(f"could not associate the Elastic IP {allocation_id} with {instance_id} ({detail}); "
+                           "the instance was terminated") from None  # fmt: skip
+    return address.public_ip
 
 
 def _queued(execution: Execution, run_input: RunInput, carry: Carry) -> dict[str, Any]:

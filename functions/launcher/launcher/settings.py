@@ -29,6 +29,7 @@ class Settings:
     queues_table: str = ""
     secret_arns: list[str] = field(default_factory=list)  # what the instances may read (SecretArns)
     secret_parameter_arns: list[str] = field(default_factory=list)  # (SecretParameterArns)
+    elastic_ip_allocation_ids: list[str] = field(default_factory=list)  # the pool runs take addresses from
 
     @property
     def granted_secrets(self) -> list[str]:
@@ -53,4 +54,5 @@ class Settings:
             queues_table=env.get("QUEUES_TABLE", ""),
             secret_arns=_list(env.get("SECRET_ARNS", "")),
             secret_parameter_arns=_list(env.get("SECRET_PARAMETER_ARNS", "")),
+            elastic_ip_allocation_ids=_list(env.get("ELASTIC_IP_ALLOCATION_IDS", "")),
         )

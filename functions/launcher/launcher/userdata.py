@@ -39,6 +39,7 @@ class BootstrapConfig:
     on_stall: str = "notify"
     hold_seconds: int | None = None  # unset: a failed script's instance ends at once
     secret_refs: str = ""  # NAME=ARN ... (secret_refs.refs_line): read at start, never their values
+    elastic_ips: str = ""  # the pool's public IPs: the script starts once the instance egresses from one
 
     @property
     def artifacts_uri(self) -> str:
@@ -83,6 +84,7 @@ def render(config: BootstrapConfig, inline_script: str | None) -> str:
            if config.stall_seconds else {}),
         **({"LONGTASK_HOLD_SECONDS": str(config.hold_seconds)} if config.hold_seconds else {}),
         **({"LONGTASK_SECRET_REFS": config.secret_refs} if config.secret_refs else {}),
+        **({"LONGTASK_ELASTIC_IPS": config.elastic_ips} if config.elastic_ips else {}),
         **config.env,
     }
     config_lines = "\n".join(f"export {name}={shlex.quote(value)}" for name, value in exports.items())

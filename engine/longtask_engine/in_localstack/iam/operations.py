@@ -140,9 +140,21 @@ def instance_action(request: Mapping[str, Any], world: World) -> list[Check]:
     ]
 
 
+@model("ec2", "AssociateAddress")
+def associate_address(request: Mapping[str, Any], world: World) -> list[Check]:
+    """The address, then the instance (a policy may scope it by tag)."""
+    checks = [Check("ec2:AssociateAddress", _ec2(world, "elastic-ip", request.get("AllocationId", "*")))]
+    if request.get("InstanceId"):
+        instance_id = request["InstanceId"]
+        checks.append(Check("ec2:AssociateAddress", _ec2(world, "instance", instance_id),
+                            _resource_tags(world.instance_tags(instance_id))))  # fmt: skip
+    return checks
+
+
 @model("ec2", "DescribeInstances", "DescribeSubnets", "DescribeRouteTables", "DescribeVpcEndpoints",
        "DescribeNatGateways", "DescribeSecurityGroups", "DescribeVpcs", "DescribeImages", "DescribeInstanceTypes",
-       "DescribeSpotPriceHistory", "DescribeInstanceAttribute", "DescribeAvailabilityZones")  # fmt: skip
+       "DescribeSpotPriceHistory", "DescribeInstanceAttribute", "DescribeAvailabilityZones",
+       "DescribeAddresses")  # fmt: skip
 def ec2_describe(request: Mapping[str, Any], world: World) -> list[Check]:
     """Describe* actions support no resource-level permissions: the resource is "*"."""
     return [Check("ec2:" + request["__operation__"], "*")]

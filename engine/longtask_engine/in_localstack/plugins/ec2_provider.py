@@ -177,9 +177,32 @@ class LocalEc2Provider(Ec2Provider):
             with self._moto_instances:
                 instance._state.name, instance._state.code = "terminated", 48
                 self._shutting_down.discard(instance.id)
+                _disassociate_addresses(context, instance.id)
             ec2_state_events.emit(account, region, [instance.id], "terminated")
 
         threading.Thread(target=terminated_once_off, daemon=True).start()
+
+    @handler("AssociateAddress", expand=False)
+    def associate_address(self, context: RequestContext, request: dict) -> dict:
+        """Where EC2 refuses it (https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_AssociateAddress.html,
+        errors: https://docs.aws.amazon.com/AWSEC2/latest/APIReference/errors-overview.html): an instance not
+        `running` or `stopped` (IncorrectInstanceState), one whose VPC has no internet gateway attached
+        (Gateway.NotAttached: an Elastic IP is reached through one). moto refuses an address associated elsewhere
+        unless AllowReassociation is true (Resource.AlreadyAssociated)."""
+        instance_id = request.get("InstanceId")
+        if instance_id:
+            backend = get_moto_backend(context)
+            with self._moto_instances:
+                instance = backend.get_instance(instance_id)
+                state = instance._state.name
+            if state not in ("running", "stopped"):
+                raise CommonServiceException("IncorrectInstanceState", f"The instance '{instance_id}' is not in a "
+                                             f"valid state for this operation (it is {state}).")  # fmt: skip
+            attached = backend.describe_internet_gateways(filters={"attachment.vpc-id": [instance.vpc_id]})
+            if not attached:
+                raise CommonServiceException("Gateway.NotAttached", f"Network {instance.vpc_id} is not attached to "
+                                             "any internet gateway")  # fmt: skip
+        return call_moto(context)
 
     @handler("DescribeSpotPriceHistory", expand=False)
     def describe_spot_price_history(self, context: RequestContext, request: dict) -> dict:
@@ -211,6 +234,16 @@ class LocalEc2Provider(Ec2Provider):
                     raise CommonServiceException("InvalidInstanceID.NotFound", message)
         with self._moto_instances:
             return call_moto(context)
+
+
+def _disassociate_addresses(context: RequestContext, instance_id: str) -> None:
+    """A terminated instance's Elastic IPs are disassociated, and stay allocated to the account
+    (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/elastic-ip-addresses-eip.html); moto keeps them."""
+    for address in get_moto_backend(context).addresses:
+        if address.instance is not None and address.instance.id == instance_id:
+            if address.eni is not None:
+                address.eni.public_ip = None
+            address.instance, address.eni, address.association_id = None, None, None
 
 
 def _parameter_value(context: RequestContext, name: str) -> str:
