@@ -33,6 +33,7 @@ SCRIPTS_BUCKET = "longtask-it-scripts"  # scripts kept outside the artifact buck
 EXAMPLES_STACK = "longtask-it-examples"
 IAM_STACK = "longtask-mutations"  # test_iam_mutations.py's, deployed by its first test: its roles lose statements
 WEBHOOK_STACK = "longtask-it-webhook"  # test_webhooks.py's: the test stack with a NotifyWebhookUrl
+ADDRESS_STACK = "longtask-it-addresses"  # test_addresses.py's: the test stack with a pool of one Elastic IP
 PARAMETERS = {  # the local defaults, plus the optional triggers
     **engine.LOCAL_STACK_PARAMETERS,
     "ScriptUploadPrefix": "scripts/",
@@ -122,7 +123,7 @@ def finish(paths: EnginePaths) -> dict[str, list] | None:
     found: dict[str, list] = {}
     try:
         if state.get("deployed"):
-            instances, running = leaks(paths, (STACK, IAM_STACK, WEBHOOK_STACK))
+            instances, running = leaks(paths, (STACK, IAM_STACK, WEBHOOK_STACK, ADDRESS_STACK))
             found.update({"instances leaked": instances, "runs lost (still RUNNING)": running})
     finally:
         if state["started"]:
