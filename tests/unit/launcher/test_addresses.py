@@ -11,7 +11,7 @@ from launcher.addresses import Address, associate, pool_of
 from launcher.errors import InvalidInput
 from launcher.queueing import Queued
 
-from .test_queueing import NANO, gate, launches, queues  # noqa: F401 (the fixture)
+from .test_queueing import NANO, gate, launches
 
 POOL = [Address("eipalloc-00000000000000001", "198.51.100.1", False)]
 
@@ -51,7 +51,7 @@ def test_the_pool_is_checked_before_launch(aws: dict[str, Any]) -> None:
         pool_of(ec2, ["*"], [])
     with pytest.raises(InvalidInput, match="eipalloc-0123456789abcdef0 not in the stack's ElasticIpAllocationIds"):
         pool_of(ec2, ["eipalloc-0123456789abcdef0"], [real["AllocationId"]])
-    with pytest.raises(InvalidInput, match="elasticIpAllocationIds: .*eipalloc-0123456789abcdef0"):
+    with pytest.raises(InvalidInput, match=r"elasticIpAllocationIds: .*eipalloc-0123456789abcdef0"):
         pool_of(ec2, ["eipalloc-0123456789abcdef0"], ["eipalloc-0123456789abcdef0"])  # in the pool, not in EC2
 
 

@@ -43,11 +43,6 @@ class Woken:
         self.tokens.append(taskToken)
 
 
-@pytest.fixture
-def queues(aws: dict[str, Any]) -> Queues:
-    return Queues(aws["dynamodb"], QUEUES_TABLE, sleep=lambda _: None)
-
-
 def gate(aws: dict[str, Any], queues: Queues, run_id: str, queue: str = "q", priority: int = 500,
          quota: float = 64, carry: Carry | None = None) -> Gate:  # fmt: skip
     capacity = Capacity(aws["ec2"], Quotas({"L-1216C47A": quota, "L-34B43A08": quota}))
