@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from common.errors import InvalidInput  # the run contract's, raised by its input model too
+
+__all__ = ["InvalidInput", "LaunchFailed", "LongTaskError"]
+
 
 class LongTaskError(Exception):
-    """Base of the launcher's errors."""
-
-
-class InvalidInput(LongTaskError):
-    """The execution input is wrong; nothing was launched."""
+    """Base of the launcher's own errors."""
 
 
 class LaunchFailed(LongTaskError):

@@ -16,6 +16,8 @@ from common.network import default_subnet, described_subnets, public_ip_on_launc
 from common.pricing import Prices
 from common.queues import Queues
 from common.record import build_record, to_item
+from common.run_input import ONE_YEAR_SECONDS, RunInput, parse_run_input
+from common.secret_refs import check_secrets, refs_line
 from common.state_reasons import in_one_line
 from common.statuses import QUEUED, RUNNING
 from common.timestamps import iso_utc
@@ -25,8 +27,6 @@ from .budget import budget_for, refuse_a_budget_too_small
 from .errors import InvalidInput, LaunchFailed
 from .instances import LaunchSpec, find_launched, launch, launch_options, throttled
 from .queueing import Carry, Gate, Queued, Ticket
-from .run_input import ONE_YEAR_SECONDS, RunInput, parse_run_input
-from .secret_refs import check_secrets, refs_line
 from .secrets_check import refuse_secrets
 from .settings import Settings
 from .userdata import BootstrapConfig, fits, packed, render

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from common.run_input import parse_run_input
 from launcher.errors import InvalidInput
-from launcher.run_input import parse_run_input
 
 
 @pytest.mark.parametrize(

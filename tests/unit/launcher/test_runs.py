@@ -189,7 +189,7 @@ def test_a_run_that_could_outlive_its_execution_is_refused(aws: dict[str, Any], 
 
 
 def test_the_retry_backoff_counts_in_the_year_a_run_may_last(aws: dict[str, Any]) -> None:
-    from launcher.run_input import ONE_YEAR_SECONDS
+    from common.run_input import ONE_YEAR_SECONDS
     from launcher.runs import ATTEMPT_OVERHEAD_SECONDS
 
     backoff = 3600 * (2**5 - 1)  # before relaunches 1..5: 1, 2, 4, 8 and 16 hours

@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 
 import pytest
+from common.run_input import parse_run_input
+from common.secret_refs import check_secrets, parse_secret_ref, refs_line
 from launcher.errors import InvalidInput
-from launcher.run_input import parse_run_input
-from launcher.secret_refs import check_secrets, parse_secret_ref, refs_line
 from launcher.userdata import BootstrapConfig, render
 
 ACCOUNT = "123456789012"

@@ -6,10 +6,10 @@ import re
 from typing import Annotated, Literal
 
 from aws_lambda_powertools.utilities.parser import parse
-from common.queues import DEFAULT_PRIORITY, DEFAULT_QUEUE, MAX_PRIORITY, QUEUE_NAME
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import InvalidInput
+from .queues import DEFAULT_PRIORITY, DEFAULT_QUEUE, MAX_PRIORITY, QUEUE_NAME
 from .secret_refs import parse_secret_ref
 
 ONE_YEAR_SECONDS = 365 * 24 * 3600
