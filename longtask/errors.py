@@ -11,6 +11,10 @@ class UserError(LongTaskError):
     """Bad input on the command line."""
 
 
+class InvalidRunInput(UserError):
+    """A run input the launcher would refuse (its own checks, made before anything starts)."""
+
+
 class RunNotFound(LongTaskError, LookupError):
     """No such run or stack."""
 

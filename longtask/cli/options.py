@@ -65,19 +65,10 @@ def hoist_target_options(args: list[str]) -> list[str]:
 
 def connect(ctx: typer.Context) -> LongTaskClient:
     """A client for the chosen stack: on AWS as configured, or on the local engine (started, deployed as needed)."""
-    from ..client import LongTaskClient, Target
+    from ..targets import connect as connect_to
 
     chosen: TargetOptions = ctx.find_root().obj
-    if chosen.aws:
-        return LongTaskClient(Target(stack_name=chosen.stack, region=chosen.region, profile=chosen.profile))
-    from ..local_engine import engine_module
-    from ..local_engine import paths as engine_paths
-
-    engine, paths = engine_module(), engine_paths()
-    if engine.up(paths):
-        stderr.print(f"[dim]local engine up at {engine.target(paths, chosen.stack).endpoint_url}[/]")
-    with stderr.status(f"deploying stack {chosen.stack} locally (when anything changed)"):
-        return engine.connect(chosen.stack, engine.LOCAL_STACK_PARAMETERS, paths)
+    return connect_to(chosen.aws, chosen.stack, chosen.region, chosen.profile, progress=stderr.status)
 
 
 def deployed_target(ctx: typer.Context) -> Target:

@@ -126,17 +126,21 @@ def run(
     no_wait: NoWait = False,
 ) -> None:
     """Run SCRIPT on a throwaway instance; exit 0 only if the run SUCCEEDED."""
-    options = {"timeoutSeconds": timeout, "pollSeconds": poll, "maxPollSeconds": max_poll,
+    options = {"timeout_seconds": timeout, "poll_seconds": poll, "max_poll_seconds": max_poll,
                "env": key_values(env, "--env"), "secrets": key_values(secret, "--secret"),
-               "instanceTypes": instance_type, "subnetIds": subnet, "imageId": image,
-               "associatePublicIpAddress": public_ip, "elasticIp": elastic_ip,
-               "elasticIpAllocationIds": elastic_ip_allocation_id, "spot": spot,
-               "onDemandAfterInterruptions": on_demand_after_interruptions, "maxCostUsd": max_cost, "retries": retries,
-               "retryOnExitCodes": retry_on_exit_code, "retryBackoffSeconds": retry_backoff,
+               "instance_types": instance_type, "subnet_ids": subnet, "image_id": image,
+               "associate_public_ip_address": public_ip, "elastic_ip": elastic_ip,
+               "elastic_ip_allocation_ids": elastic_ip_allocation_id, "spot": spot,
+               "on_demand_after_interruptions": on_demand_after_interruptions, "max_cost_usd": max_cost,
+               "retries": retries, "retry_on_exit_codes": retry_on_exit_code, "retry_backoff_seconds": retry_backoff,
                "tags": key_values(tag, "--tag"), "queue": queue, "priority": priority,
-               "maxQueueSeconds": max_queue, "stallSeconds": stall, "onStall": on_stall,
-               "holdOnFailureSeconds": hold_on_failure}  # fmt: skip
-    run_input = build_input(script, read_input_document(input_document), options)
+               "max_queue_seconds": max_queue, "stall_seconds": stall, "on_stall": on_stall,
+               "hold_on_failure_seconds": hold_on_failure}  # fmt: skip
+    from ..api import checked, execution_input  # boto3 with it: not for `--help`
+
+    text = typer.get_text_stream("stdin").read() if script == "-" else None
+    run_input = checked(execution_input(None if text is not None else script, text,
+                                        read_input_document(input_document), options))  # fmt: skip
     client = connect(ctx)
     run_id = client.start(run_input)
     if no_wait:
@@ -149,31 +153,6 @@ def run(
     else:
         show_record(stderr, record, with_log_tail=False)
     raise typer.Exit(0 if record.get("status") == "SUCCEEDED" else 1)
-
-
-def build_input(script: str | None, document: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
-    """The execution input: the --input document, then the script and each option given (None or empty: not
-    given). The launcher validates it all and names what is wrong."""
-    run_input = dict(document)
-    if script is not None:
-        run_input.pop("script", None)
-        run_input.pop("scriptS3Uri", None)
-        run_input.update(_script_source(script))
-    elif "script" not in run_input and "scriptS3Uri" not in run_input:
-        raise UserError("give a SCRIPT (a file, '-' for stdin, or an s3:// URI), or an --input with one")
-    run_input.update({name: value for name, value in options.items() if value not in (None, {}, [])})
-    return run_input
-
-
-def _script_source(script: str) -> dict[str, str]:
-    if script.startswith("s3://"):
-        return {"scriptS3Uri": script}
-    if script == "-":
-        return {"script": typer.get_text_stream("stdin").read()}
-    path = Path(script)
-    if not path.is_file():
-        raise UserError(f"script {script}: no such file (give a path, '-' for stdin, or an s3:// URI)")
-    return {"script": path.read_text()}
 
 
 def read_input_document(text: str | None) -> dict[str, Any]:

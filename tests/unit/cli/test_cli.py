@@ -171,12 +171,24 @@ def test_run_options_override_the_input_document(connected: Any, tmp_path: Any) 
 @pytest.mark.parametrize(("args", "named"), [
     (["--input", "[1]"], "--input: an execution input is a JSON object, not list"),
     (["--input", "{oops"], "--input: neither a JSON file nor JSON text"),
-    ([], "give a SCRIPT"),
+    ([], "give a script"),
 ])  # fmt: skip
 def test_run_input_mistakes_are_named_and_start_nothing(connected: Any, args: list[str], named: str) -> None:
     _, fake = connected
     result = invoke("run", *args)
     assert isinstance(result.exception, UserError) and named in str(result.exception)
+    assert fake.started == []
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    (["--on-stall", "fail"], "invalid input: onStall 'fail' acts on a stall; set stallSeconds too"),
+    (["--secret", "DB=arn:aws:s3:::bucket/key"], "invalid input: secrets {'DB': 'arn:aws:s3:::bucket/key'}: not a"),
+])  # fmt: skip
+def test_input_the_launcher_would_refuse_is_named_before_anything_starts(connected: Any, args: list[str],
+                                                                         named: str) -> None:  # fmt: skip
+    _, fake = connected
+    result = invoke("run", "-", *args, input="date\n")
+    assert str(result.exception).startswith(named)
     assert fake.started == []
 
 
