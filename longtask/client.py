@@ -19,8 +19,8 @@ from botocore.exceptions import ClientError
 from .common.execution import carried_record, settled_record
 from .common.keys import RELEASE, STAGED_SCRIPT, RunKeys, live_log_attempt, split_s3_uri
 from .common.queues import QueueError, Queues, Usage, check_queue_name
-from .common.record import from_item
-from .common.statuses import ACTIVE, ERROR_NAMES, EXECUTION_ENDED, HOLDING, LIVE, RUNNING
+from .common.record import LISTED_AT, STATUS_TIME_INDEX, from_item
+from .common.statuses import ACTIVE, ERROR_NAMES, EXECUTION_ENDED, FINAL, HOLDING, LIVE, RUNNING
 from .errors import LongTaskError, RunNotFound, UserError
 from .waiting import poll_condition
 
@@ -38,6 +38,7 @@ EXEC_OUTPUT = "exec"  # runs/<run id>/exec/<command id>/...: a command's whole o
 # a command first reads the run's variables (the bootstrap's profile), in the work directory the bootstrap uses
 EXEC_PROFILE = '. "${LONGTASK_WORK_DIR:-/var/lib/longtask}/profile"'
 _SESSION_LOCK = threading.Lock()
+LISTED = (*ACTIVE, *FINAL)  # the statuses a Runs item may have
 
 
 @dataclass(frozen=True)
@@ -248,16 +249,33 @@ class LongTaskClient:
                 return
             final = poll_condition(lambda: self.is_final(run_id), interval, self.target.end_poll_seconds)
 
-    def list_runs(self, limit: int = 50, status: str | None = None) -> list[dict[str, Any]]:
-        """The newest runs in the Runs table (with that status, if given), newest first. A scan, filtered: the
-        status index projects only the keys and the execution ARN, and a list shows whole records."""
-        filtered = {"FilterExpression": "#status = :status", "ExpressionAttributeNames": {"#status": "status"},
-                    "ExpressionAttributeValues": {":status": {"S": status}}} if status else {}  # fmt: skip
-        pages = self.dynamodb.get_paginator("scan").paginate(TableName=self.stack.table, **filtered)
-        items = [from_item(item) for page in pages for item in page["Items"]]
-        items.sort(key=lambda item: item.get("launchedAt") or item.get("queuedAt") or item.get("finishedAt") or "",
-                   reverse=True)  # fmt: skip
-        return items[:limit]
+    def list_runs(self, limit: int = 50, status: str | None = None, queue: str | None = None
+                  ) -> list[dict[str, Any]]:  # fmt: skip
+        """The newest runs (by when their execution started), of one status and one queue if given: each status's
+        newest from the Runs table's ByStatusAndTime index, merged. No scan: each status costs a query or two."""
+        items = [item for one in ([status] if status else LISTED) for item in self._newest(one, queue, limit)]
+        items.sort(key=lambda item: item[LISTED_AT]["S"], reverse=True)
+        return [from_item(item) for item in items[:limit]]
+
+    def _newest(self, status: str, queue: str | None, limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` items of one status (and queue), newest first."""
+        query: dict[str, Any] = {
+            "TableName": self.stack.table, "IndexName": STATUS_TIME_INDEX, "KeyConditionExpression": "#s = :s",
+            "ScanIndexForward": False, "Limit": limit, "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": {":s": {"S": status}},
+        }  # fmt: skip
+        if queue is not None:  # read past other queues' runs until enough are found
+            query["FilterExpression"] = "#q = :q"
+            query["ExpressionAttributeNames"]["#q"] = "queue"
+            query["ExpressionAttributeValues"][":q"] = {"S": queue}
+        found: list[dict[str, Any]] = []
+        while len(found) < limit:
+            page = self.dynamodb.query(**query)
+            found += page["Items"]
+            if "LastEvaluatedKey" not in page:
+                break
+            query["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        return found[:limit]
 
     def with_positions(self, runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Queued runs with their place in their queue's order ("position", 1 first; None: not parked now, e.g.

@@ -38,6 +38,9 @@ def settled_record(execution: dict[str, Any], item: dict[str, Any] | None, now: 
         status = execution["status"]
         why = ": ".join(p for p in (execution.get("error"), execution.get("cause")) if p)
         record.update({"status": status, "reason": f"its execution ended {status}" + (f" ({why})" if why else "")})
+    started = execution.get("startDate")
+    if not record.get("startedAt") and isinstance(started, datetime):
+        record["startedAt"] = iso_utc(started)
     if not record.get("finishedAt"):
         stopped = execution.get("stopDate")
         record["finishedAt"] = iso_utc(stopped if isinstance(stopped, datetime) else now)

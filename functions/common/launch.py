@@ -55,6 +55,7 @@ class Launch:
     priority: int = 500
     queue_seconds: int = 0  # time spent queued so far, over every attempt (maxQueueSeconds bounds it)
     elastic_ip: str = ""  # the Elastic IP the attempt's instance egresses from (launcher/addresses.py)
+    started_at: str | None = None  # when the run's execution started: its place among runs, newest first
 
     def as_dict(self) -> dict[str, Any]:
         """The workflow's `$.launch`; what is unset (no budget) is left out."""

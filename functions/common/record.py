@@ -13,7 +13,7 @@ from .timestamps import iso_utc, parse_iso_utc
 
 # every field of a record, in the order people read them; those that do not apply are null
 FIELDS = (
-    "runId", "status", "exitCode", "reason", "queue", "priority", "queuedAt", "waitReason", "executionArn",
+    "runId", "status", "exitCode", "reason", "queue", "priority", "startedAt", "queuedAt", "waitReason", "executionArn",
     "instanceId", "instanceType", "subnetId", "spot", "publicIp",
     "attempt", "attempts", "launchAttempts", "launchedAt", "deadline", "finishedAt", "instanceSeconds", "costUsd",
     "maxCostUsd", "logUri", "liveLogUri",
@@ -21,10 +21,12 @@ FIELDS = (
 )  # fmt: skip
 # what the launch decides, carried from the launcher into every later record of the run
 LAUNCH_FIELDS = (
-    "queue", "priority", "executionArn", "instanceId", "instanceType", "subnetId", "spot", "attempt",
+    "queue", "priority", "startedAt", "executionArn", "instanceId", "instanceType", "subnetId", "spot", "attempt",
     "launchAttempts", "launchedAt", "deadline", "maxCostUsd", "logUri", "liveLogUri", "resultUri", "artifactsUri",
 )  # fmt: skip
 DEFAULT_RETENTION_DAYS = 90
+LISTED_AT = "listedAt"  # an item's place in the ByStatusAndTime index (template.yaml), never part of a record
+STATUS_TIME_INDEX = "ByStatusAndTime"
 # the watcher's wait on the Runs item (signaling/wake.py): a task token and a pending signal, never part of a record
 WAIT_TOKEN = "waitToken"
 SIGNALED_AT = "signaledAt"
@@ -55,13 +57,16 @@ def to_item(record: dict[str, Any], retention_days: int = DEFAULT_RETENTION_DAYS
         except ValueError:
             finished = datetime.now(UTC)
         item["expiresAt"] = {"N": str(int((finished + timedelta(days=retention_days)).timestamp()))}
+    listed = record.get("startedAt") or record.get("queuedAt") or record.get("launchedAt") or record.get("finishedAt")
+    if listed:  # the ByStatusAndTime index's sort key: newest first within a status, ties by run id
+        item[LISTED_AT] = {"S": f"{listed}#{record['runId']}"}
     return item
 
 
 def from_item(item: dict[str, Any]) -> dict[str, Any]:
     """A Runs table item as plain JSON values (whole numbers as int, others as float, in the attempts' maps too)."""
     deserialize = TypeDeserializer().deserialize
-    return {name: _plain(deserialize(value)) for name, value in item.items()}
+    return {name: _plain(deserialize(value)) for name, value in item.items() if name != LISTED_AT}
 
 
 def _decimal(value: Any) -> Any:

@@ -14,3 +14,8 @@ def iso_utc(moment: datetime | None = None) -> str:
 
 def parse_iso_utc(text: str) -> datetime:
     return datetime.strptime(text, FORMAT).replace(tzinfo=UTC)
+
+
+def normalized(text: str) -> str:
+    """Any ISO 8601 time (a context object's 2026-01-31T12:00:00.123Z) in the contract's format."""
+    return iso_utc(datetime.fromisoformat(text))

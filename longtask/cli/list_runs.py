@@ -24,12 +24,16 @@ Status = Annotated[str | None, typer.Option("--status", help=f"Only runs with th
                                             f"{QUEUED} shows each run's position and why it waits.")]  # fmt: skip
 
 
-def list_runs(ctx: typer.Context, limit: Limit = 20, status: Status = None, json_output: Json = False) -> None:
+Queue = Annotated[str | None, typer.Option("--queue", help="Only runs of this queue.")]
+
+
+def list_runs(ctx: typer.Context, limit: Limit = 20, status: Status = None, queue: Queue = None,
+              json_output: Json = False) -> None:  # fmt: skip
     """List runs, newest first."""
     if status is not None and status.upper() not in STATUSES:
         raise UserError(f"--status {status}: use one of {', '.join(STATUSES)}")
     client = connect(ctx)
-    runs = client.list_runs(limit, status.upper() if status else None)
+    runs = client.list_runs(limit, status.upper() if status else None, queue)
     columns = COLUMNS
     if status is not None and status.upper() == QUEUED:
         runs, columns = client.with_positions(runs), QUEUED_COLUMNS

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from common import events, keys, statuses, tags
+from common import events, keys, record, statuses, tags
 from common.timestamps import FORMAT
 from reaper.sweep import STATUS_INDEX
 from signaling.app import INSTANCE_INDEX
@@ -61,7 +61,9 @@ def test_the_template_scopes_runs_and_tags_as_the_contract_names_them() -> None:
     assert set(re.findall(r"/(runs/)\*", text)) == {keys.RUNS_PREFIX}
     assert set(re.findall(r"Tag/(longtask:[\w-]+)", text)) == {tags.STACK}
     indexes = TEMPLATE["Resources"]["RunsTable"]["Properties"]["GlobalSecondaryIndexes"]
-    assert [index["IndexName"] for index in indexes] == [STATUS_INDEX, INSTANCE_INDEX]
+    assert [index["IndexName"] for index in indexes] == [STATUS_INDEX, record.STATUS_TIME_INDEX, INSTANCE_INDEX]
+    listing = next(index for index in indexes if index["IndexName"] == record.STATUS_TIME_INDEX)
+    assert [key["AttributeName"] for key in listing["KeySchema"]] == ["status", record.LISTED_AT]
 
 
 def test_the_launcher_and_the_records_carry_the_uris_readers_use() -> None:

@@ -35,9 +35,10 @@ _CAPACITY: Capacity | None = None
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     """Event: {"input": <execution input>, "carry": where the run stands (queueing.Carry: attempt, Spot
     interruptions and spend so far, and its wait if it waits), "enteredAt": <when the launch state was entered>,
-    "execution": {"arn", "name"}} (built by the workflow). Returns {"launch", "record", "item", "carry"}: a
+    "execution": {"arn", "name", "startTime"}} (built by the workflow). Returns {"launch", "record", "item", "carry"}: a
     launch, or (launch null) a QUEUED run and the carry of its wait."""
-    execution = Execution(arn=event["execution"]["arn"], name=event["execution"]["name"])
+    execution = Execution(arn=event["execution"]["arn"], name=event["execution"]["name"],
+                          start_time=event["execution"].get("startTime", ""))  # fmt: skip
     logger.append_keys(run_id=execution.name)
     settings = Settings.from_environment()
     carry = Carry.from_dict(event.get("carry"))

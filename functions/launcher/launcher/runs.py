@@ -20,7 +20,7 @@ from common.run_input import ONE_YEAR_SECONDS, RunInput, parse_run_input
 from common.secret_refs import check_secrets, refs_line
 from common.state_reasons import in_one_line
 from common.statuses import QUEUED, RUNNING
-from common.timestamps import iso_utc
+from common.timestamps import iso_utc, normalized
 
 from .addresses import Address, associate, pool_of
 from .budget import budget_for, refuse_a_budget_too_small
@@ -59,6 +59,7 @@ class Execution:
 
     arn: str
     name: str
+    start_time: str = ""  # when it started (ISO 8601): where the run sorts among the others (record startedAt)
 
 
 @dataclass(frozen=True)
@@ -205,6 +206,7 @@ def start_run(
         priority=run_input.priority,
         queue_seconds=attempt.queue_seconds if gate is None else gate.waited_seconds(),
         elastic_ip=elastic_ip,
+        started_at=_iso(execution.start_time),
         **budget,
     )
     run = state.as_dict()
@@ -238,10 +240,16 @@ def _associate_claimed(ec2: Any, queueing: Queueing | None, queue: str, run_id: 
 def _queued(execution: Execution, run_input: RunInput, carry: Carry) -> dict[str, Any]:
     """What the workflow carries on with while the run waits: no launch, a QUEUED record (its execution, for the
     reaper to settle it), the carry."""
-    record = build_record(execution.name, QUEUED, None, executionArn=execution.arn, queue=run_input.queue,
+    record = build_record(execution.name, QUEUED, None, executionArn=execution.arn,
+                          startedAt=_iso(execution.start_time), queue=run_input.queue,
                           priority=run_input.priority, queuedAt=carry.queuedAt,
                           waitReason=carry.wait_reason())  # fmt: skip
     return {"launch": None, "record": record, "item": to_item(record), "carry": carry.as_dict()}
+
+
+def _iso(moment: str) -> str | None:
+    """A context object's time (2026-12-07T07:00:00.123Z) in the contract's format, or None when not given."""
+    return normalized(moment) if moment else None
 
 
 def _required(prices: Prices | None) -> Prices:

@@ -28,7 +28,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     logger.append_keys(run_id=event["runId"])
     ec2 = client("ec2")
     prices = Prices(ec2, ec2.meta.region_name, lambda region: client("pricing", region_name=region))
-    outcome = collect(event["runId"], event["run"], client("s3"), ec2, prices)
+    outcome = collect(event["runId"], event["run"], client("s3"), ec2, prices, event.get("startedAt"))
     if event["run"].get("launch"):  # its instance has ended: its slot goes to the queue's next run
         launch = Launch.from_dict(event["run"]["launch"])
         queues = Queues(client("dynamodb"), os.environ["QUEUES_TABLE"], client("stepfunctions"))

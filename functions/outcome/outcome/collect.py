@@ -21,6 +21,7 @@ from common.statuses import (
     SUCCEEDED,
     TIMED_OUT,
 )
+from common.timestamps import normalized
 
 from .artifacts import attempt_summary, keep_attempt, read_attempts, read_log_tail, read_result
 from .cost import cost_of_attempt, totals
@@ -28,13 +29,15 @@ from .instance import ensure_terminated
 from .record import finish, lambda_error_message
 
 
-def collect(run_id: str, run: dict[str, Any], s3: Any, ec2: Any, prices: Prices) -> dict[str, Any]:
+def collect(run_id: str, run: dict[str, Any], s3: Any, ec2: Any, prices: Prices, started_at: str | None = None
+            ) -> dict[str, Any]:  # fmt: skip
     """The final record for a run, from the workflow's state (launch, watch, watched, or error); "unpriced" says
-    why the attempt's cost is missing, if it is."""
+    why the attempt's cost is missing, if it is. started_at: when the execution started (ISO 8601)."""
     if run.get("launch") is None:
         error = run.get("error") or {}
         status = INVALID_INPUT if error.get("Error") == "InvalidInput" else LAUNCH_FAILED
-        return {**finish(build_record(run_id, status, lambda_error_message(error))), "unpriced": ""}
+        started = {"startedAt": normalized(started_at)} if started_at else {}
+        return {**finish(build_record(run_id, status, lambda_error_message(error), **started)), "unpriced": ""}
     launch = Launch.from_dict(run["launch"])
 
     ended = ensure_terminated(ec2, launch.instance_id)

@@ -19,7 +19,7 @@ RUN_IDS = ["20261128-190000-abcdef", "a-run-started-by-an-eventbridge-rule-with-
 
 class FakeClient:
     def __init__(self) -> None:
-        self.asked: list[tuple[int, str | None]] = []
+        self.asked: list[tuple[int, str | None, str | None]] = []
         self.started: list[dict[str, Any]] = []
 
     def start(self, run_input: dict[str, Any]) -> str:
@@ -29,8 +29,8 @@ class FakeClient:
     def execution_arn(self, run_id: str) -> str:
         return f"arn:aws:states:us-east-1:123456789012:execution:longtask:{run_id}"
 
-    def list_runs(self, limit: int, status: str | None = None) -> list[dict[str, Any]]:
-        self.asked.append((limit, status))
+    def list_runs(self, limit: int, status: str | None = None, queue: str | None = None) -> list[dict[str, Any]]:
+        self.asked.append((limit, status, queue))
         times = {"launchedAt": "2026-11-28T19:00:00Z", "finishedAt": "2026-11-28T19:00:09Z"}
         return [{"runId": run_id, "status": "SUCCEEDED", "exitCode": 0, "costUsd": 0.000123, **times,
                  "instanceId": "i-0123456789abcdef0"} for run_id in RUN_IDS]  # fmt: skip
@@ -87,9 +87,9 @@ def test_nothing_after_a_double_dash_is_moved() -> None:
 
 def test_list_is_newest_first_with_status_and_limit(connected: Any) -> None:
     _, fake = connected
-    result = invoke("list", "--status", "failed", "--limit", "5", "--json")
+    result = invoke("list", "--status", "failed", "--limit", "5", "--queue", "nightly", "--json")
     assert result.exit_code == 0, result.output
-    assert fake.asked == [(5, "FAILED")]
+    assert fake.asked == [(5, "FAILED", "nightly")]
 
 
 @pytest.mark.parametrize("width", [40, 80, 200])

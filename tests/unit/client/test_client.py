@@ -113,19 +113,8 @@ def test_a_failing_reaper_is_reported(stubbed: Any) -> None:
         client.abort("run-1")
 
 
-def test_list_by_status_reads_whole_records_newest_first(stubbed: Any) -> None:
-    client, stubbers = stubbed
-    older = build_record("old", "FAILED", None, {"launchedAt": "2026-11-27T00:00:00Z"})
-    newer = build_record("new", "FAILED", None, {"launchedAt": "2026-11-28T00:00:00Z"})
-    stubbers["dynamodb"].add_response("scan", {"Items": [to_item(older), to_item(newer)]}, {
-        "TableName": "runs", "FilterExpression": "#status = :status",
-        "ExpressionAttributeNames": {"#status": "status"}, "ExpressionAttributeValues": {":status": {"S": "FAILED"}},
-    })  # fmt: skip
-    assert [run["runId"] for run in client.list_runs(10, "FAILED")] == ["new", "old"]
-
-
 def test_a_list_by_status_shows_whole_records(aws: Any) -> None:
-    """Against moto's table as the template defines it: the status index would give only keys."""
+    """Against moto's table as the template defines it (its ByStatusAndTime index): newest first, whole records."""
     client = LongTaskClient.__new__(LongTaskClient)
     client.stack = Stack(MACHINE, "bucket", "runs", "reaper")
     client.dynamodb = boto3.client("dynamodb", region_name="us-east-1")
@@ -133,10 +122,15 @@ def test_a_list_by_status_shows_whole_records(aws: Any) -> None:
     for run_id, launched in (("old", "2026-11-27T00:00:00Z"), ("new", "2026-11-28T00:00:00Z")):
         record = build_record(run_id, "FAILED", "exit 3", {"launchedAt": launched, "instanceId": "i-1"}, exitCode=3)
         client.dynamodb.put_item(TableName="runs", Item=to_item(record))
-    client.dynamodb.put_item(TableName="runs", Item=to_item(build_record("ok", "SUCCEEDED", None)))
+    client.dynamodb.put_item(TableName="runs", Item=to_item(build_record("ok", "SUCCEEDED", None, {
+        "startedAt": "2026-11-27T12:00:00Z", "queue": "nightly"})))  # fmt: skip
     runs = client.list_runs(10, "FAILED")
     assert [(r["runId"], r["launchedAt"], r["exitCode"]) for r in runs] == [
         ("new", "2026-11-28T00:00:00Z", 3), ("old", "2026-11-27T00:00:00Z", 3)]  # fmt: skip
+    assert "listedAt" not in runs[0]  # the index's key is no part of a record
+    assert [r["runId"] for r in client.list_runs(10)] == ["new", "ok", "old"]  # every status, merged
+    assert [r["runId"] for r in client.list_runs(2)] == ["new", "ok"]
+    assert [r["runId"] for r in client.list_runs(10, queue="nightly")] == ["ok"]
 
 
 

@@ -156,7 +156,9 @@ def test_item_is_the_record_in_dynamodb_form(aws: dict[str, Any], launch: dict[s
     assert outcome["item"]["exitCode"] == {"N": "3"}
     assert outcome["item"]["status"] == {"S": "FAILED"}
     # the record's fields, and when DynamoDB's TTL removes the finished run (RunRetentionDays)
-    assert set(outcome["item"]) == {k for k, v in outcome["record"].items() if v is not None} | {"expiresAt"}
+    assert set(outcome["item"]) == {k for k, v in outcome["record"].items() if v is not None} | {"expiresAt",
+                                                                                                 "listedAt"}
+    assert outcome["item"]["listedAt"] == {"S": f"{launch['launchedAt']}#run-1"}  # launched at: no start time given
     finished = datetime(2026, 1, 1, 1, tzinfo=UTC)  # the result's finishedAt: the item lasts 90 days from there
     assert int(outcome["item"]["expiresAt"]["N"]) == int((finished + timedelta(days=90)).timestamp())
 
