@@ -6,6 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from .queues import DEFAULT_PRIORITY, DEFAULT_QUEUE
 from .record import WATCH_ATTRIBUTES
 from .statuses import ERROR_PREFIX
 from .timestamps import iso_utc
@@ -41,7 +42,19 @@ def settled_record(execution: dict[str, Any], item: dict[str, Any] | None, now: 
     started = execution.get("startDate")
     if not record.get("startedAt") and isinstance(started, datetime):
         record["startedAt"] = iso_utc(started)
+    if not record.get("queue"):  # ended before any record: its queue as its input named it
+        record.update(_queue_of(execution))
     if not record.get("finishedAt"):
         stopped = execution.get("stopDate")
         record["finishedAt"] = iso_utc(stopped if isinstance(stopped, datetime) else now)
     return record
+
+
+def _queue_of(execution: dict[str, Any]) -> dict[str, Any]:
+    """The queue and priority the execution's input asked for (the defaults when it named none or is not JSON)."""
+    try:
+        run_input = json.loads(execution.get("input") or "{}")
+    except ValueError:
+        run_input = {}
+    run_input = run_input if isinstance(run_input, dict) else {}
+    return {"queue": run_input.get("queue", DEFAULT_QUEUE), "priority": run_input.get("priority", DEFAULT_PRIORITY)}

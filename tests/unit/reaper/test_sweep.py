@@ -269,3 +269,13 @@ def test_an_event_refused_every_time_is_reported_not_raised() -> None:
             return {"FailedEntryCount": 1, "Entries": [{"ErrorCode": "InternalFailure"}]}
 
     assert announce(Events(), {"runId": "run-15", "status": "ABORTED"}) is False
+
+
+def test_a_run_stopped_before_any_record_is_listed_in_its_queue_from_when_it_started(clients: dict[str, Any]) -> None:
+    started = NOW - timedelta(seconds=5)
+    execution = ended("run-14", "ABORTED", startDate=started,
+                      input=json.dumps({"script": "sleep 600", "queue": "reports", "priority": 900}))  # fmt: skip
+    record = settle_run(clients, TABLE, execution, NOW, RETENTION)
+    assert (record["queue"], record["priority"], record["startedAt"]) == ("reports", 900, iso_utc(started))
+    item = clients["dynamodb"].get_item(TableName=TABLE, Key={"runId": {"S": "run-14"}})["Item"]
+    assert item["listedAt"] == {"S": f"{iso_utc(started)}#run-14"}
