@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from aws_lambda_powertools.utilities.parser import parse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from .errors import InvalidInput
@@ -119,7 +118,7 @@ def parse_run_input(raw: object) -> RunInput:
     if not isinstance(raw, dict):
         raise InvalidInput(f"the execution input must be a JSON object, got {type(raw).__name__}")
     try:
-        return parse(event=raw, model=RunInput)
+        return RunInput.model_validate(raw)
     except ValidationError as error:
         problems = [_describe(problem) for problem in error.errors(include_url=False)]
         raise InvalidInput("invalid input: " + "; ".join(problems)) from None
