@@ -27,6 +27,14 @@ $(READY): pyproject.toml engine/pyproject.toml
 
 setup: $(READY)
 
+# The console's browser tests drive Debian's chromium, which Playwright launches (it never downloads a browser here)
+CHROMIUM := /usr/bin/chromium
+$(CHROMIUM):
+	@if command -v apt-get > /dev/null && [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null; fi
+	@test -x $(CHROMIUM) || { echo "the console's browser tests need Debian's chromium at $(CHROMIUM):" \
+	  "run 'sudo apt-get install chromium', then make test again" >&2; exit 1; }
+
 demo: $(READY)
 	@repo=$$(demo/make-repo.sh .longtask/demo-repo) && \
 	$(BIN)/longtask run userdata/examples/build.sh --env REPO_URL=$$repo --env BINARY=bin/hello --timeout 10m
@@ -34,14 +42,14 @@ demo: $(READY)
 lint: $(READY)
 	$(BIN)/ruff check .
 
-test: $(READY) lint
+test: $(READY) $(CHROMIUM) lint
 	$(PYTEST)
 
 # unit and static tests: in-process, no engine
 test-unit: $(READY)
 	$(PYTEST) tests/unit tests/static
 
-test-integration: $(READY)
+test-integration: $(READY) $(CHROMIUM)
 	$(PYTEST) tests/integration
 
 # the fault matrix alone, ending with its figures: scenarios passed, runs lost, instances leaked

@@ -9,7 +9,22 @@ import sys
 import typer
 
 from ..errors import LongTaskError
-from . import abort, deploy, destroy, doctor, exec_command, list_runs, local, logs, queue, release, run, shell, status
+from . import (
+    abort,
+    console,
+    deploy,
+    destroy,
+    doctor,
+    exec_command,
+    list_runs,
+    local,
+    logs,
+    queue,
+    release,
+    run,
+    shell,
+    status,
+)
 from .grouped_help import GroupedHelpCommand
 from .options import Aws, Profile, Region, StackName, TargetOptions, hoist_target_options, stderr
 
@@ -23,6 +38,7 @@ app.command()(abort.abort)
 app.command()(release.release)
 app.command("exec")(exec_command.exec_command)
 app.command()(shell.shell)
+app.command()(console.console)
 app.command()(deploy.deploy)
 app.command()(doctor.doctor)
 app.command()(destroy.destroy)

@@ -407,3 +407,22 @@ def test_fifty_runs_at_once(client: LongTaskClient) -> None:
 
 def invoke_reaper(client: LongTaskClient, event: dict[str, Any]) -> dict[str, Any]:
     return invoke_function(client, "ReaperFunctionName", event)
+
+
+def test_a_run_aborted_while_its_launch_is_in_flight_leaves_no_instance(client: LongTaskClient,
+                                                                        fault_plan: Any) -> None:  # fmt: skip
+    """The abort's reap finds no instance yet; the instance's running event reaps it once it is launched."""
+    run_id = fault_plan({"operation": "RunInstances", "seconds": 4, "times": 1})  # RunInstances takes 4 s
+    client.start({"script": "sleep 300\n"}, run_id)
+    assert poll_condition(lambda: "Launch Instance" in entered(client, run_id), 30)
+    assert client.abort(run_id)["status"] == "ABORTED"
+    assert instances_of(client, run_id) == []  # the launch is still in flight
+    assert poll_condition(lambda: instances_of(client, run_id) != [], 30)  # then it lands…
+    assert poll_condition(lambda: live_instances(client, run_id) == [], 30)  # …and is reaped
+    assert client.record(run_id)["status"] == "ABORTED"
+
+
+def entered(client: LongTaskClient, run_id: str) -> list[str]:
+    """The states the run's execution has entered."""
+    events = client.stepfunctions.get_execution_history(executionArn=client.execution_arn(run_id))["events"]
+    return [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]

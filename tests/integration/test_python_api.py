@@ -11,8 +11,10 @@ import pytest
 
 from longtask import api
 from longtask.client import LongTaskClient
+from longtask.waiting import poll_condition
 
 from .engine_session import ROOT
+from .support import live_instances
 
 DOC = Path(ROOT) / "docs" / "python-api.md"
 
@@ -29,5 +31,6 @@ def test_the_python_api_examples_run_as_documented(client: LongTaskClient, monke
     assert [line for line in namespace["log"].splitlines() if line.startswith("step")] == ["step 1", "step 2",
                                                                                           "step 3"]  # fmt: skip
     assert namespace["ended"]["status"] == "ABORTED"
+    assert poll_condition(lambda: live_instances(client, namespace["long"].id) == [], 30)  # none left running
     assert namespace["recent"] and namespace["recent"][0]["runId"] == namespace["long"].id  # the queue's newest
     assert namespace["refusal"] == "invalid input: onStall 'fail' acts on a stall; set stallSeconds too"

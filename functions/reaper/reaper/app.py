@@ -13,7 +13,15 @@ from common.clients import client
 from common.queues import Queues
 from common.record import DEFAULT_RETENTION_DAYS
 
-from .sweep import Executions, reap_execution, reclaim_slots, settle_orphaned_runs, sweep
+from .sweep import (
+    EC2_STATE_CHANGE,
+    Executions,
+    reap_execution,
+    reap_late_launch,
+    reclaim_slots,
+    settle_orphaned_runs,
+    sweep,
+)
 
 logger = Logger()
 tracer = Tracer()
@@ -24,13 +32,19 @@ metrics = Metrics(namespace="LongTask")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    """Event: a Step Functions "Execution Status Change" event or {"executionArn": ...} (reap that execution),
-    or a scheduled event or {} (sweep the whole stack)."""
+    """Event: a Step Functions "Execution Status Change" event or {"executionArn": ...} (reap that execution), an
+    EC2 state change to running (reap the instance if its run is over), or a scheduled event or {} (sweep the
+    whole stack)."""
     clients = {name: client(name) for name in ("ec2", "stepfunctions", "dynamodb", "events")}
     table, stack, now = os.environ["RUNS_TABLE"], os.environ["STACK_NAME"], datetime.now(UTC)
     queues = Queues(clients["dynamodb"], os.environ["QUEUES_TABLE"], clients["stepfunctions"])
     retention = int(os.environ.get("RUN_RETENTION_DAYS", DEFAULT_RETENTION_DAYS))
-    execution_arn = event.get("executionArn") or (event.get("detail") or {}).get("executionArn")
+    detail = event.get("detail") or {}
+    if event.get("detail-type") == EC2_STATE_CHANGE:
+        reaped = reap_late_launch(clients, queues, table, stack, detail.get("instance-id", ""), now, retention)
+        metrics.add_metric(name="InstancesReaped", unit=MetricUnit.Count, value=len(reaped["terminated"]))
+        return reaped
+    execution_arn = event.get("executionArn") or detail.get("executionArn")
     if execution_arn:
         reaped = reap_execution(clients, queues, table, stack, execution_arn, now, retention)
         metrics.add_metric(name="InstancesReaped", unit=MetricUnit.Count, value=len(reaped["terminated"]))

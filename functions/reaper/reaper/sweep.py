@@ -23,6 +23,7 @@ from common.statuses import ACTIVE, HOLDING, QUEUED, RUNNING
 from common.timestamps import parse_iso_utc
 
 ALIVE = ["pending", "running", "stopping", "stopped"]
+EC2_STATE_CHANGE = "EC2 Instance State-change Notification"
 STATUS_INDEX = "ByStatus"  # the Runs table's index by status (template.yaml)
 
 logger = Logger(child=True)
@@ -82,6 +83,17 @@ def reap_execution(clients: dict[str, Any], queues: Queues, table: str, stack_na
     record = settle_run(clients, table, execution, now, retention_days)
     queues.release(queue_of(execution), execution["name"])
     return {"terminated": instance_ids, "record": record}
+
+
+def reap_late_launch(clients: dict[str, Any], queues: Queues, table: str, stack_name: str, instance_id: str,
+                     now: datetime, retention_days: int) -> dict[str, Any]:  # fmt: skip
+    """An instance of this stack now running: reaped with its execution if that has ended already (stopped while its
+    launch was in flight, so the reap at its end found nothing yet); any other instance is left be."""
+    reservations = clients["ec2"].describe_instances(InstanceIds=[instance_id])["Reservations"] if instance_id else []
+    tags = {t["Key"]: t["Value"] for r in reservations for i in r["Instances"] for t in i.get("Tags", [])}
+    if tags.get(tag.STACK) != stack_name or not tags.get(tag.EXECUTION_ARN):
+        return {"terminated": [], "record": None}
+    return reap_execution(clients, queues, table, stack_name, tags[tag.EXECUTION_ARN], now, retention_days)
 
 
 def queue_of(execution: dict[str, Any]) -> str:

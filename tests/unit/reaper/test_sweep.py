@@ -13,7 +13,16 @@ from common.queues import Queues
 from common.record import from_item
 from common.timestamps import iso_utc
 from moto import mock_aws
-from reaper.sweep import Executions, announce, reap_execution, reclaim_slots, settle_orphaned_runs, settle_run, sweep
+from reaper.sweep import (
+    Executions,
+    announce,
+    reap_execution,
+    reap_late_launch,
+    reclaim_slots,
+    settle_orphaned_runs,
+    settle_run,
+    sweep,
+)
 
 from ..conftest import QUEUES_TABLE as QUEUES
 from ..conftest import REGION, create_runs_table, create_table
@@ -279,3 +288,18 @@ def test_a_run_stopped_before_any_record_is_listed_in_its_queue_from_when_it_sta
     assert (record["queue"], record["priority"], record["startedAt"]) == ("reports", 900, iso_utc(started))
     item = clients["dynamodb"].get_item(TableName=TABLE, Key={"runId": {"S": "run-14"}})["Item"]
     assert item["listedAt"] == {"S": f"{iso_utc(started)}#run-14"}
+
+
+def test_an_instance_launched_after_its_run_was_stopped_is_reaped_when_it_runs(clients: dict[str, Any]) -> None:
+    """Stopped while its launch was in flight: the reap at the stop found no instance; its running event reaps it."""
+    arn, instance_id = start_run(clients, "run-15", NOW + timedelta(hours=1))
+    assert reap_late_launch(clients, clients["queues"], TABLE, STACK, instance_id, NOW, RETENTION)["terminated"] == []
+    assert state(clients, instance_id) == "running"  # its run goes on
+    clients["stepfunctions"].stop_execution(executionArn=arn)
+    assert reap_late_launch(clients, clients["queues"], TABLE, STACK, instance_id, NOW, RETENTION)["terminated"] == [
+        instance_id]  # fmt: skip
+    assert state(clients, instance_id) in ("shutting-down", "terminated")
+    other_arn, other = start_run(clients, "run-16", NOW + timedelta(hours=1), stack="someone-else")
+    clients["stepfunctions"].stop_execution(executionArn=other_arn)
+    assert reap_late_launch(clients, clients["queues"], TABLE, STACK, other, NOW, RETENTION)["terminated"] == []
+    assert state(clients, other) == "running"  # another stack's

@@ -349,7 +349,9 @@ def _refuse_a_profile_not_yet_propagated(context: RequestContext, profile: dict)
 
 def _raise_fault(operation: str, when: str, request: dict) -> None:
     rule = faults.take(operation, when, request, faults.run_id_of(request))
-    if rule:
+    if rule and "code" not in rule:  # a slow request: it takes that long, then goes on
+        time.sleep(float(rule.get("seconds", 0)))
+    elif rule:
         message = rule.get("message", f"{rule['code']} (injected by the local engine's fault plan)")
         raise CommonServiceException(rule["code"], message, status_code=rule.get("status", 400))
 

@@ -10,6 +10,7 @@ boundary, so the functions' production code meets them exactly as it would meet 
 on one engine meet only their own faults; `instanceType`/`spot` narrow which requests match; `times` counts down
 (absent: every time); `forSeconds` makes it lapse that long after it was added; `when` is "before" (the request
 fails, nothing happens) or "after" (the request takes effect but its response is lost, as on a dropped connection).
+A rule with `seconds` and no `code` makes an EC2 request slow: it takes that long, then goes on.
 Lambda's Invoke takes rules too (lambda_faults.py), narrowed by `function`, part of the function's name.
 Besides API operations: "StateChangeNotification" drops EC2 state-change events (ec2_state_events.py), and
 "ShuttingDown" with "seconds" keeps a terminating instance `shutting-down` that long (ec2_provider.py).
