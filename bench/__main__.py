@@ -26,6 +26,9 @@ from . import (
     scale_calls,
     scale_model,
 )
+from . import (
+    console as console_bench,
+)
 
 STACK = "longtask-bench"
 RESULTS = Path(__file__).with_name("results")
@@ -109,6 +112,9 @@ def main() -> None:
     launches = [{"script": name, **launcher_time.time_to_run_instances(script)}
                 for name, script in (("small", launcher_time.SMALL), ("16 KB+", launcher_time.LARGE))]  # fmt: skip
     console.print(table("4. Launcher: invocation → RunInstances (in-process, moto)", launches))
+    console.print(table("10. Console: the runs page over 1,000 run records, server time (in-process, moto)",
+                        [console_bench.runs_page()]))  # fmt: skip
+    console.print(table("10. Console: Runs table reads while 5 pages poll every 0.5 s", [console_bench.polling()]))
     help_time = cli_time.help_time()
     console.print(table("6. CLI: `longtask --help`, a fresh process each time (7 runs)", [help_time]))
     was_up = engine.status(paths).up

@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -81,6 +82,11 @@ def create_app(client: LongTaskClient, token: str | None = None) -> Starlette:
         text = client.log_since(run_id, offset)
         return JSONResponse({"text": text.decode(errors="replace"), "offset": offset + len(text), "ended": ended})
 
+    async def whole_log(request: Request) -> Response:
+        run_id = request.path_params["run_id"]
+        record_of(run_id)
+        return PlainTextResponse(client.log_since(run_id, 0).decode(errors="replace"))
+
     async def abort(request: Request) -> Response:
         await guarded_form(request)
         run_id = request.path_params["run_id"]
@@ -102,6 +108,9 @@ def create_app(client: LongTaskClient, token: str | None = None) -> Starlette:
 
     async def start(request: Request) -> Response:
         form = await guarded_form(request)
+        upload = form.pop("upload", None)
+        if isinstance(upload, UploadFile) and upload.filename:  # a script file: staged as a large script is
+            form["script"] = (await upload.read()).decode(errors="replace")
         errors, run_input = _input_of(form)
         if errors:
             return page(request, "start.html", 400, values=form, errors=errors)
@@ -122,6 +131,7 @@ def create_app(client: LongTaskClient, token: str | None = None) -> Starlette:
     routes = [
         Route("/", runs), Route("/fragments/runs", runs_rows), Route("/runs/{run_id}", run),
         Route("/runs/{run_id}/part", run_part), Route("/runs/{run_id}/log", log),
+        Route("/runs/{run_id}/log.txt", whole_log),
         Route("/runs/{run_id}/abort", abort, methods=["POST"]),
         Route("/runs/{run_id}/release", release, methods=["POST"]),
         Route("/start", start_form), Route("/start", start, methods=["POST"]),

@@ -98,3 +98,9 @@ def test_pages_polling_side_by_side_read_the_runs_table_once(console: TestClient
     for _ in range(10):
         assert console.get("/fragments/runs").status_code == 200
     assert runs.listed == 1
+
+
+def test_an_uploaded_script_is_the_runs_script(console: TestClient, runs: Runs) -> None:
+    started = console.post("/start", data={"token": TOKEN}, files={"upload": ("job.sh", b"echo uploaded\n")})
+    assert started.status_code == 303
+    assert runs.started == [{"script": "echo uploaded\n"}]  # the client stages a large one under the run's prefix
