@@ -87,6 +87,7 @@ def _deployment(chosen: TargetOptions, parameters: dict[str, str]) -> tuple[Depl
 
     from ..client import Target
     from ..deployment import LAMBDA_RUNTIME, Deployment, artifact_bucket, build_cache
+    from ..targets import NO_CREDENTIALS
 
     if chosen.aws:
         target, runtime = Target(stack_name=chosen.stack, region=chosen.region, profile=chosen.profile), LAMBDA_RUNTIME
@@ -100,7 +101,7 @@ def _deployment(chosen: TargetOptions, parameters: dict[str, str]) -> tuple[Depl
     try:
         account = target.client("sts").get_caller_identity()["Account"]
     except NoCredentialsError:
-        raise UserError("no AWS credentials found: run `aws configure` or `aws sso login`, or pass --profile") from None
+        raise UserError(NO_CREDENTIALS) from None
     s3 = target.client("s3")
     region = s3.meta.region_name
     deployment = Deployment(target.client("cloudformation"), s3, target.client("ssm"), chosen.stack, parameters,

@@ -202,13 +202,14 @@ def test_run_help_groups_the_options_under_headings() -> None:
     assert "--max-cost USD" in spot_section and "--retry-on-exit-code CODE" in spot_section
 
 
-def test_deploy_to_aws_without_credentials_says_what_to_do(tmp_path: Any) -> None:
+@pytest.mark.parametrize("command", [["deploy", "--yes"], ["console", "--no-browser"], ["list"]])
+def test_aws_without_credentials_says_what_to_do(tmp_path: Any, command: list[str]) -> None:
     """Never the instance metadata service (AWS_EC2_METADATA_DISABLED): no address but loopback on this machine."""
     missing = str(tmp_path / "none")
     env = {"AWS_ACCESS_KEY_ID": None, "AWS_SECRET_ACCESS_KEY": None, "AWS_SESSION_TOKEN": None, "AWS_PROFILE": None,
            "AWS_SHARED_CREDENTIALS_FILE": missing, "AWS_CONFIG_FILE": missing, "AWS_EC2_METADATA_DISABLED": "true",
            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": None, "AWS_CONTAINER_CREDENTIALS_FULL_URI": None}  # fmt: skip
-    args = hoist_target_options(["deploy", "--aws", "--region", "eu-west-1", "--yes"])
+    args = hoist_target_options([*command, "--aws", "--region", "eu-west-1"])
     result = CliRunner().invoke(app, args, env=env)
     assert isinstance(result.exception, UserError), result.output
     assert "no AWS credentials found: run `aws configure` or `aws sso login`" in str(result.exception)
