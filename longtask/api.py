@@ -41,7 +41,7 @@ class Client:
     def run(self, script: str | os.PathLike[str] | None = None, *, text: str | None = None,
             input: dict[str, Any] | None = None, **options: Any) -> Run:  # fmt: skip
         """Start a run of `script` (a file or an s3:// URI) or of `text` (bash), with `input` (a whole execution
-        input) and the options over it. InvalidInput (nothing started) names what is wrong."""
+        input) and the options over it. InvalidRunInput (nothing started) names what is wrong."""
         run_input = checked(execution_input(script, text, input or {}, options))
         return Run(self._client, self._client.start(run_input))
 

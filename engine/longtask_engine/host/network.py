@@ -46,9 +46,9 @@ def give_default_vpc_an_internet_gateway(ec2: Any) -> None:
 
 def s3_unreachable_reason(ec2: Any, instance: dict[str, Any]) -> str | None:
     """None when the instance's packets to S3 get out; else why they do not."""
-    groups = [g["GroupId"] for g in instance.get("SecurityGroups", [])]
-    if groups and not _allows_https_out(ec2, groups):
-        return f"its security groups {', '.join(groups)} allow no outbound TCP {HTTPS} to S3"
+    blocked = _https_blocked(ec2, instance, "S3")
+    if blocked:
+        return blocked
     routes = _routes(ec2, instance)
     if any(r.get("DestinationPrefixListId") and r.get("GatewayId", "").startswith("vpce-") for r in routes):
         return None
@@ -59,9 +59,9 @@ def ssm_unreachable_reason(ec2: Any, instance: dict[str, Any]) -> str | None:
     """None when the instance's SSM agent reaches SSM: over the internet, or through interface endpoints for ssm,
     ssmmessages and ec2messages in its subnet (the doctor's model: common/network.ssm_reach). An S3 gateway
     endpoint does not reach it."""
-    groups = [g["GroupId"] for g in instance.get("SecurityGroups", [])]
-    if groups and not _allows_https_out(ec2, groups):
-        return f"its security groups {', '.join(groups)} allow no outbound TCP {HTTPS} to SSM"
+    blocked = _https_blocked(ec2, instance, "SSM")
+    if blocked:
+        return blocked
     if internet_unreachable_reason(ec2, instance) is None:
         return None
     subnet = {"SubnetId": instance["SubnetId"], "VpcId": instance["VpcId"]}
@@ -91,6 +91,14 @@ def _internet_unreachable_reason(routes: list[dict[str, Any]], instance: dict[st
     keys = ("TransitGatewayId", "VpcPeeringConnectionId", "NetworkInterfaceId", "InstanceId", "GatewayId")
     target = next((default[key] for key in keys if default.get(key)), "a target")
     return f"its default route goes to {target}, with nothing behind it on this machine"
+
+
+def _https_blocked(ec2: Any, instance: dict[str, Any], service: str) -> str | None:
+    """Why the instance's security groups keep its HTTPS from `service`, or None."""
+    groups = [g["GroupId"] for g in instance.get("SecurityGroups", [])]
+    if groups and not _allows_https_out(ec2, groups):
+        return f"its security groups {', '.join(groups)} allow no outbound TCP {HTTPS} to {service}"
+    return None
 
 
 def _allows_https_out(ec2: Any, group_ids: list[str]) -> bool:
