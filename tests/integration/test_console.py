@@ -147,3 +147,34 @@ def test_an_unknown_run_is_a_page_that_says_so(console: tuple[str, Counting], pa
     answer = page.goto(f"{url}/runs/no-such-run")
     assert answer is not None and answer.status == 404
     expect(page.locator("#message")).to_contain_text("no run no-such-run in stack")
+
+
+def test_the_console_command_serves_the_stack_on_loopback(client: LongTaskClient) -> None:
+    """`longtask console --no-browser` as a user starts it (its stack deployed as the CLI deploys one): on 127.0.0.1
+    only, until it is stopped."""
+    import subprocess
+    import sys
+    import urllib.request
+
+    from .engine_session import CONSOLE_STACK as STACK
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [str(Path(sys.executable).with_name("longtask")), "console", "--no-browser", "--port", str(port),
+               "--stack", STACK]  # fmt: skip
+    server = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        def answers() -> bool:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as page:
+                    return page.status == 200 and f"stack {STACK}" in page.read().decode()
+            except OSError:
+                return False
+
+        assert poll_condition(answers, 240), server.stderr
+        listening = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True).stdout
+        assert [line.split()[3] for line in listening.splitlines()] == [f"127.0.0.1:{port}"]  # its local address
+    finally:
+        server.terminate()
+        server.wait(20)
