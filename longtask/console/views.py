@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..client import LongTaskClient
+from ..common.statuses import FINAL
 from ..common.timestamps import parse_iso_utc
 
 REFRESH_SECONDS = 5.0  # the Runs table is read at most this often, however many pages are open
@@ -74,7 +75,7 @@ class Views:
         for page in history:
             entered += [event["stateEnteredEventDetails"]["name"] for event in page["events"]
                         if "stateEnteredEventDetails" in event]  # fmt: skip
-        running = self.client.execution(record["runId"])["status"] == "RUNNING"
+        running = record.get("status") not in FINAL  # the record read from its execution: no second DescribeExecution
         current = entered[-1] if running and entered else None
         return [State(name, spec["Type"], _next_states(spec), name in entered, name == current)
                 for name, spec in states.items()]  # fmt: skip
