@@ -171,10 +171,20 @@ read_secret() {
   value=$(aws secretsmanager get-secret-value --secret-id "$(IFS=:; echo "${fields[*]:0:7}")" \
     --query SecretString --output text) || return 1
   if [[ -n ${fields[7]:-} ]]; then
-    python3 "$work_dir/mask.py" --json-key "${fields[7]}" <<<"$value"
+    json_key "${fields[7]}" <<<"$value"
   else
     printf '%s' "$value"
   fi
+}
+
+# The value at key $1 of the JSON secret on stdin: a string as it is, anything else as JSON.
+json_key() {
+  python3 -c 'import json, sys
+try:
+    value = json.load(sys.stdin)[sys.argv[1]]
+except (ValueError, KeyError, TypeError):
+    sys.exit(f"the secret is not a JSON object with the key {sys.argv[1]!r}")
+sys.stdout.write(value if isinstance(value, str) else json.dumps(value))' "$1"
 }
 
 read_secrets() {
@@ -203,13 +213,6 @@ read_secrets() {
 write_mask_program() {
   cat >"$work_dir/mask.py" <<'MASK'
 import json, os, re, sys
-if sys.argv[1] == "--json-key":
-    try:
-        value = json.load(sys.stdin)[sys.argv[2]]
-    except (ValueError, KeyError, TypeError):
-        sys.exit(f"the secret is not a JSON object with the key {sys.argv[2]!r}")
-    sys.stdout.write(value if isinstance(value, str) else json.dumps(value))
-    sys.exit()
 found = set()
 for value in open(sys.argv[1], "rb").read().split(b"\0")[:-1]:
     found.update([value, *(line for line in value.splitlines() if len(line) >= 4)])

@@ -1,6 +1,6 @@
 """The bootstrap's masker (mask.py, written from userdata/bootstrap.sh) on the script's output as it streams: every
 secret value, its lines and the strings inside a JSON secret become ***, metacharacters and all, also when a value
-is cut between two reads; and in diagnostics files, in place."""
+is cut between two reads; and in diagnostics files, in place. And its read of one key of a JSON secret."""
 
 from __future__ import annotations
 
@@ -78,10 +78,16 @@ def test_diagnostics_files_are_masked_in_place(masker: Path, tmp_path: Path) -> 
     assert report.read_text() == "123 S do_wait bash -c curl -u admin:*** https://example.com\n"
 
 
-def test_a_json_key_is_read_from_a_secret(masker: Path) -> None:
-    read = subprocess.run([sys.executable, str(masker), "--json-key", "password"], capture_output=True, text=True,
-                          input=json.dumps({"password": TRICKY}))  # fmt: skip
+def test_a_json_key_is_read_from_a_secret() -> None:
+    """The bootstrap's json_key, run by bash as the bootstrap runs it."""
+    function = re.search(r"^json_key\(\) \{\n.*?\n\}$", BOOTSTRAP.read_text(), re.S | re.M)
+    assert function, "the bootstrap defines json_key"
+
+    def json_key(key: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["bash", "-c", f'{function.group(0)}\njson_key "$1"', "bash", key], capture_output=True,
+                              text=True, input=json.dumps({"password": TRICKY}))  # fmt: skip
+
+    read = json_key("password")
     assert (read.returncode, read.stdout) == (0, TRICKY)
-    missing = subprocess.run([sys.executable, str(masker), "--json-key", "pass"], capture_output=True, text=True,
-                             input=json.dumps({"password": TRICKY}))  # fmt: skip
+    missing = json_key("pass")
     assert missing.returncode == 1 and "not a JSON object with the key 'pass'" in missing.stderr
