@@ -34,7 +34,6 @@ EXAMPLES_STACK = "longtask-it-examples"
 IAM_STACK = "longtask-mutations"  # test_iam_mutations.py's, deployed by its first test: its roles lose statements
 WEBHOOK_STACK = "longtask-it-webhook"  # test_webhooks.py's: the test stack with a NotifyWebhookUrl
 ADDRESS_STACK = "longtask-it-addresses"  # test_addresses.py's: the test stack with a pool of one Elastic IP
-CONSOLE_STACK = "longtask-it-console"  # `longtask console` deploys its stack as the CLI does: not the test stack
 PARAMETERS = {  # the local defaults, plus the optional triggers
     **engine.LOCAL_STACK_PARAMETERS,
     "ScriptUploadPrefix": "scripts/",
@@ -124,7 +123,7 @@ def finish(paths: EnginePaths) -> dict[str, list] | None:
     found: dict[str, list] = {}
     try:
         if state.get("deployed"):
-            instances, running = leaks(paths, (STACK, IAM_STACK, WEBHOOK_STACK, ADDRESS_STACK, CONSOLE_STACK))
+            instances, running = leaks(paths, (STACK, IAM_STACK, WEBHOOK_STACK, ADDRESS_STACK))
             found.update({"instances leaked": instances, "runs lost (still RUNNING)": running})
     finally:
         if state["started"]:

@@ -127,7 +127,9 @@ def test_ten_runs_at_once_are_all_recorded(client: LongTaskClient) -> None:
 
 
 def test_abort_stops_a_running_run(client: LongTaskClient, longtask: Any, tmp_path: Path) -> None:
-    run_id = longtask("run", script_file(tmp_path, "echo started\nsleep 300\n"), "--no-wait").stdout.strip()
+    started = longtask("run", script_file(tmp_path, "echo started\nsleep 300\n"), "--no-wait")
+    run_id = started.stdout.strip()
+    assert started.exit_code == 0 and run_id, started.stderr
     assert poll_condition(lambda: (client.item(run_id) or {}).get("status") == "RUNNING", timeout=30)
     assert poll_condition(lambda: b"started" in client.log_since(run_id, 0), timeout=30)
     result = longtask("abort", run_id, "--json")

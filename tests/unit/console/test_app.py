@@ -14,6 +14,7 @@ from longtask.console.app import create_app
 from longtask.errors import RunNotFound
 
 TOKEN = "session-token"
+QUEUED = {"runId": "run-0", "status": "QUEUED", "queue": "nightly", "waitReason": "queue nightly: 2 of 2 runs"}
 RECORD = {"runId": "run-1", "status": "SUCCEEDED", "queue": "default", "costUsd": 0.000179, "exitCode": 0,
           "instanceType": "t3a.nano", "launchedAt": "2026-12-07T07:00:00Z", "finishedAt": "2026-12-07T07:00:09Z"}
 
@@ -30,7 +31,7 @@ class Runs:
 
     def list_runs(self, limit: int, status: str | None = None, queue: str | None = None) -> list[dict[str, Any]]:
         self.listed += 1
-        return [RECORD]
+        return [QUEUED, RECORD]
 
     def record(self, run_id: str) -> dict[str, Any]:
         if run_id != "run-1":
@@ -59,6 +60,7 @@ def console(runs: Runs) -> TestClient:
 def test_the_runs_page_shows_status_cost_and_exit_code(console: TestClient) -> None:
     page = console.get("/").text
     assert "run-1" in page and "SUCCEEDED" in page and "$0.000179" in page and "t3a.nano" in page
+    assert "run-0" in page and "QUEUED" in page  # a run with no cost or exit code yet
 
 
 def test_a_host_other_than_loopback_is_refused(console: TestClient) -> None:
